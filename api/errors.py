@@ -1,0 +1,29 @@
+"""Domain errors mapped to HTTP, in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from geo.errors import BamrungError, InvalidInputError, NotFoundError, UnavailableError
+
+STATUS: dict[type[BamrungError], int] = {
+    NotFoundError: 404,
+    InvalidInputError: 422,
+    UnavailableError: 503,
+}
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Answer every ``BamrungError`` with its status and message as ``{"detail": ...}``."""
+
+    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    async def database_down(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "the database cannot be reached"}, status_code=503)
+
+    app.add_exception_handler(BamrungError, domain_error)
+    app.add_exception_handler(OperationalError, database_down)

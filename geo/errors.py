@@ -1,0 +1,21 @@
+"""Errors a user can act on, shared by every layer of the product.
+
+The API maps each class to one HTTP status in one place (``api.errors``); the command line prints
+the message and exits with code 2.
+"""
+
+
+class BamrungError(Exception):
+    """Base class of errors whose message is meant for the user."""
+
+
+class InvalidInputError(BamrungError):
+    """The input cannot be used as it is; the message says which row or field and why."""
+
+
+class NotFoundError(BamrungError):
+    """The thing asked for does not exist (or is outside the caller's reach)."""
+
+
+class UnavailableError(BamrungError):
+    """A service the command needs (database, network) cannot be reached."""

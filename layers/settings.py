@@ -1,0 +1,37 @@
+"""Settings, read from the environment (``BAMRUNG_*``, plus the usual ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Everything that can be configured, with defaults that need no configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="BAMRUNG_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "BAMRUNG_DATABASE_URL"),
+        description="postgresql://user:password@host:port/db; unset = the private local cluster",
+    )
+    home: Path = Field(default=Path(".bamrung"), description="where the private cluster lives")
+    pg_bindir: Path | None = Field(default=None, description="PostgreSQL's bin folder")
+    boundaries_dir: Path = PROJECT_ROOT / "data" / "boundaries"
+    taxonomy_file: Path = PROJECT_ROOT / "data" / "taxonomy.yaml"
+    statement_timeout_ms: int = 60_000
+    page_size_max: int = 1_000
+    download_timeout_s: float = 60.0
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same URL with the driver this project uses (psycopg 3)."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
