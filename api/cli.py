@@ -12,9 +12,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from geo.errors import BamrungError
@@ -27,9 +35,15 @@ from layers.settings import Settings
 from layers.sources import fetch
 from layers.taxonomy import read_taxonomy, sync_taxonomy
 
-app = typer.Typer(help="Bamrung: find, map and resolve household hardship in Thailand.", no_args_is_help=True)
-db_app = typer.Typer(help="The database: the private local cluster and migrations.", no_args_is_help=True)
-boundaries_app = typer.Typer(help="Administrative boundaries and the registry of codes.", no_args_is_help=True)
+app = typer.Typer(
+    help="Bamrung: find, map and resolve household hardship in Thailand.", no_args_is_help=True
+)
+db_app = typer.Typer(
+    help="The database: the private local cluster and migrations.", no_args_is_help=True
+)
+boundaries_app = typer.Typer(
+    help="Administrative boundaries and the registry of codes.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(boundaries_app, name="boundaries")
 
@@ -45,6 +59,10 @@ def _errors() -> Iterator[None]:
     except BamrungError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        console.print(f"[bold red]error:[/] cannot reach the database: {reason}")
+        raise typer.Exit(2) from exc
 
 
 def _engine(settings: Settings) -> Engine:
@@ -52,7 +70,9 @@ def _engine(settings: Settings) -> Engine:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="more log output")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="more log output")] = False,
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -86,7 +106,9 @@ def db_down() -> None:
 
 
 @db_app.command("status")
-def db_status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+def db_status(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
     """Where the database is, whether it runs, its schema revision and what is loaded."""
     settings = Settings()
     with _errors():
@@ -133,16 +155,23 @@ def db_migrate() -> None:
         with Session(engine) as session, session.begin():
             counts = sync_taxonomy(session, categories)
     out.print(
-        f"schema at revision {migrate.current(engine)}; taxonomy: {counts['categories']} categories "
-        f"({counts['added']} added, {counts['removed']} removed) from {settings.taxonomy_file}"
+        f"schema at revision {migrate.current(engine)}; taxonomy: {counts['categories']} "
+        f"categories ({counts['added']} added, {counts['removed']} removed) "
+        f"from {settings.taxonomy_file}"
     )
 
 
 @boundaries_app.command("load")
 def boundaries_load(
-    paths: Annotated[list[Path], typer.Argument(help="files (GeoJSON, Shapefile, GeoPackage, zip) or folders")],
-    replace: Annotated[bool, typer.Option(help="remove units of a level that the new file lacks")] = False,
-    force: Annotated[bool, typer.Option(help="load even when the same file was loaded last")] = False,
+    paths: Annotated[
+        list[Path], typer.Argument(help="files (GeoJSON, Shapefile, GeoPackage, zip) or folders")
+    ],
+    replace: Annotated[
+        bool, typer.Option(help="remove units of a level that the new file lacks")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="load even when the same file was loaded last")
+    ] = False,
 ) -> None:
     """Load COD-AB boundary files (ADM1/ADM2/ADM3) in one transaction; idempotent."""
     settings = Settings()
@@ -158,10 +187,24 @@ def boundaries_load(
                 force=force,
                 step=lambda message: progress.update(task, description=message),
             )
-    table = Table("layer", "level", "features", "inserted", "updated", "unchanged", "repaired", "absent", title="boundaries")
+    table = Table(
+        "layer",
+        "level",
+        "features",
+        "inserted",
+        "updated",
+        "unchanged",
+        "repaired",
+        "absent",
+        title="boundaries",
+    )
     for r in report.layers:
         table.add_row(
-            r.layer, r.level, f"{r.features:,}", str(r.inserted), str(r.updated),
+            r.layer,
+            r.level,
+            f"{r.features:,}",
+            str(r.inserted),
+            str(r.updated),
             f"{r.unchanged:,}" + (" (same file as loaded)" if r.skipped else ""),
             ", ".join(r.repaired) or "0",
             f"{r.absent} removed" if r.removed else str(r.absent),
@@ -170,13 +213,20 @@ def boundaries_load(
     if report.hierarchy:
         out.print(f"[yellow]{len(report.hierarchy)} unit(s) do not sit in their parent:[/]")
         for issue in report.hierarchy:
-            out.print(f"  {issue.level} {issue.code} (parent {issue.parent_code}): {issue.problem}: {issue.detail}")
+            out.print(
+                f"  {issue.level} {issue.code} (parent {issue.parent_code}): "
+                f"{issue.problem}: {issue.detail}"
+            )
     else:
-        out.print("hierarchy: every district and subdistrict lies in its parent (by code and in space)")
+        out.print(
+            "hierarchy: every district and subdistrict lies in its parent (by code and in space)"
+        )
 
 
 @boundaries_app.command("check")
-def boundaries_check(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+def boundaries_check(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
     """Reconcile the boundaries with the official registry (geothai); store registry-only units."""
     settings = Settings()
     with _errors():
@@ -189,27 +239,46 @@ def boundaries_check(as_json: Annotated[bool, typer.Option("--json", help="machi
                 {
                     "registry": registry_version(),
                     "missing": [vars(u) for u in result.missing],
-                    "retired": [{**vars(r), "successors": list(r.successors)} for r in result.retired],
+                    "retired": [
+                        {**vars(r), "successors": list(r.successors)} for r in result.retired
+                    ],
                 }
             )
         )
         return
     out.print(f"registry: {registry_version()}")
-    missing = Table("level", "code", "name_th", "name_en", "parent", title=f"{len(result.missing)} registry unit(s) without a polygon (stored without geometry)")
+    missing = Table(
+        "level",
+        "code",
+        "name_th",
+        "name_en",
+        "parent",
+        title=f"{len(result.missing)} registry unit(s) without a polygon (stored without geometry)",
+    )
     for u in result.missing:
         missing.add_row(u.level, u.code, u.name_th, u.name_en, u.parent_code or "")
     out.print(missing)
-    retired = Table("level", "code", "abolished on", "replaced by", title=f"{len(result.retired)} polygon(s) whose code the registry no longer lists")
+    retired = Table(
+        "level",
+        "code",
+        "abolished on",
+        "replaced by",
+        title=f"{len(result.retired)} polygon(s) whose code the registry no longer lists",
+    )
     for r in result.retired:
-        retired.add_row(r.level, r.code, r.abolished_on or "?", ", ".join(r.successors) or "unknown")
+        retired.add_row(
+            r.level, r.code, r.abolished_on or "?", ", ".join(r.successors) or "unknown"
+        )
     out.print(retired)
 
 
 @boundaries_app.command("fetch")
 def boundaries_fetch(
-    name: Annotated[str | None, typer.Argument(help="a source name from the manifest (default: all)")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="a source name from the manifest (default: all)")
+    ] = None,
 ) -> None:
-    """Download the full-resolution COD-AB Thailand files listed in data/boundaries/manifest.toml."""
+    """Download the full-resolution COD-AB files listed in data/boundaries/manifest.toml."""
     settings = Settings()
     with _errors(), _progress(download=True) as progress:
         task = progress.add_task("downloading", total=None)

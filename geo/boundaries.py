@@ -101,7 +101,9 @@ def normalise(frame: gpd.GeoDataFrame, source: str) -> tuple[gpd.GeoDataFrame, p
     empty = frame.geometry.isna() | frame.geometry.is_empty
     if empty.any():
         rows = ", ".join(str(i + 1) for i in np.flatnonzero(empty.to_numpy())[:10])
-        raise InvalidInputError(f"{source}: {int(empty.sum())} feature(s) have no geometry (rows {rows})")
+        raise InvalidInputError(
+            f"{source}: {int(empty.sum())} feature(s) have no geometry (rows {rows})"
+        )
     ancestors = []
     codes_by_level: dict[int, pd.Series] = {}
     for k in range(1, n + 1):
@@ -113,10 +115,15 @@ def normalise(frame: gpd.GeoDataFrame, source: str) -> tuple[gpd.GeoDataFrame, p
     codes = codes_by_level[n]
     duplicated = codes.duplicated(keep=False)
     if duplicated.any():
-        rows = [f"{c} (row {i + 1})" for i, c in zip(np.flatnonzero(duplicated), codes[duplicated])]
-        raise InvalidInputError(f"{source}: codes repeat: {', '.join(rows[:10])}")
+        repeats = [
+            f"{c} (row {i + 1})"
+            for i, c in zip(np.flatnonzero(duplicated), codes[duplicated], strict=True)
+        ]
+        raise InvalidInputError(f"{source}: codes repeat: {', '.join(repeats[:10])}")
     for k in range(1, n):
-        parent = codes_by_level[k - 1] if k > 1 else pd.Series([None] * len(frame), index=frame.index)
+        parent = (
+            codes_by_level[k - 1] if k > 1 else pd.Series([None] * len(frame), index=frame.index)
+        )
         table = pd.DataFrame(
             {
                 "code": codes_by_level[k],
@@ -261,11 +268,19 @@ def check_hierarchy(units: gpd.GeoDataFrame) -> list[HierarchyIssue]:
         parent_level = PARENT_LEVEL[level]
         children = units[units["level"] == level]
         parents = by_code[by_code["level"] == parent_level]
-        for code, parent in zip(children["code"], children["parent_code"]):
+        for code, parent in zip(children["code"], children["parent_code"], strict=True):
             if parent is None or parent not in parents.index:
-                issues.append(HierarchyIssue(code, level, parent, "missing_parent", f"parent {parent!r} is not loaded"))
+                issues.append(
+                    HierarchyIssue(
+                        code, level, parent, "missing_parent", f"parent {parent!r} is not loaded"
+                    )
+                )
             elif not code.startswith(parent):
-                issues.append(HierarchyIssue(code, level, parent, "code_prefix", f"code does not start with {parent}"))
+                issues.append(
+                    HierarchyIssue(
+                        code, level, parent, "code_prefix", f"code does not start with {parent}"
+                    )
+                )
         placed = children[
             children.geometry.notna()
             & children["parent_code"].isin(parents.index[parents.geometry.notna()])
@@ -278,19 +293,37 @@ def check_hierarchy(units: gpd.GeoDataFrame) -> list[HierarchyIssue]:
         if not outside.any():
             continue
         strays = placed[outside]
-        holders = gpd.sjoin(
-            gpd.GeoDataFrame({"code": strays["code"].to_numpy()}, geometry=points[outside], crs=WGS84),
-            gpd.GeoDataFrame({"holder": parents.index}, geometry=parents.geometry.to_numpy(), crs=WGS84),
-            predicate="within",
-            how="left",
-        ).groupby("code")["holder"].first()
+        holders = (
+            gpd.sjoin(
+                gpd.GeoDataFrame(
+                    {"code": strays["code"].to_numpy()}, geometry=points[outside], crs=WGS84
+                ),
+                gpd.GeoDataFrame(
+                    {"holder": parents.index}, geometry=parents.geometry.to_numpy(), crs=WGS84
+                ),
+                predicate="within",
+                how="left",
+            )
+            .groupby("code")["holder"]
+            .first()
+        )
         inside = area_km2(
-            gpd.GeoSeries(shapely.intersection(strays.geometry.to_numpy(), parent_geoms[outside]), crs=WGS84)
+            gpd.GeoSeries(
+                shapely.intersection(strays.geometry.to_numpy(), parent_geoms[outside]), crs=WGS84
+            )
         ) / area_km2(strays.geometry)
-        for (code, parent), share in zip(strays[["code", "parent_code"]].itertuples(index=False), inside):
+        for (code, parent), share in zip(
+            strays[["code", "parent_code"]].itertuples(index=False), inside, strict=True
+        ):
             holder = holders.get(code)
             where = f"; its point lies in {holder}" if isinstance(holder, str) else ""
             issues.append(
-                HierarchyIssue(code, level, parent, "outside_parent", f"{share:.0%} of its area is inside {parent}{where}")
+                HierarchyIssue(
+                    code,
+                    level,
+                    parent,
+                    "outside_parent",
+                    f"{share:.0%} of its area is inside {parent}{where}",
+                )
             )
     return sorted(issues, key=lambda i: i.code)

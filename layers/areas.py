@@ -70,23 +70,26 @@ def parent_chain(session: Session, code: str) -> list[dict[str, Any]]:
 
 
 def get_area(session: Session, code: str, *, simplify_m: float | None = None) -> dict[str, Any]:
-    """One unit as a GeoJSON Feature; ``simplify_m`` simplifies in metres (UTM), keeping topology."""
+    """One unit as a GeoJSON Feature.
+
+    ``simplify_m`` simplifies the outline in metres (in the unit's UTM zone), keeping it valid.
+    """
     unit = session.get(AdminUnit, code)
     if unit is None:
         raise NotFoundError(f"no area with code {code!r}")
     geometry = None
     if unit.geom is not None:
-        geom = AdminUnit.geom
+        geom: Any = AdminUnit.geom
         if simplify_m:
-            geom = func.ST_Transform(
-                func.ST_SimplifyPreserveTopology(
-                    func.ST_Transform(AdminUnit.geom, AdminUnit.utm_epsg), simplify_m
-                ),
-                4326,
+            geom = func.ST_Multi(
+                func.ST_Transform(
+                    func.ST_SimplifyPreserveTopology(
+                        func.ST_Transform(AdminUnit.geom, AdminUnit.utm_epsg), simplify_m
+                    ),
+                    4326,
+                )
             )
-        text_geom = session.scalar(
-            select(func.ST_AsGeoJSON(geom, 6)).where(AdminUnit.code == code)
-        )
+        text_geom = session.scalar(select(func.ST_AsGeoJSON(geom, 6)).where(AdminUnit.code == code))
         geometry = json.loads(text_geom) if text_geom else None
     return {
         "type": "Feature",
@@ -135,7 +138,9 @@ def boundary_versions(session: Session) -> list[dict[str, Any]]:
         .subquery()
     )
     versions = session.scalars(
-        select(BoundaryVersion).join(latest, latest.c.id == BoundaryVersion.id).order_by(BoundaryVersion.id)
+        select(BoundaryVersion)
+        .join(latest, latest.c.id == BoundaryVersion.id)
+        .order_by(BoundaryVersion.id)
     )
     return [
         {
@@ -155,7 +160,9 @@ def unit_counts(session: Session) -> dict[str, dict[str, int]]:
     """Units per level and source."""
     counts: dict[str, dict[str, int]] = {}
     for level, source, n in session.execute(
-        select(AdminUnit.level, AdminUnit.source, func.count()).group_by(AdminUnit.level, AdminUnit.source)
+        select(AdminUnit.level, AdminUnit.source, func.count()).group_by(
+            AdminUnit.level, AdminUnit.source
+        )
     ):
         counts.setdefault(level, {})[source] = n
     return counts

@@ -6,12 +6,22 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from geo.boundaries import LEVELS, HierarchyIssue, check_hierarchy, detect_level, normalise, prepare
@@ -80,7 +90,7 @@ def discover(paths: Iterable[Path]) -> list[Layer]:
         for file in files:
             try:
                 names = [str(row[0]) for row in pyogrio.list_layers(file)]
-            except Exception as exc:  # noqa: BLE001 - GDAL raises many kinds; the message is what matters
+            except Exception as exc:
                 raise InvalidInputError(f"{file}: not a readable vector file ({exc})") from exc
             for name in names:
                 info = pyogrio.read_info(file, layer=name)
@@ -96,28 +106,27 @@ def discover(paths: Iterable[Path]) -> list[Layer]:
     return sorted(layers, key=lambda layer: order[layer.level])
 
 
-def checksum(layer: Layer) -> str:
-    """A layer's checksum: its file (all parts of a shapefile) plus the layer name."""
-    if layer.path.suffix.lower() == ".shp":
-        parts = [layer.path.with_suffix(s) for s in SHAPEFILE_PARTS]
-        digest = sha256_of(*[p for p in parts if p.exists()])
-    else:
-        digest = sha256_of(layer.path)
-    multi = len(pyogrio.list_layers(layer.path)) > 1
-    return f"{digest}:{layer.layer}" if multi else digest
+def checksum(path: Path) -> str:
+    """sha256 of a boundary file (of all the parts of a shapefile)."""
+    if path.suffix.lower() == ".shp":
+        return sha256_of(*[p for p in (path.with_suffix(s) for s in SHAPEFILE_PARTS) if p.exists()])
+    return sha256_of(path)
 
 
-def _latest_checksum(conn: Connection, level: str) -> str | None:
-    return conn.scalar(
-        select(BoundaryVersion.sha256)
+def _latest(conn: Connection, level: str) -> tuple[str, str] | None:
+    row = conn.execute(
+        select(BoundaryVersion.sha256, BoundaryVersion.layer)
         .where(BoundaryVersion.level == level)
         .order_by(BoundaryVersion.id.desc())
         .limit(1)
-    )
+    ).first()
+    return (row.sha256, row.layer) if row else None
 
 
-def _upsert_units(conn: Connection, units: gpd.GeoDataFrame, version_id: int) -> list[tuple[str, bool]]:
-    table = AdminUnit.__table__
+def _upsert_units(
+    conn: Connection, units: gpd.GeoDataFrame, version_id: int
+) -> list[tuple[str, bool]]:
+    table = cast(Table, AdminUnit.__table__)
     stmt = insert(table).values(
         code=bindparam("code"),
         level=bindparam("level"),
@@ -132,10 +141,13 @@ def _upsert_units(conn: Connection, units: gpd.GeoDataFrame, version_id: int) ->
         boundary_version_id=version_id,
     )
     compared = ["level", "parent_code", "pcode", "name_th", "name_en", "geom", "source"]
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.code],
         set_={
-            **{c: stmt.excluded[c] for c in [*compared, "area_km2", "utm_epsg", "boundary_version_id"]},
+            **{
+                c: stmt.excluded[c]
+                for c in [*compared, "area_km2", "utm_epsg", "boundary_version_id"]
+            },
             "updated_at": func.now(),
         },
         where=or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in compared)),
@@ -154,7 +166,7 @@ def _upsert_units(conn: Connection, units: gpd.GeoDataFrame, version_id: int) ->
         }
         for r in units.itertuples(index=False)
     ]
-    return [(row.code, bool(row.inserted)) for row in conn.execute(stmt, rows)]
+    return [(row.code, bool(row.inserted)) for row in conn.execute(upsert, rows)]
 
 
 def _insert_ancestors(conn: Connection, ancestors: pd.DataFrame) -> None:
@@ -165,7 +177,7 @@ def _insert_ancestors(conn: Connection, ancestors: pd.DataFrame) -> None:
         {k: (None if pd.isna(v) else v) for k, v in row.items()}
         for row in ancestors.to_dict("records")
     ]
-    stmt = insert(AdminUnit.__table__).values(
+    stmt = insert(cast(Table, AdminUnit.__table__)).values(
         code=bindparam("code"),
         level=bindparam("level"),
         parent_code=bindparam("parent_code"),
@@ -201,8 +213,8 @@ def load_layer(
     """Load one layer inside the caller's transaction; see :func:`load_boundaries`."""
     result = LayerResult(layer.label, layer.level, layer.features)
     step(f"{layer.label}: checksum")
-    digest = checksum(layer)
-    if not force and _latest_checksum(conn, layer.level) == digest:
+    digest = checksum(layer.path)
+    if not force and _latest(conn, layer.level) == (digest, layer.layer):
         result.skipped = True
         result.unchanged = layer.features
         return result
@@ -211,12 +223,13 @@ def load_layer(
     units, ancestors = normalise(frame, layer.label)
     step(f"{layer.label}: repairing geometry, measuring area")
     units, result.repaired = prepare(units)
-    source = attribution_for(boundaries_dir, digest.split(":")[0], layer.path)
+    source = attribution_for(boundaries_dir, digest, layer.path)
     version_id = conn.scalar(
         insert(BoundaryVersion)
         .values(
             level=layer.level,
             source=layer.label,
+            layer=layer.layer,
             sha256=digest,
             features=len(units),
             attribution=source.attribution if source else None,
@@ -235,7 +248,7 @@ def load_layer(
     result.unchanged = len(units) - len(changed)
     step(f"{layer.label}: subdividing {len(changed):,} polygons")
     _subdivide(conn, [code for code, _ in changed])
-    table = AdminUnit.__table__
+    table = cast(Table, AdminUnit.__table__)
     absent = (
         (table.c.level == layer.level)
         & (table.c.source == "boundary")
@@ -245,7 +258,7 @@ def load_layer(
     if replace and result.absent:
         result.removed = conn.execute(table.delete().where(absent)).rowcount
     conn.execute(
-        BoundaryVersion.__table__.update()
+        update(BoundaryVersion)
         .where(BoundaryVersion.id == version_id)
         .values(report=_report(result))
     )

@@ -147,9 +147,12 @@ class LocalCluster:
         try:
             self._run(
                 str(self.bindir / "initdb"),
-                "-D", str(self.data),
-                "-U", SUPERUSER,
-                "--pwfile", str(pwfile),
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
+                "--pwfile",
+                str(pwfile),
                 "--auth-host=scram-sha-256",
                 "--auth-local=scram-sha-256",
                 "--encoding=UTF8",
@@ -173,7 +176,8 @@ class LocalCluster:
             if not os.stat(parent).st_mode & 0o001:
                 raise UnavailableError(
                     f"the {SYSTEM_USER} user cannot enter {parent} (mode "
-                    f"{oct(os.stat(parent).st_mode & 0o777)}); set BAMRUNG_HOME to a folder it can reach"
+                    f"{oct(os.stat(parent).st_mode & 0o777)}); "
+                    "set BAMRUNG_HOME to a folder it can reach"
                 )
         if not self.data.exists():
             self.data.mkdir(mode=0o700)
@@ -188,8 +192,17 @@ class LocalCluster:
             port_file.write_text(f"{port}\n")
         options = f"-p {port} -k {self.root / 'run'} -c listen_addresses=127.0.0.1"
         self._run(
-            str(self.bindir / "pg_ctl"), "start", "-w", "-t", "60",
-            "-D", str(self.data), "-l", str(self.root / "run" / "postgres.log"), "-o", options,
+            str(self.bindir / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "run" / "postgres.log"),
+            "-o",
+            options,
         )
         log.info("PostgreSQL is listening on 127.0.0.1:%d", port)
 
@@ -228,7 +241,9 @@ def ensure_database(server_url: str, database: str) -> str:
     parts = urlsplit(server_url.replace("postgresql+psycopg://", "postgresql://", 1))
     url = urlunsplit(parts._replace(path=f"/{database}"))
     with psycopg.connect(server_url.replace("+psycopg", ""), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     with psycopg.connect(url, autocommit=True) as conn:
@@ -239,4 +254,6 @@ def ensure_database(server_url: str, database: str) -> str:
 def drop_database(server_url: str, database: str) -> None:
     """Drop ``database`` (closing its connections) on the server of ``server_url``."""
     with psycopg.connect(server_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )

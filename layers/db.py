@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from geo.errors import UnavailableError
@@ -31,16 +31,11 @@ def database_url(settings: Settings, *, start: bool = True) -> str:
 
 def make_engine(url: str, settings: Settings) -> Engine:
     """An engine with a statement timeout on every connection."""
-    engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True)
-    timeout = settings.statement_timeout_ms
-
-    @event.listens_for(engine, "connect")
-    def _timeout(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f"SET statement_timeout = {int(timeout)}")
-        dbapi_connection.commit()
-
-    return engine
+    return create_engine(
+        sqlalchemy_url(url),
+        pool_pre_ping=True,
+        connect_args={"options": f"-c statement_timeout={int(settings.statement_timeout_ms)}"},
+    )
 
 
 def safe_url(url: str) -> str:

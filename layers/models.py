@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -27,7 +27,7 @@ DIMENSIONS = ("health", "living_conditions", "education", "income", "public_serv
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, list[Any]: JSONB}
 
 
 class BoundaryVersion(Base):
@@ -38,7 +38,8 @@ class BoundaryVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     level: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(Text, doc="file name and layer")
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    layer: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), index=True, doc="of the file")
     features: Mapped[int] = mapped_column(Integer)
     attribution: Mapped[str | None] = mapped_column(Text)
     licence: Mapped[str | None] = mapped_column(Text)
@@ -87,9 +88,7 @@ class AdminUnitPart(Base):
     __table_args__ = (Index("ix_admin_unit_part_geom", "geom", postgresql_using="gist"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(
-        ForeignKey("admin_unit.code", ondelete="CASCADE"), index=True
-    )
+    code: Mapped[str] = mapped_column(ForeignKey("admin_unit.code", ondelete="CASCADE"), index=True)
     level: Mapped[str] = mapped_column(String(16))
     geom: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False))
 

@@ -96,7 +96,10 @@ def fetch(
         partial = target.with_suffix(target.suffix + ".part")
         digest = hashlib.sha256()
         try:
-            with urllib.request.urlopen(source.url, timeout=timeout) as response, partial.open("wb") as sink:
+            with (
+                urllib.request.urlopen(source.url, timeout=timeout) as response,
+                partial.open("wb") as sink,
+            ):
                 total = int(response.headers.get("Content-Length") or 0) or None
                 done = 0
                 while chunk := response.read(CHUNK):

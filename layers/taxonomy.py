@@ -95,9 +95,13 @@ def sync_taxonomy(session: Session, categories: list[Category]) -> dict[str, int
         )
     )
     codes = [r["code"] for r in rows]
-    removed = session.execute(
-        delete(ProblemCategory).where(ProblemCategory.code.not_in(codes))
-    ).rowcount
+    removed = len(
+        session.scalars(
+            delete(ProblemCategory)
+            .where(ProblemCategory.code.not_in(codes))
+            .returning(ProblemCategory.code)
+        ).all()
+    )
     return {
         "categories": len(rows),
         "added": len(set(codes) - before),

@@ -74,7 +74,9 @@ def list_areas(
     level: Level | None = None,
     parent: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="parent code")] = None,
 ) -> AreaList:
-    found = areas.list_areas(session, level=level, parent=parent, limit=paging.limit, offset=paging.offset)
+    found = areas.list_areas(
+        session, level=level, parent=parent, limit=paging.limit, offset=paging.offset
+    )
     return AreaList(
         items=[Area(**item) for item in found.items],
         total=found.total,
@@ -89,7 +91,9 @@ def locate(
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude, WGS 84")],
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude, WGS 84")],
 ) -> Located:
-    return Located(**{level: Area(**unit) for level, unit in areas.locate(session, lat, lon).items()})
+    return Located(
+        **{level: Area(**unit) for level, unit in areas.locate(session, lat, lon).items()}
+    )
 
 
 @router.get("/{code}", response_model=AreaFeature, summary="One area as a GeoJSON Feature")

@@ -28,11 +28,14 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("level", sa.String(16), nullable=False),
         sa.Column("source", sa.Text, nullable=False),
+        sa.Column("layer", sa.Text, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False, index=True),
         sa.Column("features", sa.Integer, nullable=False),
         sa.Column("attribution", sa.Text),
         sa.Column("licence", sa.Text),
-        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("report", JSONB, nullable=False, server_default="{}"),
     )
     op.create_table(
@@ -54,7 +57,9 @@ def upgrade() -> None:
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("in_registry", sa.Boolean),
         sa.Column("boundary_version_id", sa.Integer, sa.ForeignKey("boundary_version.id")),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.CheckConstraint(f"level IN {LEVELS}", name="level"),
         sa.CheckConstraint("source IN ('boundary', 'attribute', 'registry')", name="source"),
     )

@@ -1,0 +1,56 @@
+# Bamrung: `make demo` and `make test` do all the set-up on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED_BOUNDARIES ?= ../shared/data/boundaries
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help demo test setup system lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+demo: setup  ## set up, start the database, load boundaries and the registry, serve the API
+	$(BIN)/bamrung db up
+	$(BIN)/bamrung db migrate
+	@if [ -d "$(SHARED_BOUNDARIES)" ]; then \
+		$(BIN)/bamrung boundaries load "$(SHARED_BOUNDARIES)"; \
+	else \
+		echo "no boundaries at $(SHARED_BOUNDARIES): run 'bamrung boundaries fetch' or 'bamrung boundaries load PATH'"; \
+	fi
+	$(BIN)/bamrung boundaries check
+	$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
+
+test: setup lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
+	$(BIN)/pytest
+
+lint: setup  ## ruff and mypy
+	$(BIN)/ruff check geo layers api tests
+	$(BIN)/ruff format --check geo layers api tests
+	$(BIN)/mypy
+
+setup: system $(VENV)/.installed  ## system packages, a virtualenv and the package (editable)
+
+system:  ## the Debian packages that are missing: PostgreSQL + PostGIS, python3-venv
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Bamrung needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	@missing=""; \
+	if [ -z "$$DATABASE_URL" ] && ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+		missing="$$missing postgresql postgresql-postgis"; fi; \
+	if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+clean:  ## stop the private cluster and remove it with the virtualenv
+	-[ -x $(BIN)/bamrung ] && $(BIN)/bamrung db down
+	rm -rf .bamrung $(VENV)

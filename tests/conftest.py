@@ -1,0 +1,142 @@
+"""Fixtures: a real PostGIS (a throwaway cluster, or the server of DATABASE_URL) and real data.
+
+With ``DATABASE_URL`` set, test databases are created on that server (the role needs CREATEDB)
+and dropped afterwards; otherwise a private cluster is initialised in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from layers import migrate
+from layers.boundaries import load_boundaries
+from layers.cluster import LocalCluster, drop_database, ensure_database, find_bindir
+from layers.db import make_engine
+from layers.registry import check_registry
+from layers.settings import PROJECT_ROOT, Settings
+from layers.taxonomy import read_taxonomy, sync_taxonomy
+
+SHARED_BOUNDARIES = Path(
+    os.environ.get(
+        "BAMRUNG_SHARED_BOUNDARIES", PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
+    )
+)
+
+
+@pytest.fixture(scope="session")
+def shared_boundaries() -> Path:
+    """The real COD-AB files; their absence is an error, never a skip."""
+    files = sorted(SHARED_BOUNDARIES.glob("tha_admbnda_adm[123].geojson"))
+    if len(files) != 3:
+        pytest.fail(f"the shared boundaries are missing from {SHARED_BOUNDARIES}")
+    return SHARED_BOUNDARIES
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of a maintenance database on a PostGIS server that tests may create databases on."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    root = Path(tempfile.mkdtemp(prefix="bamrung-test-"))
+    cluster = LocalCluster(root=root, bindir=find_bindir())
+    cluster.up("postgres")
+    try:
+        yield cluster.url("postgres")
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """Make fresh, migrated databases (with the taxonomy); all are dropped at the end."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"bamrung_test_{uuid.uuid4().hex[:10]}"
+        url = ensure_database(server_url, name)
+        made.append(name)
+        engine = make_engine(url, Settings(database_url=url))
+        migrate.upgrade(engine)
+        with Session(engine) as session, session.begin():
+            sync_taxonomy(session, read_taxonomy(Settings().taxonomy_file))
+        engine.dispose()
+        return url
+
+    yield make
+    for name in made:
+        drop_database(server_url, name)
+
+
+def engine_for(url: str) -> Engine:
+    return make_engine(url, Settings(database_url=url))
+
+
+@pytest.fixture
+def scratch_engine(new_database: Callable[[], str]) -> Iterator[Engine]:
+    """A fresh, empty (migrated) database for a test that changes data."""
+    engine = engine_for(new_database())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def loaded_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
+    """A database with the real boundaries loaded and reconciled with the registry."""
+    url = new_database()
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        load_boundaries(conn, [shared_boundaries], Settings().boundaries_dir)
+    with Session(engine) as session, session.begin():
+        check_registry(session)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def loaded_engine(loaded_url: str) -> Iterator[Engine]:
+    engine = engine_for(loaded_url)
+    yield engine
+    engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def api(loaded_url: str) -> Iterator[httpx.Client]:
+    """The API served by uvicorn on a free local port, over the loaded database."""
+    port = _free_port()
+    app = create_app(Settings(database_url=loaded_url))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the API server did not start")
+        time.sleep(0.05)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield client
+    server.should_exit = True
+    thread.join(10)
