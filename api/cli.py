@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,8 +48,10 @@ boundaries_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(boundaries_app, name="boundaries")
 
-console = Console(stderr=True)
-out = Console()
+# Piped output (CI logs, `| less`) gets room for the tables instead of rich's 80 columns.
+WIDTH = None if sys.stdout.isatty() else 120
+console = Console(stderr=True, width=WIDTH)
+out = Console(width=WIDTH)
 log = logging.getLogger("bamrung")
 
 
@@ -187,29 +190,20 @@ def boundaries_load(
                 force=force,
                 step=lambda message: progress.update(task, description=message),
             )
-    table = Table(
-        "layer",
-        "level",
-        "features",
-        "inserted",
-        "updated",
-        "unchanged",
-        "repaired",
-        "absent",
-        title="boundaries",
-    )
+    columns = ("layer", "level", "features", "inserted", "updated", "unchanged", "repaired")
+    table = Table(*columns, "note", title="boundaries")
     for r in report.layers:
-        table.add_row(
-            r.layer,
-            r.level,
-            f"{r.features:,}",
-            str(r.inserted),
-            str(r.updated),
-            f"{r.unchanged:,}" + (" (same file as loaded)" if r.skipped else ""),
-            ", ".join(r.repaired) or "0",
-            f"{r.absent} removed" if r.removed else str(r.absent),
-        )
+        counts = (r.features, r.inserted, r.updated, r.unchanged, len(r.repaired))
+        note = "skipped: already loaded" if r.skipped else ""
+        if r.absent:
+            note = f"{r.absent:,} unit(s) not in this file " + (
+                "removed" if r.removed else "kept (--replace removes them)"
+            )
+        table.add_row(r.layer, r.level, *(f"{n:,}" for n in counts), note)
     out.print(table)
+    for r in report.layers:
+        if r.repaired:
+            out.print(f"{r.layer}: repaired invalid geometry of {', '.join(r.repaired)}")
     if report.hierarchy:
         out.print(f"[yellow]{len(report.hierarchy)} unit(s) do not sit in their parent:[/]")
         for issue in report.hierarchy:

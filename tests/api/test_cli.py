@@ -71,7 +71,7 @@ def test_migrate_load_check_and_status_on_a_fresh_database(
     assert load.returncode == 0, load.stderr
     assert "tha_admbnda_adm1.geojson" in load.stdout and "77" in load.stdout
     again = run("boundaries", "load", str(shared_boundaries / "tha_admbnda_adm1.geojson"), url=url)
-    assert "same file as loaded" in again.stdout
+    assert "skipped: already loaded" in again.stdout
     status = json.loads(run("db", "status", "--json", url=url).stdout)
     assert status["revision"] == status["head"] == "0001"
     assert status["units"] == {"province": {"boundary": 77}}
