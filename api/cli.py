@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from psycopg.errors import UndefinedColumn, UndefinedTable
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -23,7 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from geo.errors import BamrungError
@@ -57,15 +59,25 @@ log = logging.getLogger("bamrung")
 
 @contextmanager
 def _errors() -> Iterator[None]:
+    """Turn the errors a user can act on into one line on stderr and exit code 2."""
     try:
         yield
     except BamrungError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
+        message = str(exc)
     except OperationalError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        console.print(f"[bold red]error:[/] cannot reach the database: {reason}")
-        raise typer.Exit(2) from exc
+        message = f"cannot reach the database: {_first_line(exc.orig or exc)}"
+    except ProgrammingError as exc:
+        if not isinstance(exc.orig, UndefinedTable | UndefinedColumn):
+            raise
+        message = f"the schema is not ready ({_first_line(exc.orig)}): run `bamrung db migrate`"
+    else:
+        return
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]
 
 
 def _engine(settings: Settings) -> Engine:
@@ -195,10 +207,12 @@ def boundaries_load(
     for r in report.layers:
         counts = (r.features, r.inserted, r.updated, r.unchanged, len(r.repaired))
         note = "skipped: already loaded" if r.skipped else ""
-        if r.absent:
-            note = f"{r.absent:,} unit(s) not in this file " + (
-                "removed" if r.removed else "kept (--replace removes them)"
-            )
+        if r.absent and replace:
+            kept = r.absent - r.removed
+            note = f"{r.absent:,} not in this file: {r.removed:,} removed"
+            note += f", {kept:,} kept (they have child units)" if kept else ""
+        elif r.absent:
+            note = f"{r.absent:,} not in this file: kept (--replace removes them)"
         table.add_row(r.layer, r.level, *(f"{n:,}" for n in counts), note)
     out.print(table)
     for r in report.layers:

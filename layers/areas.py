@@ -74,23 +74,22 @@ def get_area(session: Session, code: str, *, simplify_m: float | None = None) ->
 
     ``simplify_m`` simplifies the outline in metres (in the unit's UTM zone), keeping it valid.
     """
-    unit = session.get(AdminUnit, code)
-    if unit is None:
+    geom: Any = AdminUnit.geom
+    if simplify_m:
+        # Simplified rings may touch or cross: repair, keep the polygons, stay a MultiPolygon.
+        simplified = func.ST_SimplifyPreserveTopology(
+            func.ST_Transform(AdminUnit.geom, AdminUnit.utm_epsg), simplify_m
+        )
+        geom = func.ST_Multi(
+            func.ST_CollectionExtract(func.ST_MakeValid(func.ST_Transform(simplified, 4326)), 3)
+        )
+    row = session.execute(
+        select(AdminUnit, func.ST_AsGeoJSON(geom, 6)).where(AdminUnit.code == code)
+    ).first()
+    if row is None:
         raise NotFoundError(f"no area with code {code!r}")
-    geometry = None
-    if unit.geom is not None:
-        geom: Any = AdminUnit.geom
-        if simplify_m:
-            geom = func.ST_Multi(
-                func.ST_Transform(
-                    func.ST_SimplifyPreserveTopology(
-                        func.ST_Transform(AdminUnit.geom, AdminUnit.utm_epsg), simplify_m
-                    ),
-                    4326,
-                )
-            )
-        text_geom = session.scalar(select(func.ST_AsGeoJSON(geom, 6)).where(AdminUnit.code == code))
-        geometry = json.loads(text_geom) if text_geom else None
+    unit, text_geom = row
+    geometry = json.loads(text_geom) if text_geom else None
     return {
         "type": "Feature",
         "id": unit.code,

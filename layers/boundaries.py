@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
 
 from geo.boundaries import LEVELS, HierarchyIssue, check_hierarchy, detect_level, normalise, prepare
 from geo.errors import InvalidInputError
@@ -31,23 +33,27 @@ from layers.sources import attribution_for, sha256_of
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".geojson", ".json", ".shp", ".gpkg", ".zip")
+VECTOR_SUFFIXES = (".geojson", ".json", ".shp", ".gpkg")
+SUFFIXES = (*VECTOR_SUFFIXES, ".zip")
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 SUBDIVIDE_VERTICES = 256
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One readable boundary layer of a file."""
+    """One readable boundary layer: ``file`` on disk, ``dataset`` as GDAL opens it."""
 
-    path: Path
+    file: Path
+    dataset: str
     layer: str
     level: str
     features: int
 
     @property
     def label(self) -> str:
-        return self.path.name if self.layer == self.path.stem else f"{self.path.name}:{self.layer}"
+        inner = self.dataset.removeprefix(f"/vsizip/{self.file}/")
+        name = self.file.name if inner == self.dataset else f"{self.file.name}/{inner}"
+        return name if self.layer == Path(inner).stem else f"{name}:{self.layer}"
 
 
 @dataclass
@@ -71,11 +77,36 @@ class LoadReport:
     hierarchy: list[HierarchyIssue]
 
 
-def discover(paths: Iterable[Path]) -> list[Layer]:
-    """The boundary layers in files and folders, provinces first.
+def _datasets(file: Path) -> list[str]:
+    """What GDAL should open for a file: the file itself, or each vector file inside a zip."""
+    if file.suffix.lower() != ".zip":
+        return [str(file)]
+    with zipfile.ZipFile(file) as archive:
+        members = sorted(m for m in archive.namelist() if Path(m).suffix.lower() in VECTOR_SUFFIXES)
+    return [f"/vsizip/{file}/{member}" for member in members]
 
-    Layers without ``ADMn_PCODE`` fields (such as the country outline ``adm0`` or lines) are
-    passed over; a path holding none at all is an error.
+
+def _layers_of(file: Path) -> list[Layer]:
+    found = []
+    for dataset in _datasets(file):
+        try:
+            names = [str(row[0]) for row in pyogrio.list_layers(dataset)]
+        except Exception as exc:  # GDAL raises several kinds; its message is what helps
+            raise InvalidInputError(f"{file}: not a readable vector file ({exc})") from exc
+        for name in names:
+            info = pyogrio.read_info(dataset, layer=name)
+            n = detect_level(info["fields"])
+            kind = str(info["geometry_type"])
+            if n is not None and "Point" not in kind and "LineString" not in kind:
+                found.append(Layer(file, dataset, name, LEVELS[n], int(info["features"])))
+    return found
+
+
+def discover(paths: Iterable[Path]) -> list[Layer]:
+    """The boundary layers in files, zips and folders, provinces first.
+
+    Layers without ``ADMn_PCODE`` fields (such as the country outline ``adm0``) and point or
+    line layers are passed over; a path holding no boundary layer at all is an error.
     """
     layers: list[Layer] = []
     for path in paths:
@@ -86,20 +117,11 @@ def discover(paths: Iterable[Path]) -> list[Layer]:
             if path.is_dir()
             else [path]
         )
-        found = []
-        for file in files:
-            try:
-                names = [str(row[0]) for row in pyogrio.list_layers(file)]
-            except Exception as exc:
-                raise InvalidInputError(f"{file}: not a readable vector file ({exc})") from exc
-            for name in names:
-                info = pyogrio.read_info(file, layer=name)
-                n = detect_level(info["fields"])
-                if n is not None:
-                    found.append(Layer(file, name, LEVELS[n], int(info["features"])))
+        found = [layer for file in files for layer in _layers_of(file)]
         if not found:
             raise InvalidInputError(
-                f"{path}: no layer with ADM1_PCODE, ADM2_PCODE or ADM3_PCODE fields (COD-AB layout)"
+                f"{path}: no polygon layer with ADM1_PCODE, ADM2_PCODE or ADM3_PCODE fields "
+                "(COD-AB layout)"
             )
         layers.extend(found)
     order = {name: n for n, name in LEVELS.items()}
@@ -115,12 +137,12 @@ def checksum(path: Path) -> str:
 
 def _latest(conn: Connection, level: str) -> tuple[str, str] | None:
     row = conn.execute(
-        select(BoundaryVersion.sha256, BoundaryVersion.layer)
+        select(BoundaryVersion.sha256, BoundaryVersion.source)
         .where(BoundaryVersion.level == level)
         .order_by(BoundaryVersion.id.desc())
         .limit(1)
     ).first()
-    return (row.sha256, row.layer) if row else None
+    return (row.sha256, row.source) if row else None
 
 
 def _upsert_units(
@@ -213,23 +235,22 @@ def load_layer(
     """Load one layer inside the caller's transaction; see :func:`load_boundaries`."""
     result = LayerResult(layer.label, layer.level, layer.features)
     step(f"{layer.label}: checksum")
-    digest = checksum(layer.path)
-    if not force and _latest(conn, layer.level) == (digest, layer.layer):
+    digest = checksum(layer.file)
+    if not (force or replace) and _latest(conn, layer.level) == (digest, layer.label):
         result.skipped = True
         result.unchanged = layer.features
         return result
     step(f"{layer.label}: reading")
-    frame = pyogrio.read_dataframe(layer.path, layer=layer.layer)
+    frame = pyogrio.read_dataframe(layer.dataset, layer=layer.layer)
     units, ancestors = normalise(frame, layer.label)
     step(f"{layer.label}: repairing geometry, measuring area")
     units, result.repaired = prepare(units)
-    source = attribution_for(boundaries_dir, digest, layer.path)
+    source = attribution_for(boundaries_dir, digest, layer.file)
     version_id = conn.scalar(
         insert(BoundaryVersion)
         .values(
             level=layer.level,
             source=layer.label,
-            layer=layer.layer,
             sha256=digest,
             features=len(units),
             attribution=source.attribution if source else None,
@@ -256,7 +277,11 @@ def load_layer(
     )
     result.absent = conn.scalar(select(func.count()).where(absent)) or 0
     if replace and result.absent:
-        result.removed = conn.execute(table.delete().where(absent)).rowcount
+        child = aliased(table)
+        childless = ~select(child.c.code).where(child.c.parent_code == table.c.code).exists()
+        result.removed = len(
+            conn.execute(table.delete().where(absent, childless).returning(table.c.code)).all()
+        )
     conn.execute(
         update(BoundaryVersion)
         .where(BoundaryVersion.id == version_id)

@@ -8,9 +8,11 @@ generated password (scram-sha-256) kept in a file readable by the invoking user 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -54,7 +56,45 @@ def find_bindir(explicit: Path | None = None) -> Path:
     )
 
 
-def _free_port() -> int:
+def _write_private(path: Path, secret: str) -> None:
+    """Write a secret to a file that is never readable by others, not even for a moment."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+
+
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def closed_parent(path: Path) -> Path | None:
+    """The first existing folder above ``path`` that other users cannot enter, if any."""
+    for parent in reversed(path.resolve().parents):
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
+def cluster_root(home: Path) -> Path:
+    """Where the private cluster of a project home lives.
+
+    Normally ``home/pg``. As root the server runs as the ``postgres`` user, which cannot enter a
+    clone under a closed folder such as ``/root``; such a cluster lives under
+    ``/var/lib/bamrung`` instead, in a folder named after the home's path.
+    """
+    root = home.resolve() / "pg"
+    if (
+        not running_as_root()
+        or (root / "data" / "PG_VERSION").exists()
+        or closed_parent(root) is None
+    ):
+        return root
+    digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
+    return Path("/var/lib/bamrung") / f"{home.resolve().parent.name}-{digest}" / "pg"
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -86,7 +126,7 @@ class LocalCluster:
 
     @property
     def as_root(self) -> bool:
-        return hasattr(os, "geteuid") and os.geteuid() == 0
+        return running_as_root()
 
     def _server_cmd(self, *args: str) -> list[str]:
         if self.as_root:
@@ -133,15 +173,12 @@ class LocalCluster:
     def init(self) -> None:
         """Create the cluster (``initdb``) with a generated superuser password."""
         self.root.mkdir(parents=True, exist_ok=True)
-        password_file = self.root / "password"
-        password_file.write_text(secrets.token_urlsafe(24) + "\n")
-        password_file.chmod(0o600)
+        _write_private(self.root / "password", secrets.token_urlsafe(24))
         (self.root / "run").mkdir(exist_ok=True)
         if self.as_root:
             self._grant_system_user()
         pwfile = self.root / "run" / "initdb.pw"
-        pwfile.touch(mode=0o600)
-        pwfile.write_text(self.password + "\n")
+        _write_private(pwfile, self.password)
         if self.as_root:
             shutil.chown(pwfile, SYSTEM_USER)
         try:
@@ -164,6 +201,7 @@ class LocalCluster:
 
     def _grant_system_user(self) -> None:
         """Hand the cluster's folders to the postgres user; its parents must let it through."""
+        blocked = closed_parent(self.root)
         try:
             shutil.chown(self.root / "run", SYSTEM_USER, SYSTEM_USER)
         except LookupError as exc:
@@ -172,13 +210,11 @@ class LocalCluster:
                 "install Debian's postgresql package (make demo does) or run as another user"
             ) from exc
         self.root.chmod(0o755)
-        for parent in self.root.resolve().parents:
-            if not os.stat(parent).st_mode & 0o001:
-                raise UnavailableError(
-                    f"the {SYSTEM_USER} user cannot enter {parent} (mode "
-                    f"{oct(os.stat(parent).st_mode & 0o777)}); "
-                    "set BAMRUNG_HOME to a folder it can reach"
-                )
+        if blocked is not None:
+            raise UnavailableError(
+                f"the {SYSTEM_USER} user cannot enter {blocked} (mode "
+                f"{oct(blocked.stat().st_mode & 0o777)}); set BAMRUNG_HOME to a folder it can reach"
+            )
         if not self.data.exists():
             self.data.mkdir(mode=0o700)
         shutil.chown(self.data, SYSTEM_USER, SYSTEM_USER)
@@ -188,9 +224,12 @@ class LocalCluster:
         port_file = self.root / "port"
         port = int(port_file.read_text()) if port_file.exists() else 0
         if not port or not _port_free(port):
-            port = _free_port()
+            port = free_port()
             port_file.write_text(f"{port}\n")
-        options = f"-p {port} -k {self.root / 'run'} -c listen_addresses=127.0.0.1"
+        # pg_ctl hands -o to a shell.
+        options = (
+            f"-p {port} -k {shlex.quote(str(self.root / 'run'))} -c listen_addresses=127.0.0.1"
+        )
         self._run(
             str(self.bindir / "pg_ctl"),
             "start",

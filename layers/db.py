@@ -6,13 +6,13 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from geo.errors import UnavailableError
-from layers.cluster import LocalCluster, find_bindir
+from layers.cluster import LocalCluster, cluster_root, find_bindir
 from layers.settings import Settings, sqlalchemy_url
 
 
 def local_cluster(settings: Settings) -> LocalCluster:
     """The private cluster that serves when ``DATABASE_URL`` is not set."""
-    return LocalCluster(root=settings.home.resolve() / "pg", bindir=find_bindir(settings.pg_bindir))
+    return LocalCluster(root=cluster_root(settings.home), bindir=find_bindir(settings.pg_bindir))
 
 
 def database_url(settings: Settings, *, start: bool = True) -> str:

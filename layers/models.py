@@ -38,7 +38,6 @@ class BoundaryVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     level: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(Text, doc="file name and layer")
-    layer: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64), index=True, doc="of the file")
     features: Mapped[int] = mapped_column(Integer)
     attribution: Mapped[str | None] = mapped_column(Text)
@@ -66,7 +65,7 @@ class AdminUnit(Base):
     name_th: Mapped[str | None] = mapped_column(Text)
     name_en: Mapped[str | None] = mapped_column(Text)
     geom: Mapped[Any] = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=True
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=True, deferred=True
     )
     area_km2: Mapped[float | None] = mapped_column(Float)
     utm_epsg: Mapped[int | None] = mapped_column(Integer)

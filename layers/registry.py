@@ -16,17 +16,16 @@ REGISTRY_LEVELS = ("province", "district", "subdistrict")
 
 def registry_units() -> list[RegistryUnit]:
     """Every current province, district and subdistrict of the registry, parents first."""
-    units: list[RegistryUnit] = []
+    provinces, districts, subdistricts = [], [], []
     for p in geothai.provinces():
-        units.append(RegistryUnit(p.code, "province", None, p.name_th, p.name_en))
-    for p in geothai.provinces():
+        provinces.append(RegistryUnit(p.code, "province", None, p.name_th, p.name_en))
         for d in geothai.districts(p.code):
-            units.append(RegistryUnit(d.code, "district", p.code, d.name_th, d.name_en))
-    for p in geothai.provinces():
-        for d in geothai.districts(p.code):
-            for s in geothai.subdistricts(d.code):
-                units.append(RegistryUnit(s.code, "subdistrict", d.code, s.name_th, s.name_en))
-    return units
+            districts.append(RegistryUnit(d.code, "district", p.code, d.name_th, d.name_en))
+            subdistricts += [
+                RegistryUnit(s.code, "subdistrict", d.code, s.name_th, s.name_en)
+                for s in geothai.subdistricts(d.code)
+            ]
+    return provinces + districts + subdistricts
 
 
 def abolished_units() -> dict[str, Retired]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from layers import migrate
 from layers.boundaries import load_boundaries
-from layers.cluster import LocalCluster, drop_database, ensure_database, find_bindir
+from layers.cluster import LocalCluster, drop_database, ensure_database, find_bindir, free_port
 from layers.db import make_engine
 from layers.registry import check_registry
 from layers.settings import PROJECT_ROOT, Settings
@@ -117,16 +116,10 @@ def loaded_engine(loaded_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def api(loaded_url: str) -> Iterator[httpx.Client]:
     """The API served by uvicorn on a free local port, over the loaded database."""
-    port = _free_port()
+    port = free_port()
     app = create_app(Settings(database_url=loaded_url))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

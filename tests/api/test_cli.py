@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli import app
+from layers.cluster import drop_database, ensure_database
 
 BAMRUNG = shutil.which("bamrung", path=str(Path(sys.executable).parent)) or "bamrung"
 
@@ -106,3 +108,15 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = run("db", "up", url="postgresql://nobody@127.0.0.1:1/none")
     assert result.returncode == 2
     assert "cannot reach the database" in result.stderr
+
+
+def test_a_database_without_the_schema_says_to_migrate(server_url: str) -> None:
+    name = f"bamrung_test_{uuid.uuid4().hex[:10]}"
+    url = ensure_database(server_url, name)
+    try:
+        result = run("boundaries", "check", url=url)
+    finally:
+        drop_database(server_url, name)
+    assert result.returncode == 2
+    assert "run `bamrung db migrate`" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -99,17 +100,23 @@ def test_every_unit_is_cut_into_parts_that_cover_it_exactly(loaded_engine: Engin
     assert area_ratio == pytest.approx(1.0, abs=1e-6)
 
 
-def test_hierarchy_is_consistent_by_code_and_in_space(
-    loaded_engine: Engine, shared_boundaries: Path
-) -> None:
-    assert hierarchy_issues(loaded_engine.connect()) == []
-    # The same answer from the files alone, through GeoPandas.
-    subs = gpd.read_file(shared_boundaries / "tha_admbnda_adm3.geojson")
-    dists = gpd.read_file(shared_boundaries / "tha_admbnda_adm2.geojson")
-    points = subs.set_geometry(subs.representative_point())
-    joined = gpd.sjoin(points, dists[["ADM2_PCODE", "geometry"]], predicate="within", how="left")
-    assert (joined["ADM2_PCODE_left"] == joined["ADM2_PCODE_right"]).all()
-    assert (subs["ADM3_PCODE"].str[:6] == subs["ADM2_PCODE"]).all()
+def test_hierarchy_is_consistent_by_code_and_in_space(loaded_engine: Engine) -> None:
+    with loaded_engine.connect() as conn:
+        assert hierarchy_issues(conn) == []
+        stored = gpd.read_postgis(
+            "SELECT code, level, parent_code, geom FROM admin_unit WHERE geom IS NOT NULL",
+            conn,
+            geom_col="geom",
+        )
+    # The same answer another way: a spatial join of each unit's point with the level above.
+    for level, parent_level in (("district", "province"), ("subdistrict", "district")):
+        children = stored[stored["level"] == level]
+        parents = stored[stored["level"] == parent_level][["code", "geom"]]
+        points = children.set_geometry(children.representative_point())
+        joined = gpd.sjoin(points, parents, predicate="within", how="left")
+        assert (joined["parent_code"] == joined["code_right"]).all(), level
+        width = {"district": 2, "subdistrict": 4}[level]
+        assert (children["code"].str[:width] == children["parent_code"]).all(), level
 
 
 def test_loading_the_same_files_again_changes_nothing(
@@ -259,22 +266,82 @@ def test_a_changed_file_updates_only_what_changed_and_replace_removes_the_rest(
 def test_a_failed_load_leaves_the_database_as_it_was(
     scratch_engine: Engine, shared_boundaries: Path, tmp_path: Path
 ) -> None:
-    bad = provinces_frame(shared_boundaries)
-    bad.loc[5, "ADM1_PCODE"] = "XX99"
-    districts = shared_boundaries / "tha_admbnda_adm2.geojson"
+    bad = gpd.read_file(shared_boundaries / "tha_admbnda_adm2.geojson")
+    bad.loc[5, "ADM2_PCODE"] = "XX9999"
+    provinces = shared_boundaries / "tha_admbnda_adm1.geojson"
+    # The provinces load first and are written before the district layer fails.
     with (
         pytest.raises(
-            InvalidInputError, match=r"bad.geojson: 1 value\(s\) of ADM1_PCODE .*row 6: 'XX99'"
+            InvalidInputError, match=r"bad.geojson: 1 value\(s\) of ADM2_PCODE .*row 6: 'XX9999'"
         ),
         scratch_engine.begin() as conn,
     ):
         load_boundaries(
-            conn, [districts, write_layer(tmp_path / "bad.geojson", bad)], BOUNDARIES_DIR
+            conn, [write_layer(tmp_path / "bad.geojson", bad), provinces], BOUNDARIES_DIR
         )
     assert counts(scratch_engine) == {}
     with scratch_engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(AdminUnit)) == 0
         assert conn.scalar(select(func.count()).select_from(BoundaryVersion)) == 0
+
+
+def test_a_zip_of_several_files_in_folders_loads_them_all(
+    scratch_engine: Engine, shared_boundaries: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "cod.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(
+            shared_boundaries / "tha_admbnda_adm2.geojson", "cod/tha_admbnda_adm2.geojson"
+        )
+        archive.write(
+            shared_boundaries / "tha_admbnda_adm1.geojson", "cod/tha_admbnda_adm1.geojson"
+        )
+        archive.writestr("cod/README.txt", "not a layer")
+    with scratch_engine.begin() as conn:
+        report = load_boundaries(conn, [path], BOUNDARIES_DIR)
+    assert [(r.layer, r.inserted) for r in report.layers] == [
+        ("cod.zip/cod/tha_admbnda_adm1.geojson", 77),
+        ("cod.zip/cod/tha_admbnda_adm2.geojson", 928),
+    ]
+
+
+def test_replace_removes_only_units_without_children(
+    scratch_engine: Engine, shared_boundaries: Path, tmp_path: Path
+) -> None:
+    provinces = provinces_frame(shared_boundaries)
+    districts = gpd.read_file(shared_boundaries / "tha_admbnda_adm2.geojson")
+    with scratch_engine.begin() as conn:
+        load_boundaries(
+            conn,
+            [
+                shared_boundaries / "tha_admbnda_adm1.geojson",
+                shared_boundaries / "tha_admbnda_adm2.geojson",
+            ],
+            BOUNDARIES_DIR,
+        )
+        no_96 = write_layer(tmp_path / "d.geojson", districts[districts["ADM1_PCODE"] != "TH96"])
+        load_boundaries(conn, [no_96], BOUNDARIES_DIR, replace=True)
+        fewer = write_layer(
+            tmp_path / "p.geojson", provinces[~provinces["ADM1_PCODE"].isin(["TH34", "TH96"])]
+        )
+        result = load_boundaries(conn, [fewer], BOUNDARIES_DIR, replace=True).layers[0]
+        left = set(conn.scalars(select(AdminUnit.code).where(AdminUnit.level == "province")))
+    # 96 (Narathiwat) lost its districts and goes; 34 still has districts and stays.
+    assert (result.absent, result.removed) == (2, 1)
+    assert "34" in left and "96" not in left
+
+
+def test_replace_applies_even_when_the_file_was_loaded_before(
+    scratch_engine: Engine, shared_boundaries: Path, tmp_path: Path
+) -> None:
+    provinces = provinces_frame(shared_boundaries)
+    with scratch_engine.begin() as conn:
+        load_boundaries(conn, [write_layer(tmp_path / "all.geojson", provinces)], BOUNDARIES_DIR)
+    fewer = write_layer(tmp_path / "fewer.geojson", provinces[provinces["ADM1_PCODE"] != "TH96"])
+    with scratch_engine.begin() as conn:
+        load_boundaries(conn, [fewer], BOUNDARIES_DIR)
+        again = load_boundaries(conn, [fewer], BOUNDARIES_DIR, replace=True).layers[0]
+    assert (again.skipped, again.removed) == (False, 1)
 
 
 def test_files_without_cod_ab_layers_are_refused(tmp_path: Path) -> None:
@@ -293,7 +360,9 @@ def test_files_without_cod_ab_layers_are_refused(tmp_path: Path) -> None:
             }
         )
     )
-    with pytest.raises(InvalidInputError, match=r"roads\.geojson: no layer with ADM1_PCODE"):
+    with pytest.raises(
+        InvalidInputError, match=r"roads\.geojson: no polygon layer with ADM1_PCODE"
+    ):
         load_boundaries(None, [path], BOUNDARIES_DIR)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="no such file"):
         load_boundaries(None, [tmp_path / "missing.shp"], BOUNDARIES_DIR)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from geo.errors import UnavailableError
-from layers.cluster import LocalCluster, find_bindir
+from layers.cluster import LocalCluster, cluster_root, find_bindir, running_as_root
 from tests.api.test_cli import run
 
 
@@ -48,3 +48,18 @@ def test_a_home_the_server_user_cannot_enter_is_a_clear_error(tmp_path: Path) ->
         return
     with pytest.raises(UnavailableError, match=r"cannot enter .*set BAMRUNG_HOME"):
         cluster.init()
+
+
+def test_a_clone_under_a_closed_folder_keeps_its_cluster_where_the_server_can_reach_it(
+    home: Path,
+) -> None:
+    closed = home / "root"
+    closed.mkdir(mode=0o700)
+    project = closed / "bamrung" / ".bamrung"
+    root = cluster_root(project)
+    if running_as_root():
+        assert root.parent.parent == Path("/var/lib/bamrung") and root.name == "pg"
+        assert cluster_root(project) == root  # the same project, the same cluster
+    else:
+        assert root == project.resolve() / "pg"
+    assert cluster_root(home / ".bamrung") == (home / ".bamrung").resolve() / "pg"

@@ -28,7 +28,6 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("level", sa.String(16), nullable=False),
         sa.Column("source", sa.Text, nullable=False),
-        sa.Column("layer", sa.Text, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False, index=True),
         sa.Column("features", sa.Integer, nullable=False),
         sa.Column("attribution", sa.Text),
