@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -26,12 +25,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 
-from geo.boundaries import LEVELS, HierarchyIssue, check_hierarchy, detect_level, normalise, prepare
+from geo.boundaries import (
+    LEVELS,
+    UNIT_COLUMNS,
+    HierarchyIssue,
+    check_hierarchy,
+    detect_level,
+    normalise,
+    prepare,
+)
 from geo.errors import InvalidInputError
 from layers.models import AdminUnit, BoundaryVersion
 from layers.sources import attribution_for, sha256_of
-
-log = logging.getLogger(__name__)
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".shp", ".gpkg")
 SUFFIXES = (*VECTOR_SUFFIXES, ".zip")
@@ -41,19 +46,23 @@ SUBDIVIDE_VERTICES = 256
 
 @dataclass(frozen=True)
 class Layer:
-    """One readable boundary layer: ``file`` on disk, ``dataset`` as GDAL opens it."""
+    """One readable boundary layer of a file (or of a ``member`` file inside a zip)."""
 
     file: Path
-    dataset: str
+    member: str | None
     layer: str
     level: str
     features: int
 
     @property
+    def dataset(self) -> str:
+        return _dataset(self.file, self.member)
+
+    @property
     def label(self) -> str:
-        inner = self.dataset.removeprefix(f"/vsizip/{self.file}/")
-        name = self.file.name if inner == self.dataset else f"{self.file.name}/{inner}"
-        return name if self.layer == Path(inner).stem else f"{name}:{self.layer}"
+        """File (and member) name, with the layer name where it is not the file's own."""
+        name = f"{self.file.name}/{self.member}" if self.member else self.file.name
+        return name if self.layer == Path(name).stem else f"{name}:{self.layer}"
 
 
 @dataclass
@@ -77,18 +86,27 @@ class LoadReport:
     hierarchy: list[HierarchyIssue]
 
 
-def _datasets(file: Path) -> list[str]:
-    """What GDAL should open for a file: the file itself, or each vector file inside a zip."""
+def _dataset(file: Path, member: str | None) -> str:
+    """What GDAL opens for a file, or for a file inside a zip."""
+    return f"/vsizip/{file}/{member}" if member else str(file)
+
+
+def _members(file: Path) -> Sequence[str | None]:
+    """The vector files inside a zip, or ``[None]`` for a file GDAL opens as it is."""
     if file.suffix.lower() != ".zip":
-        return [str(file)]
-    with zipfile.ZipFile(file) as archive:
-        members = sorted(m for m in archive.namelist() if Path(m).suffix.lower() in VECTOR_SUFFIXES)
-    return [f"/vsizip/{file}/{member}" for member in members]
+        return [None]
+    try:
+        with zipfile.ZipFile(file) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile as exc:
+        raise InvalidInputError(f"{file}: not a readable zip file ({exc})") from exc
+    return sorted(n for n in names if Path(n).suffix.lower() in VECTOR_SUFFIXES)
 
 
 def _layers_of(file: Path) -> list[Layer]:
     found = []
-    for dataset in _datasets(file):
+    for member in _members(file):
+        dataset = _dataset(file, member)
         try:
             names = [str(row[0]) for row in pyogrio.list_layers(dataset)]
         except Exception as exc:  # GDAL raises several kinds; its message is what helps
@@ -98,7 +116,7 @@ def _layers_of(file: Path) -> list[Layer]:
             n = detect_level(info["fields"])
             kind = str(info["geometry_type"])
             if n is not None and "Point" not in kind and "LineString" not in kind:
-                found.append(Layer(file, dataset, name, LEVELS[n], int(info["features"])))
+                found.append(Layer(file, member, name, LEVELS[n], int(info["features"])))
     return found
 
 
@@ -145,17 +163,16 @@ def _latest(conn: Connection, level: str) -> tuple[str, str] | None:
     return (row.sha256, row.source) if row else None
 
 
+def _bound_unit_columns() -> dict[str, Any]:
+    return {column: bindparam(column) for column in UNIT_COLUMNS}
+
+
 def _upsert_units(
     conn: Connection, units: gpd.GeoDataFrame, version_id: int
 ) -> list[tuple[str, bool]]:
     table = cast(Table, AdminUnit.__table__)
     stmt = insert(table).values(
-        code=bindparam("code"),
-        level=bindparam("level"),
-        parent_code=bindparam("parent_code"),
-        pcode=bindparam("pcode"),
-        name_th=bindparam("name_th"),
-        name_en=bindparam("name_en"),
+        **_bound_unit_columns(),
         geom=func.ST_GeomFromWKB(bindparam("wkb"), 4326),
         area_km2=bindparam("area_km2"),
         utm_epsg=bindparam("utm_epsg"),
@@ -176,12 +193,7 @@ def _upsert_units(
     ).returning(table.c.code, literal_column("xmax = 0").label("inserted"))
     rows = [
         {
-            "code": r.code,
-            "level": r.level,
-            "parent_code": r.parent_code,
-            "pcode": r.pcode,
-            "name_th": r.name_th,
-            "name_en": r.name_en,
+            **{c: getattr(r, c) for c in UNIT_COLUMNS},
             "wkb": r.geometry.wkb,
             "area_km2": float(r.area_km2),
             "utm_epsg": int(r.utm_epsg),
@@ -200,13 +212,7 @@ def _insert_ancestors(conn: Connection, ancestors: pd.DataFrame) -> None:
         for row in ancestors.to_dict("records")
     ]
     stmt = insert(cast(Table, AdminUnit.__table__)).values(
-        code=bindparam("code"),
-        level=bindparam("level"),
-        parent_code=bindparam("parent_code"),
-        pcode=bindparam("pcode"),
-        name_th=bindparam("name_th"),
-        name_en=bindparam("name_en"),
-        source="attribute",
+        **_bound_unit_columns(), source="attribute"
     )
     conn.execute(stmt.on_conflict_do_nothing(), rows)
 
