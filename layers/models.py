@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Levels of the administrative tree; village and community units come with later data.
@@ -108,3 +111,93 @@ class ProblemCategory(Base):
     default_agency: Mapped[str] = mapped_column(Text)
     agencies: Mapped[list[Any]] = mapped_column(default=list)
     sort_order: Mapped[int] = mapped_column(Integer)
+
+
+PRECISIONS = ("gps", "gps_corrected", "village", "subdistrict", "district")
+STATUSES = (
+    "open",
+    "in_progress",
+    "referred",
+    "solved_by_agency",
+    "solved_by_household",
+    "closed_unsolved",
+)
+
+
+class ImportJob(Base):
+    """One run of `bamrung import` (or an upload) over one file."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    round: Mapped[int | None] = mapped_column(Integer)
+    profile: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Household(Base):
+    """A household as surveyed in one round (Buddhist Era year); its id is kept across rounds."""
+
+    __tablename__ = "household"
+
+    household_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    house_no: Mapped[str | None] = mapped_column(Text)
+    moo: Mapped[int | None] = mapped_column(Integer)
+    declared_subdistrict: Mapped[str] = mapped_column(String(6))
+    community: Mapped[str | None] = mapped_column(Text)
+    members: Mapped[int | None] = mapped_column(Integer)
+    urban: Mapped[bool | None] = mapped_column(Boolean)
+    head_id_hash: Mapped[str | None] = mapped_column(String(64))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    precision: Mapped[str] = mapped_column(String(16))
+    outside_m: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    subdistrict_code: Mapped[str] = mapped_column(String(6), index=True)
+    district_code: Mapped[str] = mapped_column(String(4), index=True)
+    province_code: Mapped[str] = mapped_column(String(2), index=True)
+    surveyed_on: Mapped[date | None] = mapped_column(Date)
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id"))
+    source_row: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Problem(Base):
+    """One problem of a household in one round; status follows it until it is solved."""
+
+    __tablename__ = "problem"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    household_id: Mapped[str] = mapped_column(Text)
+    round: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(ForeignKey("problem_category.code"), index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    reported_on: Mapped[date | None] = mapped_column(Date)
+    updated_on: Mapped[date | None] = mapped_column(Date)
+    resolved_on: Mapped[date | None] = mapped_column(Date)
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id"))
+    source_row: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class QuarantinedRow(Base):
+    """An input row that was not imported, with machine-readable reasons."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_job_id: Mapped[int] = mapped_column(ForeignKey("import_job.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(Text)
+    row_number: Mapped[int] = mapped_column(BigInteger)
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    messages: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    values: Mapped[dict[str, Any]] = mapped_column()

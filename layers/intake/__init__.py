@@ -1,0 +1,1 @@
+"""Survey intake: read survey files, validate and place every row, store it or quarantine it."""

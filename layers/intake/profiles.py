@@ -1,0 +1,93 @@
+"""Column-mapping profiles: how another layout (ODK, KoboToolbox…) maps onto the canonical one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from geo.errors import InvalidInputError
+
+SHIPPED = Path(__file__).with_name("profiles")
+
+#: The canonical long format: one row per problem (an empty ``problem_code`` for none).
+CANONICAL = (
+    "household_id",
+    "round",
+    "house_no",
+    "moo",
+    "subdistrict_code",
+    "community",
+    "members",
+    "urban",
+    "lat",
+    "lon",
+    "surveyed_on",
+    "problem_code",
+    "problem_detail",
+    "status",
+    "reported_on",
+    "updated_on",
+    "resolved_on",
+)
+REQUIRED = ("household_id", "subdistrict_code", "problem_code")
+
+
+class Profile(BaseModel):
+    """A mapping from a file's columns onto the canonical ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    columns: dict[str, str] = {}
+    """canonical name: the file's column name."""
+    geopoint: str | None = None
+    """An ODK-style column "lat lon altitude accuracy" that gives lat and lon."""
+    values: dict[str, dict[str, str]] = {}
+    """canonical column: {value in the file: canonical value}."""
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame with canonical column names (other columns are kept as they are)."""
+        renamed = frame.rename(columns={source: target for target, source in self.columns.items()})
+        if self.geopoint and self.geopoint in frame.columns:
+            parts = frame[self.geopoint].fillna("").astype(str).str.split(expand=True)
+            renamed["lat"] = parts.get(0, "")
+            renamed["lon"] = parts.get(1, "")
+        for column, mapping in self.values.items():
+            if column in renamed:
+                renamed[column] = renamed[column].replace(mapping)
+        return renamed
+
+
+def identity_profile(columns: list[str]) -> Profile:
+    """The canonical layout itself, matching column names without regard to case or spaces."""
+    by_key = {c.strip().lower(): c for c in columns}
+    return Profile(
+        name="canonical",
+        columns={c: by_key[c] for c in CANONICAL if c in by_key and by_key[c] != c},
+    )
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A shipped profile by name (``odk``, ``kobo``) or a YAML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = SHIPPED / f"{name_or_path}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.yaml")))
+        raise InvalidInputError(f"no profile {name_or_path!r}: use one of {shipped} or a YAML file")
+    try:
+        return Profile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise InvalidInputError(f"{path}: not a valid profile: {exc}") from exc
+
+
+def missing_columns(profile: Profile, columns: list[str]) -> list[str]:
+    """Required canonical columns that the file does not provide through the profile."""
+    provided = {c.strip().lower() for c in columns} | {
+        target for target, source in profile.columns.items() if source in columns
+    }
+    return [c for c in REQUIRED if c not in provided]

@@ -1,0 +1,250 @@
+"""Read survey files of any supported format as batches of text columns."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyogrio
+import shapely
+from pyproj import CRS, Transformer
+
+from geo.errors import InvalidInputError
+
+ROW = "__row"
+CSV_SUFFIXES = (".csv", ".txt")
+SPATIAL_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
+EXCEL_SUFFIXES = (".xlsx",)
+CHUNK = 4 << 20
+
+
+@dataclass(frozen=True)
+class SurveyFile:
+    """A survey file, opened far enough to know its format, encoding, columns and size."""
+
+    path: Path
+    kind: str
+    encoding: str | None
+    columns: list[str]
+    rows: int
+    """Row count (for CSV, counted from line ends: exact unless fields hold line breaks)."""
+
+
+def open_survey(path: Path) -> SurveyFile:
+    """Recognise a survey file and read its header.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file is missing, of an unknown kind or unreadable; the message says why.
+    """
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in CSV_SUFFIXES:
+            return _open_csv(path)
+        if suffix in EXCEL_SUFFIXES:
+            return _open_excel(path)
+        if suffix in SPATIAL_SUFFIXES:
+            return _open_spatial(path)
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # each library raises its own kinds; the message is what helps
+        raise InvalidInputError(f"{path}: cannot read the file ({exc})") from exc
+    raise InvalidInputError(
+        f"{path}: unknown kind of file; use CSV, XLSX, GeoJSON, GeoPackage or Shapefile"
+    )
+
+
+def _sniff_text(path: Path) -> tuple[str, int]:
+    """The encoding of a text file (UTF-8, else Thai cp874/TIS-620) and its number of lines."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, lines, thai_bytes = True, 0, False
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            lines += chunk.count(b"\n")
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+            if not utf8 and not thai_bytes:
+                thai_bytes = any(0xA1 <= b <= 0xFB for b in chunk)
+    if utf8:
+        with path.open("rb") as handle:
+            return ("utf-8-sig" if handle.read(3) == codecs.BOM_UTF8 else "utf-8"), lines
+    if thai_bytes:
+        return "cp874", lines
+    raise InvalidInputError(f"{path}: the text is neither UTF-8 nor Thai (TIS-620/cp874)")
+
+
+def _open_csv(path: Path) -> SurveyFile:
+    encoding, lines = _sniff_text(path)
+    with path.open(encoding=encoding, newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise InvalidInputError(f"{path}: the file is empty")
+    return SurveyFile(path, "csv", encoding, [h.strip() for h in header], max(lines - 1, 0))
+
+
+def _open_excel(path: Path) -> SurveyFile:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book.worksheets[0]
+        header = next(sheet.iter_rows(max_row=1, values_only=True), None)
+        rows = max((sheet.max_row or 1) - 1, 0)
+    finally:
+        book.close()
+    if not header:
+        raise InvalidInputError(f"{path}: the first sheet is empty")
+    return SurveyFile(path, "xlsx", None, [_text(h).strip() for h in header], rows)
+
+
+def _dbf_encoding(path: Path) -> str | None:
+    """cp874 for a shapefile without .cpg whose attribute bytes are Thai, else GDAL's choice."""
+    dbf = path.with_suffix(".dbf")
+    if path.suffix.lower() != ".shp" or path.with_suffix(".cpg").exists() or not dbf.exists():
+        return None
+    sample = dbf.read_bytes()[: 1 << 20]
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        if any(0xA1 <= b <= 0xFB for b in sample):
+            return "cp874"
+    return None
+
+
+def _open_spatial(path: Path) -> SurveyFile:
+    encoding = _dbf_encoding(path)
+    info = pyogrio.read_info(path, encoding=encoding)
+    columns = [str(c) for c in info["fields"]]
+    return SurveyFile(path, "spatial", encoding, columns, int(info["features"]))
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()[:10]
+    return str(value)
+
+
+def read_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
+    """The rows as DataFrames of text (``""`` where empty), ``size`` rows or so at a time.
+
+    Every frame has a ``__row`` column: the 1-based number of the record in the file (the
+    header is not counted). Spatial files add ``lat`` and ``lon`` from point geometries when
+    they have no such columns.
+    """
+    readers = {"csv": _csv_batches, "xlsx": _excel_batches, "spatial": _spatial_batches}
+    first = 1
+    for frame in readers[survey.kind](survey, size):
+        frame.insert(0, ROW, np.arange(first, first + len(frame), dtype=np.int64))
+        first += len(frame)
+        yield frame
+
+
+def _csv_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
+    # Every column is read as text: codes keep their leading zeros, nothing is guessed.
+    names = survey.columns
+    reader = pacsv.open_csv(
+        survey.path,
+        read_options=pacsv.ReadOptions(
+            encoding=survey.encoding or "utf-8",
+            block_size=max(size * 200, 1 << 20),
+            column_names=names,
+            skip_rows=1,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+    )
+    for batch in reader:
+        yield pd.DataFrame(
+            {n: batch.column(i).to_numpy(zero_copy_only=False) for i, n in enumerate(names)}
+        )
+
+
+def _excel_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(survey.path, read_only=True, data_only=True)
+    try:
+        rows = book.worksheets[0].iter_rows(min_row=2, values_only=True)
+        width = len(survey.columns)
+        buffer: list[list[str]] = []
+        for row in rows:
+            values = [_text(v) for v in row[:width]]
+            if not any(values):
+                continue
+            buffer.append(values + [""] * (width - len(values)))
+            if len(buffer) >= size:
+                yield pd.DataFrame(buffer, columns=survey.columns)
+                buffer = []
+        if buffer:
+            yield pd.DataFrame(buffer, columns=survey.columns)
+    finally:
+        book.close()
+
+
+def _spatial_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
+    lower = {c.lower() for c in survey.columns}
+    with pyogrio.open_arrow(survey.path, batch_size=size, encoding=survey.encoding) as (
+        meta,
+        reader,
+    ):
+        crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+        transform = (
+            Transformer.from_crs(crs, 4326, always_xy=True)
+            if crs is not None and crs.to_epsg() != 4326
+            else None
+        )
+        geometry = meta.get("geometry_name") or "wkb_geometry"
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            frame = pd.DataFrame(
+                {
+                    name: [_text(v) for v in table.column(name).to_pylist()]
+                    for name in table.column_names
+                    if name != geometry
+                }
+            )
+            if geometry in table.column_names and not {"lat", "lon"} <= lower:
+                geoms = shapely.from_wkb(
+                    np.asarray(table.column(geometry).to_pylist(), dtype=object)
+                )
+                points = shapely.point_on_surface(geoms)
+                x, y = shapely.get_x(points), shapely.get_y(points)
+                if transform is not None:
+                    x, y = transform.transform(x, y)
+                frame["lon"] = [repr(v) if not np.isnan(v) else "" for v in x]
+                frame["lat"] = [repr(v) if not np.isnan(v) else "" for v in y]
+            yield frame
+
+
+def frame_to_csv(frame: pd.DataFrame) -> bytes:
+    """A frame as CSV bytes for PostgreSQL's COPY (header-less, NULL as an empty field)."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        pa.Table.from_pandas(frame, preserve_index=False),
+        buffer,
+        write_options=pacsv.WriteOptions(include_header=False),
+    )
+    return buffer.getvalue()
