@@ -235,6 +235,24 @@ class Placement:
     outside_m: NDArray[np.float64]
     subdistrict: NDArray[np.object_]
     """The resolved subdistrict: the declared one when known, else the one holding the point."""
+    fallback: NDArray[np.bool_]
+    """Rows without usable coordinates, placed at their subdistrict or district."""
+
+    def with_villages(
+        self,
+        declared: pd.Series,
+        moo: NDArray[np.float64],
+        villages: dict[tuple[str, int], tuple[float, float]],
+    ) -> Placement:
+        """Move fallback rows to their village where its position is known (``village``)."""
+        x, y, precision = self.lon.copy(), self.lat.copy(), self.precision.copy()
+        for i in np.flatnonzero(self.fallback & ~np.isnan(moo)):
+            village = villages.get((str(declared.iloc[i]), int(moo[i])))
+            if village is not None:
+                (x[i], y[i]), precision[i] = village, "village"
+        return Placement(
+            x, y, precision, self.flags, self.outside_m, self.subdistrict, self.fallback
+        )
 
 
 def place(
@@ -242,8 +260,6 @@ def place(
     declared: pd.Series,
     lat: NDArray[np.float64],
     lon: NDArray[np.float64],
-    villages: dict[tuple[str, int], tuple[float, float]],
-    moo: NDArray[np.float64],
 ) -> Placement:
     """Place households from their coordinates, repairing what can be repaired.
 
@@ -252,8 +268,9 @@ def place(
     eastings/northings are converted in the zone that puts them in the declared subdistrict (or
     the declared subdistrict's zone) (``gps_corrected``); a point elsewhere in Thailand is kept,
     flagged ``outside_declared_subdistrict`` with its distance in metres. Rows without usable
-    coordinates go to their village (mean of its GPS households), else the declared subdistrict's
-    representative point, else its district's, and the precision says which.
+    coordinates go to the declared subdistrict's representative point, else its district's, and
+    the precision says which (:meth:`Placement.with_villages` then moves them to their village
+    where it is known).
 
     Parameters
     ----------
@@ -261,10 +278,6 @@ def place(
         Declared subdistrict codes (known to ``index`` or not).
     lat, lon : ndarray
         Coordinates as given (NaN where missing).
-    villages : dict
-        Known village positions by (subdistrict code, moo).
-    moo : ndarray
-        Village numbers (NaN where missing).
     """
     n = len(declared)
     kind = classify_coordinates(lat, lon)
@@ -337,17 +350,14 @@ def place(
     measured = kept & (position >= 0)
     if measured.any():
         outside_m[measured] = index.distance_m(position[measured], lon[measured], lat[measured])
-    # Everything else is placed at the village, subdistrict or district.
+    # Everything else is placed at the subdistrict or district.
     unplaced = np.isnan(x)
     for i in np.flatnonzero(unplaced):
         flags[i].append("missing_coordinates" if kind[i] == "missing" else "coordinates_rejected")
         code = str(declared.iloc[i])
-        village = villages.get((code, int(moo[i]))) if not np.isnan(moo[i]) else None
-        if village:
-            (x[i], y[i]), precision[i] = village, "village"
-        elif (point := index.point_of(code)) is not None:
+        if (point := index.point_of(code)) is not None:
             (x[i], y[i]), precision[i] = point, "subdistrict"
         elif (point := index.point_of(index.parents.get(code, ""))) is not None:
             (x[i], y[i]), precision[i] = point, "district"
     subdistrict = np.where(known, declared.to_numpy(dtype=object), holder)
-    return Placement(x, y, precision, flags, outside_m, subdistrict)
+    return Placement(x, y, precision, flags, outside_m, subdistrict, unplaced)

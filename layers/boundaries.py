@@ -36,11 +36,10 @@ from geo.boundaries import (
 )
 from geo.errors import InvalidInputError
 from layers.models import AdminUnit, BoundaryVersion
-from layers.sources import attribution_for, sha256_of
+from layers.sources import attribution_for, file_checksum
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".shp", ".gpkg")
 SUFFIXES = (*VECTOR_SUFFIXES, ".zip")
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 SUBDIVIDE_VERTICES = 256
 
 
@@ -146,13 +145,6 @@ def discover(paths: Iterable[Path]) -> list[Layer]:
     return sorted(layers, key=lambda layer: order[layer.level])
 
 
-def checksum(path: Path) -> str:
-    """sha256 of a boundary file (of all the parts of a shapefile)."""
-    if path.suffix.lower() == ".shp":
-        return sha256_of(*[p for p in (path.with_suffix(s) for s in SHAPEFILE_PARTS) if p.exists()])
-    return sha256_of(path)
-
-
 def _latest(conn: Connection, level: str) -> tuple[str, str] | None:
     row = conn.execute(
         select(BoundaryVersion.sha256, BoundaryVersion.source)
@@ -241,7 +233,7 @@ def load_layer(
     """Load one layer inside the caller's transaction; see :func:`load_boundaries`."""
     result = LayerResult(layer.label, layer.level, layer.features)
     step(f"{layer.label}: checksum")
-    digest = checksum(layer.file)
+    digest = file_checksum(layer.file)
     if not (force or replace) and _latest(conn, layer.level) == (digest, layer.label):
         result.skipped = True
         result.unchanged = layer.features

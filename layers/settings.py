@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 60_000
     page_size_max: int = 1_000
     download_timeout_s: float = 60.0
+    pii_key: SecretStr | None = Field(
+        default=None,
+        description="key for hashing national ID numbers; unset = generated in BAMRUNG_HOME",
+    )
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -51,6 +51,16 @@ def sha256_of(*paths: Path) -> str:
     return digest.hexdigest()
 
 
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def file_checksum(path: Path) -> str:
+    """sha256 of a data file; of all the parts of a shapefile."""
+    if path.suffix.lower() == ".shp":
+        return sha256_of(*[p for p in (path.with_suffix(s) for s in SHAPEFILE_PARTS) if p.exists()])
+    return sha256_of(path)
+
+
 def _pins(directory: Path) -> dict[str, str]:
     path = directory / "cache" / "pins.toml"
     if not path.exists():

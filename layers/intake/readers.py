@@ -6,6 +6,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,14 @@ class SurveyFile:
     columns: list[str]
     rows: int
     """Row count (for CSV, counted from line ends: exact unless fields hold line breaks)."""
+    text_path: Path | None = None
+    """A UTF-8 copy of a CSV that was not UTF-8 (read instead of ``path``); delete when done."""
+    cp874_rows: frozenset[int] = frozenset()
+    """Rows written in cp874 inside an otherwise UTF-8 file (a mixed file)."""
+
+    def close(self) -> None:
+        if self.text_path is not None:
+            self.text_path.unlink(missing_ok=True)
 
 
 def open_survey(path: Path) -> SurveyFile:
@@ -66,35 +75,62 @@ def open_survey(path: Path) -> SurveyFile:
     )
 
 
-def _sniff_text(path: Path) -> tuple[str, int]:
-    """The encoding of a text file (UTF-8, else Thai cp874/TIS-620) and its number of lines."""
+def _is_utf8(path: Path) -> tuple[bool, int]:
+    """Whether a file is valid UTF-8, and its number of lines."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, lines, thai_bytes = True, 0, False
+    valid, lines = True, 0
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             lines += chunk.count(b"\n")
-            if utf8:
+            if valid:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
-                    utf8 = False
-            if not utf8 and not thai_bytes:
-                thai_bytes = any(0xA1 <= b <= 0xFB for b in chunk)
-    if utf8:
-        with path.open("rb") as handle:
-            return ("utf-8-sig" if handle.read(3) == codecs.BOM_UTF8 else "utf-8"), lines
-    if thai_bytes:
-        return "cp874", lines
-    raise InvalidInputError(f"{path}: the text is neither UTF-8 nor Thai (TIS-620/cp874)")
+                    valid = False
+    return valid, lines
+
+
+def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:
+    """Copy a non-UTF-8 CSV to UTF-8, line by line: UTF-8 lines stay, others are cp874.
+
+    UTF-8 Thai also decodes as cp874 (into nonsense), so a line is taken as UTF-8 whenever it is
+    valid UTF-8. Returns the copy, the record numbers that were cp874, and whether every
+    non-ASCII line was (a plain cp874 file rather than a mixed one).
+    """
+    cp874: set[int] = set()
+    other_non_ascii = False
+    handle_out = tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False)
+    with path.open("rb") as source, handle_out as target:
+        for number, line in enumerate(source):
+            try:
+                text = line.decode("utf-8")
+                other_non_ascii |= not line.isascii()
+            except UnicodeDecodeError:
+                try:
+                    text = line.decode("cp874")
+                except UnicodeDecodeError as exc:
+                    Path(target.name).unlink(missing_ok=True)
+                    raise InvalidInputError(
+                        f"{path}: line {number + 1} is neither UTF-8 nor Thai (TIS-620/cp874)"
+                    ) from exc
+                cp874.add(number)
+            target.write(text.encode("utf-8"))
+    return Path(handle_out.name), frozenset(cp874), not other_non_ascii
 
 
 def _open_csv(path: Path) -> SurveyFile:
-    encoding, lines = _sniff_text(path)
-    with path.open(encoding=encoding, newline="") as handle:
+    utf8, lines = _is_utf8(path)
+    text_path, cp874_rows, encoding = None, frozenset[int](), "utf-8"
+    if not utf8:
+        text_path, cp874_rows, pure = _transcode(path)
+        encoding = "cp874" if pure else "utf-8+cp874"
+        cp874_rows = frozenset() if pure else cp874_rows
+    with (text_path or path).open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader(handle), None)
     if not header:
         raise InvalidInputError(f"{path}: the file is empty")
-    return SurveyFile(path, "csv", encoding, [h.strip() for h in header], max(lines - 1, 0))
+    columns = [h.strip() for h in header]
+    return SurveyFile(path, "csv", encoding, columns, max(lines - 1, 0), text_path, cp874_rows)
 
 
 def _open_excel(path: Path) -> SurveyFile:
@@ -162,9 +198,9 @@ def _csv_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
     # Every column is read as text: codes keep their leading zeros, nothing is guessed.
     names = survey.columns
     reader = pacsv.open_csv(
-        survey.path,
+        survey.text_path or survey.path,
         read_options=pacsv.ReadOptions(
-            encoding=survey.encoding or "utf-8",
+            encoding="utf8",
             block_size=max(size * 200, 1 << 20),
             column_names=names,
             skip_rows=1,

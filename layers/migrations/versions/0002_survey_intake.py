@@ -123,8 +123,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("sha256", "row_number", name="uq_quarantine_file_row"),
     )
 
+    # Which row of a file first claimed each (household, round, problem): finds duplicates across
+    # batches and across a resumed run. The identity is a 64-bit hash of the three values.
+    op.create_table(
+        "import_row_identity",
+        sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("identity", sa.BigInteger, primary_key=True),
+        sa.Column("row_number", sa.BigInteger, nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("import_row_identity")
     op.drop_table("quarantine")
     op.drop_table("problem")
     op.drop_table("household")

@@ -1,0 +1,74 @@
+"""What every command shares: consoles, error handling, the engine, progress."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from psycopg.errors import UndefinedColumn, UndefinedTable
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from geo.errors import BamrungError
+from layers.db import database_url, make_engine
+from layers.settings import Settings
+
+# Piped output (CI logs, `| less`) gets room for the tables instead of rich's 80 columns.
+WIDTH = None if sys.stdout.isatty() else 120
+console = Console(stderr=True, width=WIDTH)
+out = Console(width=WIDTH)
+log = logging.getLogger("bamrung")
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn the errors a user can act on into one line on stderr and exit code 2."""
+    try:
+        yield
+    except BamrungError as exc:
+        message = str(exc)
+    except OperationalError as exc:
+        message = f"cannot reach the database: {first_line(exc.orig or exc)}"
+    except ProgrammingError as exc:
+        if not isinstance(exc.orig, UndefinedTable | UndefinedColumn):
+            raise
+        message = f"the schema is not ready ({first_line(exc.orig)}): run `bamrung db migrate`"
+    else:
+        return
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def engine(settings: Settings) -> Engine:
+    return make_engine(database_url(settings), settings)
+
+
+@contextmanager
+def progress(download: bool = False, counted: bool = False) -> Iterator[Progress]:
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+    if download:
+        columns.append(DownloadColumn())
+    elif counted:
+        columns += [MofNCompleteColumn(), TimeElapsedColumn()]
+    else:
+        columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield progress

@@ -1,0 +1,124 @@
+"""`bamrung import` and `bamrung synth`: survey files in, synthetic surveys out."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, TaskID
+from rich.table import Table
+
+from api.cli.common import engine, errors, out, progress
+from layers.intake.importer import Importer, ImportReport
+from layers.settings import Settings
+from layers.synth import generate, write
+
+
+def import_files(
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV, XLSX, GeoJSON, GeoPackage or Shapefile")
+    ],
+    round: Annotated[
+        int | None, typer.Option("--round", help="survey round (BE year) for rows without one")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="column mapping: odk, kobo or a YAML file")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one JSON object per file on stdout")
+    ] = False,
+    batch_rows: Annotated[
+        int, typer.Option(help="rows per batch (one transaction each)")
+    ] = 100_000,
+) -> None:
+    """Import household survey files: validate, repair, geocode, store; quarantine bad rows."""
+    settings = Settings()
+    with errors():
+        importer = Importer(engine(settings), settings)
+        for path in files:
+            with progress(counted=True) as bar:
+                task = bar.add_task(f"importing {path.name}", total=None)
+                report = importer.run(
+                    path,
+                    round=round,
+                    profile=profile,
+                    batch_rows=batch_rows,
+                    on_progress=partial(_advance, bar, task),
+                )
+            if as_json:
+                out.print_json(json.dumps(report.as_dict()))
+            else:
+                _print(report)
+
+
+def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
+def _print(report: ImportReport) -> None:
+    table = Table(
+        "",
+        "rows",
+        title=f"{report.file} (job {report.job_id}, {report.format}, {report.encoding or 'GDAL'})",
+    )
+    for label, value in (
+        ("rows read", report.rows),
+        ("imported (new or changed)", report.rows_imported),
+        ("unchanged", report.rows_unchanged),
+        ("quarantined", report.rows_quarantined),
+    ):
+        table.add_row(label, f"{value:,}")
+    out.print(table)
+    out.print(
+        f"households: {report.households_inserted:,} new, {report.households_updated:,} updated; "
+        f"problems: {report.problems_inserted:,} new, {report.problems_updated:,} updated; "
+        f"{report.seconds:.1f} s, {report.rows_per_s:,.0f} rows/s"
+    )
+    for title, counts in (
+        ("quarantined by reason", report.quarantine_reasons),
+        ("geocode precision (households)", report.geocode_precision),
+        ("repairs (rows)", report.repairs),
+    ):
+        if counts:
+            out.print(f"{title}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+    if report.personal_columns:
+        out.print(
+            "personal data: "
+            + ", ".join(f"{c} {how}" for c, how in report.personal_columns.items())
+        )
+    if report.ignored_columns:
+        out.print("ignored columns: " + ", ".join(report.ignored_columns))
+
+
+def synth(
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write")],
+    province: Annotated[
+        list[str] | None, typer.Option(help="province code (repeat for more)")
+    ] = None,
+    country: Annotated[bool, typer.Option(help="the whole country")] = False,
+    households: Annotated[
+        int, typer.Option(help="households (each surveyed in two rounds)")
+    ] = 10_000,
+    seed: Annotated[
+        int, typer.Option(help="random seed: the same seed gives the same file")
+    ] = 2567,
+    defects: Annotated[
+        float, typer.Option(min=0, max=1, help="share of rows with a planted fault")
+    ] = 0.0,
+    encoding: Annotated[str, typer.Option(help="utf-8 or cp874")] = "utf-8",
+) -> None:
+    """Write a synthetic Re X-ray survey (canonical format) and the key of its planted faults."""
+    if bool(province) == country:
+        raise typer.BadParameter("give --province CODE (one or more) or --country")
+    settings = Settings()
+    with errors(), engine(settings).connect() as conn:
+        survey = generate(
+            conn, provinces=province, households=households, seed=seed, defects=defects
+        )
+        key = write(survey, out_file, encoding)
+    out.print(
+        f"wrote {len(survey.rows):,} rows ({households:,} households, 2 rounds) to {out_file}; key of {len(survey.key):,} planted faults: {key}"
+    )

@@ -1,0 +1,146 @@
+"""Turn a batch of canonical text columns into typed values and reasons to refuse rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from geo.intake import BE_OFFSET, parse_dates, thai_digits_to_arabic
+from layers.intake.profiles import CANONICAL
+from layers.models import STATUSES
+
+DATE_COLUMNS = ("surveyed_on", "reported_on", "updated_on", "resolved_on")
+DIGIT_COLUMNS = (
+    "household_id",
+    "round",
+    "house_no",
+    "moo",
+    "subdistrict_code",
+    "members",
+    "lat",
+    "lon",
+    *DATE_COLUMNS,
+)
+URBAN = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "urban": True,
+    "เมือง": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "rural": False,
+    "ชนบท": False,
+}
+ROUND_RANGE = (2500, 2700)
+
+
+@dataclass
+class Checked:
+    """A batch with typed columns, per-row flags (repairs) and reasons (refusals)."""
+
+    values: pd.DataFrame
+    flags: list[list[str]]
+    reasons: list[list[str]]
+    messages: list[list[str]]
+
+    @property
+    def refused(self) -> NDArray[np.bool_]:
+        return np.array([bool(r) for r in self.reasons], dtype=bool)
+
+
+def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str]) -> Checked:
+    """Parse and check the canonical columns of a batch (all text, ``""`` where empty).
+
+    Repairs are recorded as flags (Thai digits, Buddhist Era dates, rounds given in CE); rows that
+    cannot be used get machine-readable reasons and a message naming the field and the value.
+    """
+    n = len(frame)
+    text = {
+        c: frame[c].fillna("").astype(str).str.strip()
+        if c in frame
+        else pd.Series([""] * n, index=frame.index)
+        for c in CANONICAL
+    }
+    flags: list[list[str]] = [[] for _ in range(n)]
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    messages: list[list[str]] = [[] for _ in range(n)]
+
+    def flag(mask: NDArray[np.bool_], name: str) -> None:
+        for i in np.flatnonzero(mask):
+            if name not in flags[i]:
+                flags[i].append(name)
+
+    def refuse(mask: NDArray[np.bool_], reason: str, column: str) -> None:
+        for i in np.flatnonzero(mask):
+            reasons[i].append(reason)
+            messages[i].append(f"{column}: {text[column].iloc[i]!r}" if column else reason)
+
+    for column in DIGIT_COLUMNS:
+        text[column], found = thai_digits_to_arabic(text[column])
+        flag(found, "thai_digits")
+    out = pd.DataFrame(index=frame.index)
+    out["household_id"] = text["household_id"]
+    refuse((out["household_id"] == "").to_numpy(), "missing_household_id", "household_id")
+
+    round_ = pd.to_numeric(text["round"], errors="coerce")
+    if default_round is not None:
+        round_ = round_.fillna(default_round)
+    in_ce = (round_ >= 1900) & (round_ < 2400)
+    flag(in_ce.to_numpy(dtype=bool), "round_in_ce")
+    round_ = round_.where(~in_ce, round_ + BE_OFFSET)
+    refuse(round_.isna().to_numpy() & (text["round"] == "").to_numpy(), "missing_round", "round")
+    bad_round = ~round_.between(*ROUND_RANGE) & round_.notna() | (
+        round_.isna() & (text["round"] != "")
+    )
+    refuse(bad_round.to_numpy(dtype=bool), "bad_round", "round")
+    out["round"] = round_.fillna(0).astype(np.int64)
+
+    code = text["subdistrict_code"].str.upper().str.removeprefix("TH")
+    refuse(
+        ~code.str.fullmatch(r"\d{6}").to_numpy(dtype=bool),
+        "bad_subdistrict_code",
+        "subdistrict_code",
+    )
+    out["declared_subdistrict"] = code
+
+    for column, low, high, reason in (("moo", 0, 99, "bad_moo"), ("members", 1, 99, "bad_members")):
+        number = pd.to_numeric(text[column], errors="coerce")
+        given = (text[column] != "").to_numpy()
+        bad = given & ~(number.between(low, high) & (number == number.round())).to_numpy(dtype=bool)
+        refuse(bad, reason, column)
+        out[column] = number.where(~bad).to_numpy(dtype=float)
+
+    urban = text["urban"].str.lower().map(URBAN)
+    refuse(((text["urban"] != "") & urban.isna()).to_numpy(), "bad_urban", "urban")
+    out["urban"] = urban.astype(object).where(urban.notna(), None)
+
+    for column in ("lat", "lon"):
+        number = pd.to_numeric(text[column].str.replace(",", ".", regex=False), errors="coerce")
+        flag(((text[column] != "") & number.isna()).to_numpy(), "unreadable_coordinates")
+        out[column] = number.to_numpy(dtype=float)
+
+    problem = text["problem_code"].str.lower()
+    refuse(
+        ((problem != "") & ~problem.isin(categories)).to_numpy(),
+        "unknown_problem_code",
+        "problem_code",
+    )
+    out["category"] = problem.where(problem != "", None)
+    status = text["status"].str.lower().replace("", "open")
+    refuse(((problem != "") & ~status.isin(STATUSES)).to_numpy(), "bad_status", "status")
+    out["status"] = status
+    out["detail"] = text["problem_detail"].where(text["problem_detail"] != "", None)
+
+    for column in DATE_COLUMNS:
+        dates, buddhist, bad = parse_dates(text[column])
+        flag(buddhist, "buddhist_era_date")
+        refuse(bad, "bad_date", column)
+        out[column] = dates
+    for column in ("house_no", "community"):
+        out[column] = text[column].where(text[column] != "", None)
+    return Checked(out, flags, reasons, messages)
