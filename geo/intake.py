@@ -30,7 +30,9 @@ EASTING_RANGE = (100_000.0, 900_000.0)
 NORTHING_RANGE = (500_000.0, 2_400_000.0)
 BE_OFFSET = 543
 NAME_PREFIXES = re.compile(
-    r"^\s*(นาย|นางสาว|นาง|น\.ส\.|ด\.ช\.|ด\.ญ\.|เด็กชาย|เด็กหญิง|mr\.?|mrs\.?|miss|ms\.?)\s", re.I
+    # Thai titles are written joined to the name (นายสมชาย); English ones are followed by a space.
+    r"^\s*(นางสาว|นาง|นาย|น\.ส\.|ด\.ช\.|ด\.ญ\.|เด็กชาย|เด็กหญิง|(mr|mrs|miss|ms)\.?\s)",
+    re.IGNORECASE,
 )
 NAME_HEADERS = re.compile(r"(^|_)(name|first_?name|last_?name|surname|fullname)$|ชื่อ|นามสกุล", re.I)
 
@@ -112,7 +114,7 @@ def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:
         value = re.sub(r"[\s-]", "", value)
         return hmac.new(key, value.encode(), hashlib.sha256).hexdigest() if value else None
 
-    return values.fillna("").astype(str).map(one)
+    return pd.Series([one(v) for v in values.fillna("").astype(str)], index=values.index, dtype=object)
 
 
 @dataclass

@@ -83,7 +83,9 @@ class Synthetic:
     key: pd.DataFrame
     """``row_number`` (1-based, as in the file), ``defect``, ``expect``."""
     clean: pd.DataFrame
-    """The rows as they were before defects were planted (same row numbers where not added)."""
+    """The rows before defects were planted."""
+    origin: NDArray[np.int64]
+    """For each row of ``rows``, the index of the clean row it came from."""
 
 
 def _random_points_in(
@@ -203,10 +205,10 @@ def synthesize(
     for column in ("lat", "lon"):
         clean[column] = clean[column].map("{:.6f}".format)
     clean = clean.astype(str)
-    planted, key = _plant(
+    planted, key, origin = _plant(
         clean, subdistricts, categories, defects, np.random.default_rng([seed, 1])
     )
-    return Synthetic(planted, key, clean)
+    return Synthetic(planted, key, clean, origin)
 
 
 def _round_rows(
@@ -304,7 +306,7 @@ def _plant(
     categories: pd.DataFrame,
     rate: float,
     rng: np.random.Generator,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, NDArray[np.int64]]:
     rows = clean.copy()
     n = len(rows)
     hit = np.flatnonzero(rng.random(n) < rate)
@@ -358,7 +360,8 @@ def _plant(
         ],
         columns=["row_number", "defect", "expect"],
     ).sort_values("row_number", ignore_index=True)
-    return rows.drop(columns="_source").reset_index(drop=True), key
+    origin = np.floor(rows["_source"].to_numpy()).astype(np.int64)
+    return rows.drop(columns="_source").reset_index(drop=True), key, origin
 
 
 def to_csv_bytes(rows: pd.DataFrame, key: pd.DataFrame, encoding: str = "utf-8") -> bytes:

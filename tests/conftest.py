@@ -28,6 +28,8 @@ from layers.cluster import LocalCluster, drop_database, ensure_database, find_bi
 from layers.db import make_engine
 from layers.registry import check_registry
 from layers.settings import PROJECT_ROOT, Settings
+from layers.synth import generate, write
+from geo.synth import Synthetic
 from layers.taxonomy import read_taxonomy, sync_taxonomy
 
 SHARED_BOUNDARIES = Path(
@@ -96,9 +98,7 @@ def scratch_engine(new_database: Callable[[], str]) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def loaded_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
-    """A database with the real boundaries loaded and reconciled with the registry."""
+def _with_boundaries(new_database: Callable[[], str], shared_boundaries: Path) -> str:
     url = new_database()
     engine = engine_for(url)
     with engine.begin() as conn:
@@ -107,6 +107,43 @@ def loaded_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
         check_registry(session)
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def loaded_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
+    """A database with the real boundaries loaded and reconciled with the registry."""
+    return _with_boundaries(new_database, shared_boundaries)
+
+
+@pytest.fixture(scope="session")
+def survey_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
+    """Another database with the boundaries, for tests that import surveys into it."""
+    return _with_boundaries(new_database, shared_boundaries)
+
+
+SURVEY_TABLES = "household, problem, quarantine, import_row_identity, import_job"
+
+
+@pytest.fixture
+def survey_engine(survey_url: str) -> Iterator[Engine]:
+    """The survey database, emptied of survey data before the test."""
+    engine = engine_for(survey_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {SURVEY_TABLES} CASCADE")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def synthetic(survey_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Synthetic, Path]:
+    """A synthetic survey of Ubon Ratchathani with 6 % planted faults, and its CSV file."""
+    engine = engine_for(survey_url)
+    with engine.connect() as conn:
+        survey = generate(conn, provinces=["34"], households=1500, seed=7, defects=0.06)
+    engine.dispose()
+    path = tmp_path_factory.mktemp("synthetic") / "ubon.csv"
+    write(survey, path)
+    return survey, path
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,7 +300,8 @@ class Importer:
                 conn.exec_driver_sql(STAGING)
                 conn.commit()
                 treated: dict[str, str] | None = None
-                for batch in read_batches(survey, batch_rows):
+                id_column = household_id_column(chosen, survey.columns)
+                for batch in whole_households(read_batches(survey, batch_rows), id_column):
                     if treated is None:
                         treated = self._classify_columns(batch, chosen, report)
                     with conn.begin():
@@ -586,6 +587,36 @@ class Importer:
         conn.execute(pg_insert(QuarantinedRow).on_conflict_do_nothing(), entries)
         for i in np.flatnonzero(refused):
             report.quarantine_reasons.update(set(reasons[i]))
+
+
+def household_id_column(profile: Profile, columns: list[str]) -> str:
+    """The file's column that holds the household id."""
+    if "household_id" in profile.columns:
+        return profile.columns["household_id"]
+    return next(c for c in columns if c.strip().lower() == "household_id")
+
+
+def whole_households(batches: Iterator[pd.DataFrame], id_column: str) -> Iterator[pd.DataFrame]:
+    """Re-cut batches so that a household's consecutive rows never straddle two of them.
+
+    A household's record (its best position, the flags of all its rows) is built from the rows
+    of one batch; long-format exports keep a household's rows together, so the rows of the
+    household at the end of a batch are carried over to the next one.
+    """
+    pending: pd.DataFrame | None = None
+    for batch in batches:
+        frame = batch if pending is None else pd.concat([pending, batch], ignore_index=True)
+        ids = frame[id_column].to_numpy()
+        tail = len(frame)
+        while tail > 0 and ids[tail - 1] == ids[-1]:
+            tail -= 1
+        if tail == 0:  # one household fills the whole batch: nothing to cut
+            pending = frame
+            continue
+        pending = frame.iloc[tail:].reset_index(drop=True)
+        yield frame.iloc[:tail].reset_index(drop=True)
+    if pending is not None and len(pending):
+        yield pending
 
 
 def round_(value: float) -> float:

@@ -212,10 +212,12 @@ def _csv_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
         ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
     )
-    for batch in reader:
-        yield pd.DataFrame(
-            {n: batch.column(i).to_numpy(zero_copy_only=False) for i, n in enumerate(names)}
-        )
+    for block in reader:
+        for start in range(0, block.num_rows, size):
+            batch = block.slice(start, size)
+            yield pd.DataFrame(
+                {n: batch.column(i).to_numpy(zero_copy_only=False) for i, n in enumerate(names)}
+            )
 
 
 def _excel_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
@@ -242,7 +244,9 @@ def _excel_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
 
 def _spatial_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
     lower = {c.lower() for c in survey.columns}
-    with pyogrio.open_arrow(survey.path, batch_size=size, encoding=survey.encoding) as (
+    with pyogrio.open_arrow(
+        survey.path, batch_size=size, encoding=survey.encoding, use_pyarrow=True
+    ) as (
         meta,
         reader,
     ):
@@ -270,8 +274,8 @@ def _spatial_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
                 x, y = shapely.get_x(points), shapely.get_y(points)
                 if transform is not None:
                     x, y = transform.transform(x, y)
-                frame["lon"] = [repr(v) if not np.isnan(v) else "" for v in x]
-                frame["lat"] = [repr(v) if not np.isnan(v) else "" for v in y]
+                frame["lon"] = [repr(float(v)) if not np.isnan(v) else "" for v in x]
+                frame["lat"] = [repr(float(v)) if not np.isnan(v) else "" for v in y]
             yield frame
 
 
