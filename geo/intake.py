@@ -114,7 +114,9 @@ def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:
         value = re.sub(r"[\s-]", "", value)
         return hmac.new(key, value.encode(), hashlib.sha256).hexdigest() if value else None
 
-    return pd.Series([one(v) for v in values.fillna("").astype(str)], index=values.index, dtype=object)
+    return pd.Series(
+        [one(v) for v in values.fillna("").astype(str)], index=values.index, dtype=object
+    )
 
 
 @dataclass

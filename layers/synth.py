@@ -25,7 +25,8 @@ def generate(
     subdistricts = gpd.read_postgis(
         text(
             "SELECT code, geom FROM admin_unit WHERE level = 'subdistrict' AND geom IS NOT NULL "
-            "AND (CAST(:provinces AS text[]) IS NULL OR left(code, 2) = ANY(:provinces)) ORDER BY code"
+            "AND (CAST(:provinces AS text[]) IS NULL OR left(code, 2) = ANY(:provinces)) "
+            "ORDER BY code"
         ),
         conn,
         geom_col="geom",

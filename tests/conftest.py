@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from geo.synth import Synthetic
 from layers import migrate
 from layers.boundaries import load_boundaries
 from layers.cluster import LocalCluster, drop_database, ensure_database, find_bindir, free_port
@@ -29,7 +30,6 @@ from layers.db import make_engine
 from layers.registry import check_registry
 from layers.settings import PROJECT_ROOT, Settings
 from layers.synth import generate, write
-from geo.synth import Synthetic
 from layers.taxonomy import read_taxonomy, sync_taxonomy
 
 SHARED_BOUNDARIES = Path(

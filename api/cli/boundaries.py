@@ -82,9 +82,8 @@ def boundaries_check(
 ) -> None:
     """Reconcile the boundaries with the official registry (geothai); store registry-only units."""
     settings = Settings()
-    with errors():
-        with Session(engine(settings)) as session, session.begin():
-            result = check_registry(session)
+    with errors(), Session(engine(settings)) as session, session.begin():
+        result = check_registry(session)
     if as_json:
         out.print_json(
             json.dumps(

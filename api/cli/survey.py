@@ -120,5 +120,6 @@ def synth(
         )
         key = write(survey, out_file, encoding)
     out.print(
-        f"wrote {len(survey.rows):,} rows ({households:,} households, 2 rounds) to {out_file}; key of {len(survey.key):,} planted faults: {key}"
+        f"wrote {len(survey.rows):,} rows ({households:,} households, 2 rounds) to {out_file}; "
+        f"key of {len(survey.key):,} planted faults: {key}"
     )

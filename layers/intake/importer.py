@@ -89,7 +89,8 @@ def load_area_index(conn: Connection) -> AreaIndex:
     def polygons(level: str) -> gpd.GeoDataFrame:
         frame = gpd.read_postgis(
             text(
-                "SELECT code, geom FROM admin_unit WHERE level = :level AND geom IS NOT NULL ORDER BY code"
+                "SELECT code, geom FROM admin_unit "
+                "WHERE level = :level AND geom IS NOT NULL ORDER BY code"
             ),
             conn,
             geom_col="geom",
@@ -100,7 +101,8 @@ def load_area_index(conn: Connection) -> AreaIndex:
     parents: dict[str, str] = dict(
         conn.execute(
             text(
-                "SELECT code, parent_code FROM admin_unit WHERE level IN ('subdistrict', 'district')"
+                "SELECT code, parent_code FROM admin_unit "
+                "WHERE level IN ('subdistrict', 'district')"
             )
         ).all()
     )
@@ -113,7 +115,8 @@ def load_area_index(conn: Connection) -> AreaIndex:
 
 
 STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS stage_identity (identity bigint, row_number bigint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_identity (identity bigint, row_number bigint)
+    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_batch_household (household_id text, round int)
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_row (
@@ -122,7 +125,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_household (
     household_id text, round int, house_no text, moo int, declared_subdistrict text, community text,
     members int, urban boolean, head_id_hash text, lon double precision, lat double precision,
     precision text, outside_m double precision, flags text[], subdistrict_code text,
-    district_code text, province_code text, surveyed_on date, source_row bigint) ON COMMIT DELETE ROWS;
+    district_code text, province_code text, surveyed_on date, source_row bigint)
+    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_problem (
     household_id text, round int, category text, detail text, status text, reported_on date,
     updated_on date, resolved_on date, source_row bigint) ON COMMIT DELETE ROWS;
@@ -209,6 +213,11 @@ LEFT JOIN changed_household h ON h.household_id = r.household_id AND h.round = r
 LEFT JOIN changed_problem p
     ON p.household_id = r.household_id AND p.round = r.round AND p.category = r.category
 """
+COUNTS = "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM "
+CHANGES = {
+    "households": text(COUNTS + "changed_household"),
+    "problems": text(COUNTS + "changed_problem"),
+}
 VILLAGES = """
 SELECT declared_subdistrict, moo, sum(ST_X(geom)), sum(ST_Y(geom)), count(*)
 FROM household h
@@ -386,7 +395,8 @@ class Importer:
         for i in np.flatnonzero(pd.isna(placement.precision)):
             reasons[i].append("unknown_subdistrict")
             messages[i].append(
-                f"subdistrict_code: {values['declared_subdistrict'].iloc[i]!r} is not a known subdistrict and the row has no usable coordinates"
+                f"subdistrict_code: {values['declared_subdistrict'].iloc[i]!r} is not a known "
+                "subdistrict and the row has no usable coordinates"
             )
         refused = np.array([bool(r) for r in reasons], dtype=bool)
 
@@ -425,7 +435,8 @@ class Importer:
             conn.scalars(
                 text(
                     "SELECT s.row_number FROM stage_identity s JOIN import_row_identity i "
-                    "ON i.sha256 = :sha AND i.identity = s.identity WHERE i.row_number <> s.row_number"
+                    "ON i.sha256 = :sha AND i.identity = s.identity "
+                    "WHERE i.row_number <> s.row_number"
                 ),
                 {"sha": report.sha256},
             )
@@ -505,12 +516,8 @@ class Importer:
         conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id})
         conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id})
         imported = conn.scalar(text(COUNT_ROWS)) or 0
-        for table, prefix in (("changed_household", "households"), ("changed_problem", "problems")):
-            inserted, updated = conn.execute(
-                text(
-                    f"SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM {table}"
-                )
-            ).one()
+        for prefix, query in CHANGES.items():
+            inserted, updated = conn.execute(query).one()
             setattr(report, f"{prefix}_inserted", getattr(report, f"{prefix}_inserted") + inserted)
             setattr(report, f"{prefix}_updated", getattr(report, f"{prefix}_updated") + updated)
         self._quarantine(conn, original, rows, reasons, messages, refused, report)

@@ -6,6 +6,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,8 +100,8 @@ def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:
     """
     cp874: set[int] = set()
     other_non_ascii = False
-    handle_out = tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False)
-    with path.open("rb") as source, handle_out as target:
+    fd, name = tempfile.mkstemp(suffix=".csv")
+    with path.open("rb") as source, os.fdopen(fd, "wb") as target:
         for number, line in enumerate(source):
             try:
                 text = line.decode("utf-8")
@@ -109,13 +110,13 @@ def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:
                 try:
                     text = line.decode("cp874")
                 except UnicodeDecodeError as exc:
-                    Path(target.name).unlink(missing_ok=True)
+                    Path(name).unlink(missing_ok=True)
                     raise InvalidInputError(
                         f"{path}: line {number + 1} is neither UTF-8 nor Thai (TIS-620/cp874)"
                     ) from exc
                 cp874.add(number)
             target.write(text.encode("utf-8"))
-    return Path(handle_out.name), frozenset(cp874), not other_non_ascii
+    return Path(name), frozenset(cp874), not other_non_ascii
 
 
 def _open_csv(path: Path) -> SurveyFile:

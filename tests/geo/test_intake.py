@@ -28,7 +28,9 @@ def test_thai_digits_become_arabic() -> None:
 
 
 def test_buddhist_era_and_common_date_forms() -> None:
-    dates, buddhist, bad = parse_dates(pd.Series(["2566-10-05", "5/10/2566", "2023-10-05", "31/02/2023", "", "soon"]))
+    dates, buddhist, bad = parse_dates(
+        pd.Series(["2566-10-05", "5/10/2566", "2023-10-05", "31/02/2023", "", "soon"])
+    )
     assert dates.dt.strftime("%Y-%m-%d").tolist()[:3] == ["2023-10-05"] * 3
     assert buddhist.tolist() == [True, True, False, False, False, False]
     assert bad.tolist() == [False, False, False, True, False, True]
@@ -36,7 +38,9 @@ def test_buddhist_era_and_common_date_forms() -> None:
 
 def test_national_id_checksum() -> None:
     # 1-1017-00230-70-8 has a valid check digit; changing the last digit breaks it.
-    valid = national_id_valid(pd.Series(["1101700230708", "1-1017-00230-70-8", "1101700230705", "123", ""]))
+    valid = national_id_valid(
+        pd.Series(["1101700230708", "1-1017-00230-70-8", "1101700230705", "123", ""])
+    )
     assert valid.tolist() == [True, True, False, False, False]
 
 
@@ -50,7 +54,11 @@ def test_personal_columns_are_found_by_content_and_header() -> None:
             "note": ["ok", "fine"],
         }
     )
-    assert personal_columns(frame, known={"household_id"}) == {"pid": "hashed", "head": "dropped", "first_name": "dropped"}
+    assert personal_columns(frame, known={"household_id"}) == {
+        "pid": "hashed",
+        "head": "dropped",
+        "first_name": "dropped",
+    }
 
 
 def test_keyed_hash_depends_on_the_key_and_ignores_separators() -> None:
@@ -62,14 +70,27 @@ def test_keyed_hash_depends_on_the_key_and_ignores_separators() -> None:
 def test_coordinate_kinds() -> None:
     lat = np.array([15.2, 105.2, 1_683_000.0, 500_000.0, np.nan, 48.8])
     lon = np.array([105.2, 15.2, 500_000.0, 1_683_000.0, np.nan, 2.3])
-    assert classify_coordinates(lat, lon).tolist() == ["lonlat", "swapped", "utm", "utm_swapped", "missing", "invalid"]
+    assert classify_coordinates(lat, lon).tolist() == [
+        "lonlat",
+        "swapped",
+        "utm",
+        "utm_swapped",
+        "missing",
+        "invalid",
+    ]
 
 
 @pytest.fixture
 def index() -> AreaIndex:
     # Two subdistricts side by side in one district, either side of 102°E (zones 47N and 48N).
-    subs = gpd.GeoDataFrame({"code": ["100101", "100102"]}, geometry=[box(101.8, 15.0, 102.0, 15.2), box(102.0, 15.0, 102.2, 15.2)], crs=4326)
-    districts = gpd.GeoDataFrame({"code": ["1001"]}, geometry=[box(101.8, 15.0, 102.2, 15.2)], crs=4326)
+    subs = gpd.GeoDataFrame(
+        {"code": ["100101", "100102"]},
+        geometry=[box(101.8, 15.0, 102.0, 15.2), box(102.0, 15.0, 102.2, 15.2)],
+        crs=4326,
+    )
+    districts = gpd.GeoDataFrame(
+        {"code": ["1001"]}, geometry=[box(101.8, 15.0, 102.2, 15.2)], crs=4326
+    )
     parents = {"100101": "1001", "100102": "1001", "100199": "1001", "1001": "10"}
     return AreaIndex(subs, parents, districts)
 
@@ -77,14 +98,31 @@ def index() -> AreaIndex:
 def test_placement_rules(index: AreaIndex) -> None:
     to_utm = Transformer.from_crs(4326, 32648, always_xy=True)
     e, n = to_utm.transform(102.1, 15.1)
-    declared = pd.Series(["100101", "100101", "100102", "100101", "100101", "100199", "999999", "999999"])
+    declared = pd.Series(
+        ["100101", "100101", "100102", "100101", "100101", "100199", "999999", "999999"]
+    )
     lat = np.array([15.1, 101.9, n, 15.1, np.nan, np.nan, 15.1, np.nan])
     lon = np.array([101.9, 15.1, e, 102.1, np.nan, np.nan, 102.1, np.nan])
     placed = place(index, declared, lat, lon)
-    assert placed.precision.tolist() == ["gps", "gps_corrected", "gps_corrected", "gps", "subdistrict", "district", "gps", None]
+    assert placed.precision.tolist() == [
+        "gps",
+        "gps_corrected",
+        "gps_corrected",
+        "gps",
+        "subdistrict",
+        "district",
+        "gps",
+        None,
+    ]
     assert placed.flags == [
-        [], ["swapped_coordinates"], ["utm_coordinates"], ["outside_declared_subdistrict"],
-        ["missing_coordinates"], ["missing_coordinates"], ["subdistrict_from_point"], ["missing_coordinates"],
+        [],
+        ["swapped_coordinates"],
+        ["utm_coordinates"],
+        ["outside_declared_subdistrict"],
+        ["missing_coordinates"],
+        ["missing_coordinates"],
+        ["subdistrict_from_point"],
+        ["missing_coordinates"],
     ]
     assert placed.lon[2] == pytest.approx(102.1) and placed.lat[2] == pytest.approx(15.1)
     # 0.1° of longitude at 15°N is about 10.75 km; the point is 0.1° east of 100101's edge.
@@ -93,7 +131,9 @@ def test_placement_rules(index: AreaIndex) -> None:
     assert (placed.lon[4], placed.lat[4]) == pytest.approx((101.9, 15.1))
 
 
-def test_a_swap_that_does_not_land_in_the_declared_subdistrict_is_not_trusted(index: AreaIndex) -> None:
+def test_a_swap_that_does_not_land_in_the_declared_subdistrict_is_not_trusted(
+    index: AreaIndex,
+) -> None:
     placed = place(index, pd.Series(["100102"]), np.array([101.9]), np.array([15.1]))
     assert placed.precision.tolist() == ["subdistrict"]
     assert placed.flags == [["coordinates_rejected"]]
@@ -102,6 +142,8 @@ def test_a_swap_that_does_not_land_in_the_declared_subdistrict_is_not_trusted(in
 def test_villages_replace_fallback_positions(index: AreaIndex) -> None:
     declared = pd.Series(["100101", "100101"])
     placed = place(index, declared, np.array([np.nan, np.nan]), np.array([np.nan, np.nan]))
-    moved = placed.with_villages(declared, np.array([3.0, np.nan]), {("100101", 3): (101.85, 15.05)})
+    moved = placed.with_villages(
+        declared, np.array([3.0, np.nan]), {("100101", 3): (101.85, 15.05)}
+    )
     assert moved.precision.tolist() == ["village", "subdistrict"]
     assert (moved.lon[0], moved.lat[0]) == (101.85, 15.05)

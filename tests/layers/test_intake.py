@@ -22,7 +22,7 @@ from geo.synth import Synthetic
 from layers.intake.importer import Importer
 from layers.settings import Settings
 
-HOUSEHOLD_FIELDS = "household_id, round, house_no, moo, declared_subdistrict, members, urban, ST_X(geom) AS lon, ST_Y(geom) AS lat, precision, flags, outside_m, surveyed_on, subdistrict_code, district_code, province_code, head_id_hash"
+HOUSEHOLD_QUERY = "SELECT household_id, round, house_no, moo, declared_subdistrict, members, urban, ST_X(geom) AS lon, ST_Y(geom) AS lat, precision, flags, outside_m, surveyed_on, subdistrict_code, district_code, province_code, head_id_hash FROM household"
 
 
 def importer(engine: Engine) -> Importer:
@@ -31,22 +31,32 @@ def importer(engine: Engine) -> Importer:
 
 def households(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
-        return pd.read_sql(text(f"SELECT {HOUSEHOLD_FIELDS} FROM household"), conn).set_index(["household_id", "round"])
+        return pd.read_sql(text(HOUSEHOLD_QUERY), conn).set_index(["household_id", "round"])
 
 
 def problems(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
-        return pd.read_sql(text("SELECT household_id, round, category, detail, status, reported_on, resolved_on FROM problem"), conn).set_index(["household_id", "round", "category"])
+        return pd.read_sql(
+            text(
+                "SELECT household_id, round, category, detail, status, reported_on, resolved_on FROM problem"
+            ),
+            conn,
+        ).set_index(["household_id", "round", "category"])
 
 
-def test_planted_faults_are_repaired_and_flagged_or_quarantined(survey_engine: Engine, synthetic: tuple[Synthetic, Path]) -> None:
+def test_planted_faults_are_repaired_and_flagged_or_quarantined(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path]
+) -> None:
     survey, path = synthetic
     report = importer(survey_engine).run(path, batch_rows=700)
     assert report.rows == len(survey.rows)
     assert report.rows_imported + report.rows_unchanged + report.rows_quarantined == report.rows
     key = survey.key.set_index("row_number")
     with survey_engine.connect() as conn:
-        quarantined = {r: set(reasons) for r, reasons in conn.execute(text("SELECT row_number, reasons FROM quarantine"))}
+        quarantined = {
+            r: set(reasons)
+            for r, reasons in conn.execute(text("SELECT row_number, reasons FROM quarantine"))
+        }
     stored = households(survey_engine)
     # Every planted fault that must be refused is, with the right reason, and nothing else is.
     refuse = key[key["expect"].str.startswith("quarantine:")]
@@ -65,31 +75,60 @@ def test_planted_faults_are_repaired_and_flagged_or_quarantined(survey_engine: E
         row = clean.iloc[survey.origin[i]]
         assert (row["household_id"], int(row["round"])) in stored.index
         if row["problem_code"]:
-            assert (row["household_id"], int(row["round"]), row["problem_code"]) in stored_problems.index
+            assert (
+                row["household_id"],
+                int(row["round"]),
+                row["problem_code"],
+            ) in stored_problems.index
 
 
-def test_clean_and_repaired_values_equal_the_clean_survey(survey_engine: Engine, synthetic: tuple[Synthetic, Path]) -> None:
+def test_clean_and_repaired_values_equal_the_clean_survey(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path]
+) -> None:
     survey, path = synthetic
     importer(survey_engine).run(path)
     stored = households(survey_engine)
     rows = survey.rows.assign(defect=None)
     rows.loc[survey.key["row_number"] - 1, "defect"] = survey.key["defect"].to_numpy()
     rows["clean"] = survey.origin
-    repairable = {"swapped_coordinates", "utm_coordinates", "buddhist_era_date", "thai_digits", "cp874_text"}
+    repairable = {
+        "swapped_coordinates",
+        "utm_coordinates",
+        "buddhist_era_date",
+        "thai_digits",
+        "cp874_text",
+    }
     by_household = rows.groupby(["household_id", "round"])["defect"].agg(lambda d: set(d.dropna()))
     checked = 0
     for (household_id, round_), defects in by_household.items():
         if not defects <= repairable:
             continue
-        clean = survey.clean[(survey.clean["household_id"] == household_id) & (survey.clean["round"] == str(round_))].iloc[0]
+        clean = survey.clean[
+            (survey.clean["household_id"] == household_id) & (survey.clean["round"] == str(round_))
+        ].iloc[0]
         record = stored.loc[(household_id, int(round_))]
         assert record["lon"] == pytest.approx(float(clean["lon"]), abs=2e-6)
         assert record["lat"] == pytest.approx(float(clean["lat"]), abs=2e-6)
-        assert record["precision"] == ("gps_corrected" if defects & {"swapped_coordinates", "utm_coordinates"} and record["precision"] != "gps" else "gps")
-        assert (record["moo"], record["members"], record["house_no"]) == (int(clean["moo"]), int(clean["members"]), clean["house_no"])
+        assert record["precision"] == (
+            "gps_corrected"
+            if defects & {"swapped_coordinates", "utm_coordinates"} and record["precision"] != "gps"
+            else "gps"
+        )
+        assert (record["moo"], record["members"], record["house_no"]) == (
+            int(clean["moo"]),
+            int(clean["members"]),
+            clean["house_no"],
+        )
         assert str(record["surveyed_on"]) == clean["surveyed_on"]
-        assert record["declared_subdistrict"] == record["subdistrict_code"] == clean["subdistrict_code"]
-        assert record["district_code"] == clean["subdistrict_code"][:4] and record["province_code"] == "34"
+        assert (
+            record["declared_subdistrict"]
+            == record["subdistrict_code"]
+            == clean["subdistrict_code"]
+        )
+        assert (
+            record["district_code"] == clean["subdistrict_code"][:4]
+            and record["province_code"] == "34"
+        )
         assert np.isnan(record["outside_m"])
         if not defects:
             assert record["flags"] == []
@@ -97,21 +136,38 @@ def test_clean_and_repaired_values_equal_the_clean_survey(survey_engine: Engine,
     assert checked > 0.9 * len(by_household)
     # Problem rows carry Thai text: it comes out right whether the row was UTF-8 or cp874.
     stored_problems = problems(survey_engine)
-    for _, row in rows[rows["defect"].isin([None, "cp874_text"]) & (rows["problem_code"] != "")].iterrows():
+    for _, row in rows[
+        rows["defect"].isin([None, "cp874_text"]) & (rows["problem_code"] != "")
+    ].iterrows():
         clean = survey.clean.iloc[row["clean"]]
-        found = stored_problems.loc[(clean["household_id"], int(clean["round"]), clean["problem_code"])]
-        assert (found["detail"] if isinstance(found["detail"], str) else "") == clean["problem_detail"]
+        found = stored_problems.loc[
+            (clean["household_id"], int(clean["round"]), clean["problem_code"])
+        ]
+        assert (found["detail"] if isinstance(found["detail"], str) else "") == clean[
+            "problem_detail"
+        ]
         assert found["status"] == clean["status"]
         assert str(found["reported_on"]) == clean["reported_on"]
 
 
-def test_a_wrong_subdistrict_is_kept_flagged_and_measured(survey_engine: Engine, synthetic: tuple[Synthetic, Path]) -> None:
+def test_a_wrong_subdistrict_is_kept_flagged_and_measured(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path]
+) -> None:
     survey, path = synthetic
     importer(survey_engine).run(path)
     wrong = survey.key[survey.key["defect"] == "wrong_subdistrict"]["row_number"]
     stored = households(survey_engine)
     flagged = stored[stored["flags"].map(lambda f: "outside_declared_subdistrict" in f)]
-    assert len(flagged) >= len({(survey.rows.iloc[r - 1]["household_id"], survey.rows.iloc[r - 1]["round"]) for r in wrong}) > 0
+    assert (
+        len(flagged)
+        >= len(
+            {
+                (survey.rows.iloc[r - 1]["household_id"], survey.rows.iloc[r - 1]["round"])
+                for r in wrong
+            }
+        )
+        > 0
+    )
     with survey_engine.connect() as conn:
         rows = conn.execute(
             text(
@@ -127,19 +183,29 @@ def test_a_wrong_subdistrict_is_kept_flagged_and_measured(survey_engine: Engine,
     assert measured and all(r.outside_m == pytest.approx(r.metres, rel=0.01) for r in measured)
 
 
-def test_reimporting_the_same_file_adds_nothing(survey_engine: Engine, synthetic: tuple[Synthetic, Path]) -> None:
+def test_reimporting_the_same_file_adds_nothing(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path]
+) -> None:
     _, path = synthetic
     first = importer(survey_engine).run(path, batch_rows=1000)
     again = importer(survey_engine).run(path, batch_rows=1600)
-    assert (again.rows_imported, again.households_inserted, again.households_updated, again.problems_inserted, again.problems_updated) == (0, 0, 0, 0, 0)
+    assert (
+        again.rows_imported,
+        again.households_inserted,
+        again.households_updated,
+        again.problems_inserted,
+        again.problems_updated,
+    ) == (0, 0, 0, 0, 0)
     assert again.rows_unchanged == first.rows_imported
     assert again.rows_quarantined == first.rows_quarantined
     with survey_engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM quarantine")) == first.rows_quarantined
 
 
-def test_a_status_change_in_a_new_file_updates_the_problem(survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path) -> None:
-    survey, path = synthetic
+def test_a_status_change_in_a_new_file_updates_the_problem(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path
+) -> None:
+    _, path = synthetic
     importer(survey_engine).run(path)
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
     target = frame[(frame["status"] == "open") & (frame["problem_code"] != "")].index[0]
@@ -152,9 +218,21 @@ def test_a_status_change_in_a_new_file_updates_the_problem(survey_engine: Engine
 
 def fingerprint(engine: Engine) -> tuple[str, str, str]:
     with engine.connect() as conn:
-        h = conn.scalar(text("SELECT md5(string_agg(concat_ws('|', household_id, round, house_no, moo, declared_subdistrict, members, urban, ST_AsText(geom), precision, flags::text, outside_m, subdistrict_code, surveyed_on, head_id_hash, source_row), ',' ORDER BY household_id, round)) FROM household"))
-        p = conn.scalar(text("SELECT md5(string_agg(concat_ws('|', household_id, round, category, detail, status, reported_on, updated_on, resolved_on, source_row), ',' ORDER BY household_id, round, category)) FROM problem"))
-        q = conn.scalar(text("SELECT md5(string_agg(concat_ws('|', row_number, reasons::text, \"values\"::text), ',' ORDER BY row_number)) FROM quarantine"))
+        h = conn.scalar(
+            text(
+                "SELECT md5(string_agg(concat_ws('|', household_id, round, house_no, moo, declared_subdistrict, members, urban, ST_AsText(geom), precision, flags::text, outside_m, subdistrict_code, surveyed_on, head_id_hash, source_row), ',' ORDER BY household_id, round)) FROM household"
+            )
+        )
+        p = conn.scalar(
+            text(
+                "SELECT md5(string_agg(concat_ws('|', household_id, round, category, detail, status, reported_on, updated_on, resolved_on, source_row), ',' ORDER BY household_id, round, category)) FROM problem"
+            )
+        )
+        q = conn.scalar(
+            text(
+                "SELECT md5(string_agg(concat_ws('|', row_number, reasons::text, \"values\"::text), ',' ORDER BY row_number)) FROM quarantine"
+            )
+        )
     return h, p, q
 
 
@@ -165,8 +243,16 @@ def test_an_import_killed_midway_and_run_again_ends_like_an_uninterrupted_one(
     url = survey_engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
     env = {**os.environ, "DATABASE_URL": url, "BAMRUNG_PII_KEY": "test-key"}
     child = subprocess.Popen(
-        [str(Path(sys.executable).with_name("bamrung")), "import", str(path), "--batch-rows", "100"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).with_name("bamrung")),
+            "import",
+            str(path),
+            "--batch-rows",
+            "100",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     done = 0
@@ -183,30 +269,49 @@ def test_an_import_killed_midway_and_run_again_ends_like_an_uninterrupted_one(
     settings = Settings(database_url=url, pii_key="test-key")
     Importer(survey_engine, settings).run(path, batch_rows=100)
     whole = engine_for_new(new_database())
-    Importer(whole, Settings(database_url=whole.url.render_as_string(hide_password=False), pii_key="test-key")).run(path, batch_rows=100)
+    Importer(
+        whole,
+        Settings(database_url=whole.url.render_as_string(hide_password=False), pii_key="test-key"),
+    ).run(path, batch_rows=100)
     assert fingerprint(survey_engine) == fingerprint(whole)
     whole.dispose()
 
 
 def engine_for_new(url: str) -> Engine:
-    from tests.conftest import engine_for, _with_boundaries  # noqa: F401
+    from tests.conftest import _with_boundaries, engine_for  # noqa: F401
 
     engine = engine_for(url)
     from layers.boundaries import load_boundaries
     from tests.conftest import SHARED_BOUNDARIES
 
     with engine.begin() as conn:
-        load_boundaries(conn, [SHARED_BOUNDARIES / "tha_admbnda_adm1.geojson", SHARED_BOUNDARIES / "tha_admbnda_adm2.geojson", SHARED_BOUNDARIES / "tha_admbnda_adm3.geojson"], Settings().boundaries_dir)
+        load_boundaries(
+            conn,
+            [
+                SHARED_BOUNDARIES / "tha_admbnda_adm1.geojson",
+                SHARED_BOUNDARIES / "tha_admbnda_adm2.geojson",
+                SHARED_BOUNDARIES / "tha_admbnda_adm3.geojson",
+            ],
+            Settings().boundaries_dir,
+        )
     return engine
 
 
-def test_national_ids_and_names_never_stored_in_the_clear(survey_engine: Engine, synthetic: tuple[Synthetic, Path]) -> None:
+def test_national_ids_and_names_never_stored_in_the_clear(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path]
+) -> None:
     survey, path = synthetic
     report = importer(survey_engine).run(path)
     assert report.personal_columns == {"head_national_id": "hashed", "head_name": "dropped"}
     with survey_engine.connect() as conn:
         dump = "\n".join(
-            conn.scalar(text(f"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t")) for table in ("household", "problem", "quarantine", "import_job")
+            conn.scalar(text(query))
+            for query in (
+                "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM household t",
+                "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM problem t",
+                "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM quarantine t",
+                "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM import_job t",
+            )
         )
     ids = survey.clean["head_national_id"].unique()
     names = survey.clean["head_name"].unique()
@@ -222,7 +327,9 @@ def subset(survey: Synthetic, rows: int = 400) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "geojson", "gpkg", "shp", "shp-cp874", "csv-cp874"])
-def test_every_format_gives_the_same_households(survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path, kind: str) -> None:
+def test_every_format_gives_the_same_households(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path, kind: str
+) -> None:
     survey, _ = synthetic
     frame = subset(survey)
     reference = tmp_path / "reference.csv"
@@ -231,8 +338,16 @@ def test_every_format_gives_the_same_households(survey_engine: Engine, synthetic
     expected = households(survey_engine).drop(columns=["head_id_hash"])
     problems_expected = problems(survey_engine)
     with survey_engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE household, problem, quarantine, import_row_identity, import_job CASCADE")
-    points = gpd.GeoDataFrame(frame.drop(columns=["lat", "lon"]), geometry=[Point(float(x), float(y)) for x, y in zip(frame["lon"], frame["lat"], strict=True)], crs=4326)
+        conn.exec_driver_sql(
+            "TRUNCATE household, problem, quarantine, import_row_identity, import_job CASCADE"
+        )
+    points = gpd.GeoDataFrame(
+        frame.drop(columns=["lat", "lon"]),
+        geometry=[
+            Point(float(x), float(y)) for x, y in zip(frame["lon"], frame["lat"], strict=True)
+        ],
+        crs=4326,
+    )
     if kind == "xlsx":
         path = tmp_path / "survey.xlsx"
         frame.to_excel(path, index=False)
@@ -252,23 +367,33 @@ def test_every_format_gives_the_same_households(survey_engine: Engine, synthetic
         # DBF field names are cut to 10 characters: a small profile maps them back.
         profile_path = tmp_path / "dbf.yaml"
         long = [c for c in frame.columns if len(c) > 10 and c not in ("lat", "lon")]
-        profile_path.write_text("name: dbf\ncolumns:\n" + "".join(f"  {c}: {c[:10]}\n" for c in long))
+        profile_path.write_text(
+            "name: dbf\ncolumns:\n" + "".join(f"  {c}: {c[:10]}\n" for c in long)
+        )
         profile = str(profile_path)
     report = importer(survey_engine).run(path, profile=profile)
     assert report.rows == len(frame) and report.rows_quarantined == 0
     got = households(survey_engine).drop(columns=["head_id_hash"])
-    pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index(), check_dtype=False, check_exact=False, atol=1e-6)
-    pd.testing.assert_frame_equal(problems(survey_engine).sort_index(), problems_expected.sort_index(), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        got.sort_index(), expected.sort_index(), check_dtype=False, check_exact=False, atol=1e-6
+    )
+    pd.testing.assert_frame_equal(
+        problems(survey_engine).sort_index(), problems_expected.sort_index(), check_dtype=False
+    )
 
 
 @pytest.mark.parametrize("profile", ["odk", "kobo"])
-def test_odk_and_kobo_exports_map_onto_the_canonical_format(survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path, profile: str) -> None:
+def test_odk_and_kobo_exports_map_onto_the_canonical_format(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path, profile: str
+) -> None:
     from layers.intake.profiles import load_profile
 
     survey, _ = synthetic
     frame = subset(survey, 200)
     mapping = load_profile(profile)
-    export = frame.rename(columns={canonical: source for canonical, source in mapping.columns.items()})
+    export = frame.rename(
+        columns={canonical: source for canonical, source in mapping.columns.items()}
+    )
     export[mapping.geopoint] = frame["lat"] + " " + frame["lon"] + " 150.0 4.5"
     export = export.drop(columns=["lat", "lon"])
     if profile == "kobo":
@@ -280,21 +405,30 @@ def test_odk_and_kobo_exports_map_onto_the_canonical_format(survey_engine: Engin
     stored = households(survey_engine)
     first = frame.iloc[0]
     record = stored.loc[(first["household_id"], int(first["round"]))]
-    assert (record["lat"], record["lon"]) == pytest.approx((float(first["lat"]), float(first["lon"])))
+    assert (record["lat"], record["lon"]) == pytest.approx(
+        (float(first["lat"]), float(first["lon"]))
+    )
     assert record["urban"] == (first["urban"] == "true")
 
 
-def test_missing_columns_and_unreadable_files_are_refused_before_anything_is_written(survey_engine: Engine, tmp_path: Path) -> None:
+def test_missing_columns_and_unreadable_files_are_refused_before_anything_is_written(
+    survey_engine: Engine, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("household,tambon\nA,341901\n")
-    with pytest.raises(InvalidInputError, match=r"required column\(s\) missing: household_id, subdistrict_code, problem_code"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"required column\(s\) missing: household_id, subdistrict_code, problem_code",
+    ):
         importer(survey_engine).run(bad)
     garbage = tmp_path / "garbage.csv"
     garbage.write_bytes(b"household_id,subdistrict_code,problem_code\n\xff\xfe\xfd\x00\x81\n")
     with pytest.raises(InvalidInputError, match="neither UTF-8 nor Thai"):
         importer(survey_engine).run(garbage)
     with pytest.raises(InvalidInputError, match="unknown kind of file"):
-        importer(survey_engine).run(tmp_path / "x.doc" if (tmp_path / "x.doc").write_text("x") else bad)
+        importer(survey_engine).run(
+            tmp_path / "x.doc" if (tmp_path / "x.doc").write_text("x") else bad
+        )
     with survey_engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM import_job")) == 0
         assert conn.scalar(text("SELECT count(*) FROM household")) == 0
@@ -316,10 +450,17 @@ def test_bad_rows_are_kept_with_their_reasons(survey_engine: Engine, tmp_path: P
     report = importer(survey_engine).run(path)
     assert report.rows == 8 and report.rows_imported == 1 and report.rows_quarantined == 7
     assert dict(report.quarantine_reasons) == {
-        "missing_household_id": 1, "bad_subdistrict_code": 1, "bad_members": 1, "bad_status": 1,
-        "bad_date": 1, "unknown_subdistrict": 1, "bad_round": 1,
+        "missing_household_id": 1,
+        "bad_subdistrict_code": 1,
+        "bad_members": 1,
+        "bad_status": 1,
+        "bad_date": 1,
+        "unknown_subdistrict": 1,
+        "bad_round": 1,
     }
     with survey_engine.connect() as conn:
-        row = conn.execute(text("SELECT reasons, messages, \"values\" FROM quarantine WHERE row_number = 4")).one()
+        row = conn.execute(
+            text('SELECT reasons, messages, "values" FROM quarantine WHERE row_number = 4')
+        ).one()
     assert row.reasons == ["bad_members"] and row.messages == ["members: '-2'"]
     assert row.values["household_id"] == "H3"
