@@ -7,7 +7,6 @@ subdistrict polygons (:class:`AreaIndex`) and the known village positions.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from dataclasses import dataclass, field
 
@@ -37,6 +36,42 @@ NAME_PREFIXES = re.compile(
 NAME_HEADERS = re.compile(r"(^|_)(name|first_?name|last_?name|surname|fullname)$|ชื่อ|นามสกุล", re.I)
 
 
+class Labels:
+    """Labels (flags or reasons) of the rows of a batch, kept only for rows that have any."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: dict[int, list[str]] = {}
+
+    def add(self, where: NDArray[np.bool_] | NDArray[np.int64], label: str) -> None:
+        """Add ``label`` to the rows of a boolean mask or an array of positions (once each)."""
+        positions = np.flatnonzero(where) if where.dtype == bool else where
+        for i in positions.tolist():
+            labels = self.rows.setdefault(i, [])
+            if label not in labels:
+                labels.append(label)
+
+    def append(self, i: int, label: str) -> None:
+        """Add a label to one row (repeats allowed: messages may repeat)."""
+        self.rows.setdefault(i, []).append(label)
+
+    def __getitem__(self, i: int) -> list[str]:
+        return self.rows.get(i, [])
+
+    def mask(self) -> NDArray[np.bool_]:
+        """Rows with at least one label."""
+        out = np.zeros(self.size, dtype=bool)
+        out[list(self.rows)] = True
+        return out
+
+    def merged(self, other: Labels) -> Labels:
+        """Both sets of labels, sorted, per row."""
+        out = Labels(self.size)
+        for i in self.rows.keys() | other.rows.keys():
+            out.rows[i] = sorted(set(self[i]) | set(other[i]))
+        return out
+
+
 def thai_digits_to_arabic(values: pd.Series) -> tuple[pd.Series, NDArray[np.bool_]]:
     """Replace Thai digits (๐-๙) by Arabic ones; returns the values and where any were found."""
     text = values.fillna("").astype(str)
@@ -58,19 +93,28 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, NDArray[np.bool_], NDArra
         Where a value was given but is not a date.
     """
     text = values.fillna("").astype(str).str.strip()
-    iso = text.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
-    dmy = text.str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-    year = pd.to_numeric(iso[0].fillna(dmy[2]), errors="coerce")
-    month = pd.to_numeric(iso[1].fillna(dmy[1]), errors="coerce")
-    day = pd.to_numeric(iso[2].fillna(dmy[0]), errors="coerce")
-    buddhist = (year >= 2400).to_numpy(dtype=bool)
-    year = year.where(~buddhist, year - BE_OFFSET)
-    dates = pd.to_datetime(
-        pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce"
-    ).astype("datetime64[s]")
+    # Most dates are ISO and CE: parsed in C; the patterns below only see the others.
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
     given = (text != "").to_numpy(dtype=bool)
+    # Buddhist Era years parse as far-future dates here (and BE leap days not at all).
+    rest = given & (dates.isna() | (dates.dt.year >= 2400)).to_numpy(dtype=bool)
+    buddhist = np.zeros(len(text), dtype=bool)
+    if rest.any():
+        other = text[rest]
+        iso = other.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+        dmy = other.str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+        year = pd.to_numeric(iso[0].fillna(dmy[2]), errors="coerce")
+        month = pd.to_numeric(iso[1].fillna(dmy[1]), errors="coerce")
+        day = pd.to_numeric(iso[2].fillna(dmy[0]), errors="coerce")
+        be = (year >= 2400).to_numpy(dtype=bool)
+        year = year.where(~be, year - BE_OFFSET)
+        parsed = pd.to_datetime(
+            pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce"
+        ).astype("datetime64[s]")
+        dates[rest] = parsed.to_numpy()
+        buddhist[rest] = be & parsed.notna().to_numpy(dtype=bool)
     bad = given & dates.isna().to_numpy(dtype=bool)
-    return dates, buddhist & ~bad, bad
+    return dates, buddhist, bad
 
 
 def national_id_valid(values: pd.Series) -> NDArray[np.bool_]:
@@ -79,7 +123,8 @@ def national_id_valid(values: pd.Series) -> NDArray[np.bool_]:
     shaped = digits.str.fullmatch(r"\d{13}").to_numpy(dtype=bool)
     valid = np.zeros(len(values), dtype=bool)
     if shaped.any():
-        matrix = np.array([list(map(int, d)) for d in digits[shaped]], dtype=np.int64)
+        joined = "".join(digits[shaped].tolist()).encode("ascii")
+        matrix = (np.frombuffer(joined, dtype=np.uint8) - ord("0")).reshape(-1, 13).astype(np.int64)
         total = matrix[:, :12] @ np.arange(13, 1, -1)
         valid[shaped] = (11 - total % 11) % 10 == matrix[:, 12]
     return valid
@@ -108,15 +153,18 @@ def personal_columns(frame: pd.DataFrame, known: set[str]) -> dict[str, str]:
 
 
 def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:
-    """HMAC-SHA256 of each non-empty value (digits only for ID numbers), None where empty."""
+    """Keyed BLAKE2b-256 of each non-empty value (separators removed), None where empty.
 
-    def one(value: str) -> str | None:
-        value = re.sub(r"[\s-]", "", value)
-        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest() if value else None
-
-    return pd.Series(
-        [one(v) for v in values.fillna("").astype(str)], index=values.index, dtype=object
-    )
+    Without the key the hash cannot be recomputed from a guessed ID number; with it, the same
+    person gets the same hash in every file and round.
+    """
+    text = values.fillna("").astype(str).str.replace(r"[\s-]", "", regex=True)
+    distinct = text.unique()
+    digests = {
+        v: hashlib.blake2b(v.encode(), key=key[:64], digest_size=32).hexdigest() if v else None
+        for v in distinct
+    }
+    return pd.Series([digests[v] for v in text], index=values.index, dtype=object)
 
 
 @dataclass
@@ -235,7 +283,7 @@ class Placement:
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
     precision: NDArray[np.object_]
-    flags: list[list[str]]
+    flags: Labels
     outside_m: NDArray[np.float64]
     subdistrict: NDArray[np.object_]
     """The resolved subdistrict: the declared one when known, else the one holding the point."""
@@ -284,8 +332,9 @@ def place(
         Coordinates as given (NaN where missing).
     """
     n = len(declared)
+    lat, lon = lat.copy(), lon.copy()
     kind = classify_coordinates(lat, lon)
-    flags: list[list[str]] = [[] for _ in range(n)]
+    flags = Labels(n)
     x = np.full(n, np.nan)
     y = np.full(n, np.nan)
     precision = np.full(n, None, dtype=object)
@@ -305,9 +354,11 @@ def place(
         precision[mask] = level[mask] if isinstance(level, np.ndarray) else level
         if flag is None:
             return
-        labels = flag if isinstance(flag, np.ndarray) else np.full(n, flag, dtype=object)
-        for i in np.flatnonzero(mask):
-            flags[i].append(str(labels[i]))
+        if isinstance(flag, np.ndarray):
+            for label in np.unique(flag[mask]):
+                flags.add(mask & (flag == label), str(label))
+        else:
+            flags.add(mask, flag)
 
     def fits(px: NDArray[np.float64], py: NDArray[np.float64]) -> NDArray[np.bool_]:
         own = index.inside(position, px, py)
@@ -339,7 +390,7 @@ def place(
             px, py = _TO_WGS84[epsg].transform(easting[i], northing[i])
             lon[i], lat[i] = px, py
             kind[i] = "lonlat_from_utm"
-            flags[i].append("utm_coordinates")
+        flags.add(rest, "utm_coordinates")
     # Degrees (given, or converted) that are in Thailand but not in the declared subdistrict.
     elsewhere = np.isnan(x) & np.isin(kind, ["lonlat", "lonlat_from_utm"])
     holder = np.full(n, None, dtype=object)
@@ -356,8 +407,9 @@ def place(
         outside_m[measured] = index.distance_m(position[measured], lon[measured], lat[measured])
     # Everything else is placed at the subdistrict or district.
     unplaced = np.isnan(x)
+    flags.add(unplaced & (kind == "missing"), "missing_coordinates")
+    flags.add(unplaced & (kind != "missing"), "coordinates_rejected")
     for i in np.flatnonzero(unplaced):
-        flags[i].append("missing_coordinates" if kind[i] == "missing" else "coordinates_rejected")
         code = str(declared.iloc[i])
         if (point := index.point_of(code)) is not None:
             (x[i], y[i]), precision[i] = point, "subdistrict"

@@ -121,7 +121,7 @@ def survey_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
     return _with_boundaries(new_database, shared_boundaries)
 
 
-SURVEY_TABLES = "household, problem, quarantine, import_row_identity, import_job"
+SURVEY_TABLES = "household, problem, quarantine, import_job"
 
 
 @pytest.fixture

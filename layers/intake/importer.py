@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from queue import Full, Queue
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from geo.errors import InvalidInputError
-from geo.intake import AreaIndex, Placement, keyed_hash, personal_columns, place
+from geo.intake import AreaIndex, Labels, Placement, keyed_hash, personal_columns, place
 from layers.intake.profiles import (
     CANONICAL,
     Profile,
@@ -115,8 +118,6 @@ def load_area_index(conn: Connection) -> AreaIndex:
 
 
 STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS stage_identity (identity bigint, row_number bigint)
-    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_batch_household (household_id text, round int)
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_row (
@@ -130,10 +131,6 @@ CREATE TEMP TABLE IF NOT EXISTS stage_household (
 CREATE TEMP TABLE IF NOT EXISTS stage_problem (
     household_id text, round int, category text, detail text, status text, reported_on date,
     updated_on date, resolved_on date, source_row bigint) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS changed_household (
-    household_id text, round int, inserted boolean) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS changed_problem (
-    household_id text, round int, category text, inserted boolean) ON COMMIT DELETE ROWS;
 """
 
 HOUSEHOLD_COLUMNS = (
@@ -161,10 +158,12 @@ def _upsert(
     keys: tuple[str, ...],
     columns: tuple[str, ...],
     select_list: str,
-    changed: str,
     also_changed: str = "false",
 ) -> str:
-    """INSERT … ON CONFLICT that updates only rows whose values differ, noting what changed."""
+    """INSERT … ON CONFLICT that rewrites only rows whose values differ; counts what it did.
+
+    A row it wrote has ``updated_at = now()`` (the transaction's start) afterwards.
+    """
     assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
     compared = [c for c in columns if c != "geom"]
     current = ", ".join(f"t.{c}" for c in compared)
@@ -178,9 +177,9 @@ def _upsert(
             import_job_id = excluded.import_job_id, source_row = excluded.source_row,
             updated_at = now()
         WHERE ({current}) IS DISTINCT FROM ({incoming}) OR {also_changed}
-        RETURNING {", ".join(f"t.{k}" for k in keys)}, (xmax = 0) AS inserted
+        RETURNING (xmax = 0) AS inserted
     )
-    INSERT INTO {changed} SELECT * FROM up
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
     """  # noqa: S608 - table and column names are constants of this module
 
 
@@ -192,7 +191,6 @@ UPSERT_HOUSEHOLDS = _upsert(
         head_id_hash, ST_SetSRID(ST_MakePoint(lon, lat), 4326), precision, outside_m, flags,
         subdistrict_code, district_code, province_code, surveyed_on, :job, source_row
     FROM stage_household""",
-    "changed_household",
     # A position taken from the village's known households depends on what was known when it
     # was placed: importing the same row again does not move it.
     "NOT (t.geom = excluded.geom OR (t.precision = 'village' AND excluded.precision = 'village'))",
@@ -204,29 +202,25 @@ UPSERT_PROBLEMS = _upsert(
     """SELECT household_id, round, category, detail, status, reported_on, updated_on,
         resolved_on, :job, source_row
     FROM stage_problem""",
-    "changed_problem",
 )
+# A row is imported when its household or its problem was written by this transaction.
 COUNT_ROWS = """
-SELECT count(*) FILTER (WHERE h.household_id IS NOT NULL OR p.household_id IS NOT NULL)
+SELECT count(*) FILTER (WHERE h.updated_at = now() OR p.updated_at = now())
 FROM stage_row r
-LEFT JOIN changed_household h ON h.household_id = r.household_id AND h.round = r.round
-LEFT JOIN changed_problem p
+JOIN household h ON h.household_id = r.household_id AND h.round = r.round
+LEFT JOIN problem p
     ON p.household_id = r.household_id AND p.round = r.round AND p.category = r.category
 """
-COUNTS = "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM "
-CHANGES = {
-    "households": text(COUNTS + "changed_household"),
-    "problems": text(COUNTS + "changed_problem"),
-}
 VILLAGES = """
-SELECT declared_subdistrict, moo, sum(ST_X(geom)), sum(ST_Y(geom)), count(*)
+SELECT subdistrict_code, moo, sum(ST_X(geom)), sum(ST_Y(geom)), count(*)
 FROM household h
 WHERE precision IN ('gps', 'gps_corrected')
-  AND (declared_subdistrict, moo) IN (
+  AND subdistrict_code = ANY(CAST(:codes AS text[]))
+  AND (subdistrict_code, moo) IN (
     SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:moos AS int[])))
   AND NOT EXISTS (SELECT 1 FROM stage_batch_household s
                   WHERE s.household_id = h.household_id AND s.round = h.round)
-GROUP BY declared_subdistrict, moo
+GROUP BY subdistrict_code, moo
 """
 
 
@@ -237,6 +231,65 @@ def _copy(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:  # type: ignore[attr-defined]
         copy.write(frame_to_csv(frame))
+
+
+class SeenRows:
+    """The row identities (64-bit hashes) a file has shown so far, in 8 bytes a row.
+
+    Sorted runs merged like a binary counter: adding is amortised O(n log n), a lookup is a
+    binary search in each of at most log2(batches) runs. Every run of an import reads the file
+    from its first row, so duplicates are found the same way in a resumed run.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[NDArray[np.int64]] = []
+
+    def seen(self, values: NDArray[np.int64]) -> NDArray[np.bool_]:
+        found = np.zeros(len(values), dtype=bool)
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, values), len(run) - 1)
+            found |= run[at] == values
+        return found
+
+    def add(self, values: NDArray[np.int64]) -> None:
+        run = np.unique(values)
+        while self.runs and len(self.runs[-1]) <= 2 * len(run):
+            run = np.union1d(self.runs.pop(), run)
+        self.runs.append(run)
+
+
+def row_identity(values: pd.DataFrame) -> NDArray[np.int64]:
+    """64-bit hash of each row's (household, round, problem code)."""
+    keys = pd.DataFrame(
+        {
+            "h": values["household_id"],
+            "r": values["round"],
+            "c": values["category"].fillna(""),
+        }
+    )
+    hashed: NDArray[np.int64] = (
+        pd.util.hash_pandas_object(keys, index=False).to_numpy().view(np.int64)
+    )
+    return hashed
+
+
+@dataclass
+class Prepared:
+    """A batch checked, placed and de-duplicated, ready to be stored."""
+
+    rows: NDArray[np.int64]
+    original: pd.DataFrame
+    """The rows as read, personal columns hashed or dropped: what quarantine keeps."""
+    values: pd.DataFrame
+    placement: Placement
+    flags: Labels
+    reasons: Labels
+    messages: Labels
+    refused: NDArray[np.bool_]
+    head: pd.Series
+
+
+_DONE = object()
 
 
 class Importer:
@@ -263,28 +316,28 @@ class Importer:
         started = time.perf_counter()
         survey = open_survey(path)
         try:
-            return self._run(survey, round, profile, batch_rows, on_progress, started)
+            chosen = load_profile(profile) if profile else identity_profile(survey.columns)
+            missing = missing_columns(chosen, survey.columns)
+            if missing:
+                raise InvalidInputError(
+                    f"{path}: required column(s) missing: {', '.join(missing)} "
+                    f"(found: {', '.join(survey.columns)}; profile: {chosen.name})"
+                )
+            report = self._start(survey, chosen, round)
+            try:
+                self._import(survey, chosen, round, batch_rows, report, on_progress)
+            except BaseException as exc:
+                self._finish(report, "failed", str(exc)[:2000] or type(exc).__name__)
+                raise
         finally:
             survey.close()
+        report.seconds = round_(time.perf_counter() - started)
+        report.rows_per_s = round_(report.rows / report.seconds if report.seconds else 0.0)
+        self._finish(report, "done", None)
+        return report
 
-    def _run(
-        self,
-        survey: SurveyFile,
-        round: int | None,
-        profile: str | None,
-        batch_rows: int,
-        on_progress: Callable[[int, int], None] | None,
-        started: float,
-    ) -> ImportReport:
-        path = survey.path
-        chosen: Profile = load_profile(profile) if profile else identity_profile(survey.columns)
-        missing = missing_columns(chosen, survey.columns)
-        if missing:
-            raise InvalidInputError(
-                f"{path}: required column(s) missing: {', '.join(missing)} "
-                f"(found: {', '.join(survey.columns)}; profile: {chosen.name})"
-            )
-        digest = file_checksum(path)
+    def _start(self, survey: SurveyFile, profile: Profile, round: int | None) -> ImportReport:
+        digest = file_checksum(survey.path)
         with self.engine.begin() as conn:
             conn.execute(
                 update(ImportJob)
@@ -294,56 +347,88 @@ class Importer:
             job_id = conn.scalar(
                 insert(ImportJob)
                 .values(
-                    file_name=path.name,
+                    file_name=survey.path.name,
                     sha256=digest,
                     round=round,
-                    profile=chosen.name,
+                    profile=profile.name,
                     state="running",
                 )
                 .returning(ImportJob.id)
             )
         assert job_id is not None
-        report = ImportReport(job_id, path.name, digest, survey.kind, survey.encoding, chosen.name)
+        return ImportReport(
+            job_id, survey.path.name, digest, survey.kind, survey.encoding, profile.name
+        )
+
+    def _finish(self, report: ImportReport, state: str, error: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ImportJob)
+                .where(ImportJob.id == report.job_id)
+                .values(state=state, error=error, finished_at=func.now(), report=report.as_dict())
+            )
+
+    def _import(
+        self,
+        survey: SurveyFile,
+        profile: Profile,
+        round: int | None,
+        batch_rows: int,
+        report: ImportReport,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> None:
+        """Prepare batch k+1 in a second thread while this one stores batch k.
+
+        Preparing is Python (one core), storing is mostly PostgreSQL (the other); batches are
+        stored in file order, one transaction each.
+        """
+        queue: Queue[Any] = Queue(maxsize=2)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                seen = SeenRows()
+                treated: dict[str, str] | None = None
+                id_column = household_id_column(profile, survey.columns)
+                for batch in whole_households(read_batches(survey, batch_rows), id_column):
+                    if treated is None:
+                        treated = self._classify_columns(batch, profile, report)
+                    item = self._prepare(batch, profile, treated, round, survey.cp874_rows, seen)
+                    while not stop.is_set():
+                        try:
+                            queue.put(item, timeout=0.2)
+                            break
+                        except Full:
+                            continue
+                    if stop.is_set():
+                        return
+                queue.put(_DONE)
+            except BaseException as exc:  # handed to the storing thread, which raises it
+                queue.put(exc)
+
+        producer = threading.Thread(target=produce, name="bamrung-prepare", daemon=True)
+        producer.start()
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql(STAGING)
                 conn.commit()
-                treated: dict[str, str] | None = None
-                id_column = household_id_column(chosen, survey.columns)
-                for batch in whole_households(read_batches(survey, batch_rows), id_column):
-                    if treated is None:
-                        treated = self._classify_columns(batch, chosen, report)
+                while (item := queue.get()) is not _DONE:
+                    if isinstance(item, BaseException):
+                        raise item
                     with conn.begin():
-                        self._batch(conn, batch, chosen, treated, report, round, survey.cp874_rows)
+                        # A batch lost in a crash is redone by running the import again.
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                        self._store(conn, item, report)
                         conn.execute(
                             update(ImportJob)
-                            .where(ImportJob.id == job_id)
+                            .where(ImportJob.id == report.job_id)
                             .values(rows_done=report.rows)
                         )
                     if on_progress:
                         on_progress(report.rows, max(survey.rows, report.rows))
-        except Exception as exc:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(ImportJob)
-                    .where(ImportJob.id == job_id)
-                    .values(
-                        state="failed",
-                        error=str(exc)[:2000],
-                        finished_at=func.now(),
-                        report=report.as_dict(),
-                    )
-                )
-            raise
-        report.seconds = round_(time.perf_counter() - started)
-        report.rows_per_s = round_(report.rows / report.seconds if report.seconds else 0.0)
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job_id)
-                .values(state="done", finished_at=func.now(), report=report.as_dict())
-            )
-        return report
+        finally:
+            stop.set()
+            producer.join()
 
     def _classify_columns(
         self, batch: pd.DataFrame, profile: Profile, report: ImportReport
@@ -359,16 +444,15 @@ class Importer:
             log.info("personal data: column %r is %s", column, how)
         return treated
 
-    def _batch(
+    def _prepare(
         self,
-        conn: Connection,
         batch: pd.DataFrame,
         profile: Profile,
         treated: dict[str, str],
-        report: ImportReport,
         default_round: int | None,
         cp874_rows: frozenset[int],
-    ) -> None:
+        seen: SeenRows,
+    ) -> Prepared:
         rows = batch[ROW].to_numpy()
         original = batch.drop(columns=[ROW])
         hashed = [c for c, how in treated.items() if how == "hashed"]
@@ -385,117 +469,39 @@ class Importer:
             values["lat"].to_numpy(),
             values["lon"].to_numpy(),
         )
-        moo = values["moo"].to_numpy(dtype=float)
-        wanted = placement.fallback & ~np.isnan(moo)
-        if wanted.any():
-            placement = placement.with_villages(
-                values["declared_subdistrict"], moo, self._villages(conn, values, placement, wanted)
-            )
         reasons, messages = checked.reasons, checked.messages
-        for i in np.flatnonzero(pd.isna(placement.precision)):
-            reasons[i].append("unknown_subdistrict")
-            messages[i].append(
+        unknown = pd.isna(placement.precision)
+        reasons.add(unknown, "unknown_subdistrict")
+        for i in np.flatnonzero(unknown).tolist():
+            messages.append(
+                i,
                 f"subdistrict_code: {values['declared_subdistrict'].iloc[i]!r} is not a known "
-                "subdistrict and the row has no usable coordinates"
+                "subdistrict and the row has no usable coordinates",
             )
-        refused = np.array([bool(r) for r in reasons], dtype=bool)
-
-        # Duplicates: within the batch, then against earlier batches (and runs) of this file.
-        identity = (
-            pd.util.hash_pandas_object(
-                pd.DataFrame(
-                    {
-                        "h": values["household_id"],
-                        "r": values["round"],
-                        "c": values["category"].fillna(""),
-                    }
-                ),
-                index=False,
-            )
-            .to_numpy()
-            .view(np.int64)
-        )
-        repeated = (
-            pd.Series(identity).where(~refused).duplicated(keep="first").to_numpy() & ~refused
-        )
-        candidates = ~refused & ~repeated
-        _copy(
-            conn,
-            "stage_identity",
-            pd.DataFrame({"identity": identity[candidates], "row_number": rows[candidates]}),
-        )
-        conn.execute(
-            text(
-                "INSERT INTO import_row_identity (sha256, identity, row_number) "
-                "SELECT :sha, identity, row_number FROM stage_identity ON CONFLICT DO NOTHING"
-            ),
-            {"sha": report.sha256},
-        )
-        earlier = set(
-            conn.scalars(
-                text(
-                    "SELECT s.row_number FROM stage_identity s JOIN import_row_identity i "
-                    "ON i.sha256 = :sha AND i.identity = s.identity "
-                    "WHERE i.row_number <> s.row_number"
-                ),
-                {"sha": report.sha256},
-            )
-        )
-        repeated |= np.isin(rows, list(earlier)) & candidates
-        for i in np.flatnonzero(repeated):
-            reasons[i].append("duplicate_row")
-            messages[i].append(
-                "the same household, round and problem_code appear on an earlier row"
-            )
+        refused = reasons.mask()
+        # Duplicates: the same (household, round, problem) on an earlier row of the file.
+        identity = row_identity(values)
+        repeated = pd.Series(identity).where(~refused).duplicated(keep="first").to_numpy()
+        repeated = (repeated | seen.seen(identity)) & ~refused
+        seen.add(identity[~refused & ~repeated])
+        reasons.add(repeated, "duplicate_row")
+        for i in np.flatnonzero(repeated).tolist():
+            messages.append(i, "the same household, round and problem_code are on an earlier row")
         refused |= repeated
-        keep = ~refused
+        flags = checked.flags.merged(placement.flags)
+        flags.add(np.flatnonzero(np.isin(rows, list(cp874_rows))), "cp874_text")
+        head = original[hashed[0]] if hashed else pd.Series(None, index=values.index, dtype=object)
+        return Prepared(rows, original, values, placement, flags, reasons, messages, refused, head)
 
-        flags = [sorted(set(a + b)) for a, b in zip(checked.flags, placement.flags, strict=True)]
-        for i in np.flatnonzero(np.isin(rows, list(cp874_rows))):
-            flags[i].append("cp874_text")
-        district, province = self.index.chain(pd.Series(placement.subdistrict, index=values.index))
-        head = (
-            original[hashed[0]] if hashed else pd.Series([None] * len(values), index=values.index)
-        )
-        households = pd.DataFrame(
-            {
-                "household_id": values["household_id"],
-                "round": values["round"],
-                "house_no": values["house_no"],
-                "moo": pd.array(moo, dtype="Int64"),
-                "declared_subdistrict": values["declared_subdistrict"],
-                "community": values["community"],
-                "members": pd.array(values["members"].to_numpy(dtype=float), dtype="Int64"),
-                "urban": values["urban"],
-                "head_id_hash": head.where(head.notna(), None),
-                "lon": placement.lon,
-                "lat": placement.lat,
-                "precision": placement.precision,
-                "outside_m": placement.outside_m,
-                "flags": ["{" + ",".join(f) + "}" for f in flags],
-                "subdistrict_code": placement.subdistrict,
-                "district_code": district,
-                "province_code": province,
-                "surveyed_on": values["surveyed_on"],
-                "source_row": rows,
-            }
-        )[keep]
-        # One record per household: its best-placed row, with the flags of all its rows.
-        households["_rank"] = households["precision"].map(PRECISION_RANK)
-        households = households.sort_values("_rank", kind="stable").drop_duplicates(
-            ["household_id", "round"], keep="first"
-        )
-        merged: dict[tuple[str, int], set[str]] = {}
-        for i in np.flatnonzero(keep & np.array([bool(f) for f in flags], dtype=bool)):
-            key = (values["household_id"].iloc[i], int(values["round"].iloc[i]))
-            merged.setdefault(key, set()).update(flags[i])
-        if merged:
-            keys = list(zip(households["household_id"], households["round"], strict=True))
-            households["flags"] = [
-                "{" + ",".join(sorted(merged[k])) + "}" if k in merged else f
-                for k, f in zip(keys, households["flags"], strict=True)
-            ]
-        households = households.drop(columns="_rank").sort_values("source_row")
+    def _store(self, conn: Connection, batch: Prepared, report: ImportReport) -> None:
+        values, placement, flags, rows = batch.values, batch.placement, batch.flags, batch.rows
+        keep = ~batch.refused
+        moo = values["moo"].to_numpy(dtype=float)
+        wanted = placement.fallback & ~np.isnan(moo) & keep
+        if wanted.any():
+            villages = self._villages(conn, values, placement, wanted)
+            placement = placement.with_villages(values["declared_subdistrict"], moo, villages)
+        households = self._households(values, placement, flags, rows, batch.head, keep)
         kept = values[keep]
         problems = pd.DataFrame(
             {
@@ -513,23 +519,72 @@ class Importer:
         _copy(conn, "stage_row", problems[["household_id", "round", "category"]])
         _copy(conn, "stage_household", households)
         _copy(conn, "stage_problem", problems[problems["category"].notna()])
-        conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id})
-        conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id})
+        inserted, updated = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
+        report.households_inserted += inserted
+        report.households_updated += updated
+        inserted, updated = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
+        report.problems_inserted += inserted
+        report.problems_updated += updated
         imported = conn.scalar(text(COUNT_ROWS)) or 0
-        for prefix, query in CHANGES.items():
-            inserted, updated = conn.execute(query).one()
-            setattr(report, f"{prefix}_inserted", getattr(report, f"{prefix}_inserted") + inserted)
-            setattr(report, f"{prefix}_updated", getattr(report, f"{prefix}_updated") + updated)
-        self._quarantine(conn, original, rows, reasons, messages, refused, report)
-
+        self._quarantine(conn, batch, report)
         report.rows += len(values)
         report.rows_imported += imported
         report.rows_unchanged += int(keep.sum()) - imported
-        report.rows_quarantined += int(refused.sum())
+        report.rows_quarantined += int(batch.refused.sum())
         report.geocode_precision.update(households["precision"].tolist())
-        for row_flags, ok in zip(flags, keep, strict=True):
-            if ok:
-                report.repairs.update(row_flags)
+        for i, labels in flags.rows.items():
+            if keep[i]:
+                report.repairs.update(labels)
+
+    def _households(
+        self,
+        values: pd.DataFrame,
+        placement: Placement,
+        flags: Labels,
+        rows: NDArray[np.int64],
+        head: pd.Series,
+        keep: NDArray[np.bool_],
+    ) -> pd.DataFrame:
+        """One record per household: its best-placed row, with the flags of all its rows."""
+        district, province = self.index.chain(pd.Series(placement.subdistrict, index=values.index))
+        households = pd.DataFrame(
+            {
+                "household_id": values["household_id"],
+                "round": values["round"],
+                "house_no": values["house_no"],
+                "moo": pd.array(values["moo"].to_numpy(dtype=float), dtype="Int64"),
+                "declared_subdistrict": values["declared_subdistrict"],
+                "community": values["community"],
+                "members": pd.array(values["members"].to_numpy(dtype=float), dtype="Int64"),
+                "urban": values["urban"],
+                "head_id_hash": head,
+                "lon": placement.lon,
+                "lat": placement.lat,
+                "precision": placement.precision,
+                "outside_m": placement.outside_m,
+                "flags": "{}",
+                "subdistrict_code": placement.subdistrict,
+                "district_code": district,
+                "province_code": province,
+                "surveyed_on": values["surveyed_on"],
+                "source_row": rows,
+            }
+        )[keep]
+        households["_rank"] = households["precision"].map(PRECISION_RANK)
+        households = households.sort_values("_rank", kind="stable").drop_duplicates(
+            ["household_id", "round"], keep="first"
+        )
+        merged: dict[tuple[str, int], set[str]] = {}
+        ids, rounds = values["household_id"].to_numpy(), values["round"].to_numpy()
+        for i, labels in flags.rows.items():
+            if keep[i]:
+                merged.setdefault((ids[i], int(rounds[i])), set()).update(labels)
+        if merged:
+            keys = zip(households["household_id"], households["round"], strict=True)
+            households["flags"] = [
+                "{" + ",".join(sorted(merged[k])) + "}" if k in merged else "{}" for k in keys
+            ]
+        return households.drop(columns="_rank").sort_values("source_row")
 
     def _villages(
         self, conn: Connection, values: pd.DataFrame, placement: Placement, wanted: np.ndarray
@@ -566,34 +621,26 @@ class Importer:
             total[2] += row["n"]
         return {key: (sx / n, sy / n) for key, (sx, sy, n) in sums.items() if n}
 
-    def _quarantine(
-        self,
-        conn: Connection,
-        original: pd.DataFrame,
-        rows: np.ndarray,
-        reasons: list[list[str]],
-        messages: list[list[str]],
-        refused: np.ndarray,
-        report: ImportReport,
-    ) -> None:
+    def _quarantine(self, conn: Connection, batch: Prepared, report: ImportReport) -> None:
+        refused = batch.refused
         if not refused.any():
             return
-        records = original[refused].to_dict("records")
+        records = batch.original[refused].to_dict("records")
         entries = [
             {
                 "import_job_id": report.job_id,
                 "sha256": report.sha256,
                 "file_name": report.file,
-                "row_number": int(rows[i]),
-                "reasons": reasons[i],
-                "messages": messages[i],
+                "row_number": int(batch.rows[i]),
+                "reasons": batch.reasons[i],
+                "messages": batch.messages[i],
                 "values": {k: v for k, v in record.items() if v not in ("", None)},
             }
-            for i, record in zip(np.flatnonzero(refused), records, strict=True)
+            for i, record in zip(np.flatnonzero(refused).tolist(), records, strict=True)
         ]
         conn.execute(pg_insert(QuarantinedRow).on_conflict_do_nothing(), entries)
-        for i in np.flatnonzero(refused):
-            report.quarantine_reasons.update(set(reasons[i]))
+        for i in np.flatnonzero(refused).tolist():
+            report.quarantine_reasons.update(set(batch.reasons[i]))
 
 
 def household_id_column(profile: Profile, columns: list[str]) -> str:

@@ -215,10 +215,7 @@ def _csv_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
     )
     for block in reader:
         for start in range(0, block.num_rows, size):
-            batch = block.slice(start, size)
-            yield pd.DataFrame(
-                {n: batch.column(i).to_numpy(zero_copy_only=False) for i, n in enumerate(names)}
-            )
+            yield block.slice(start, size).to_pandas()
 
 
 def _excel_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:

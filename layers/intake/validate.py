@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geo.intake import BE_OFFSET, parse_dates, thai_digits_to_arabic
+from geo.intake import BE_OFFSET, Labels, parse_dates, thai_digits_to_arabic
 from layers.intake.profiles import CANONICAL
 from layers.models import STATUSES
 
@@ -44,13 +44,9 @@ class Checked:
     """A batch with typed columns, per-row flags (repairs) and reasons (refusals)."""
 
     values: pd.DataFrame
-    flags: list[list[str]]
-    reasons: list[list[str]]
-    messages: list[list[str]]
-
-    @property
-    def refused(self) -> NDArray[np.bool_]:
-        return np.array([bool(r) for r in self.reasons], dtype=bool)
+    flags: Labels
+    reasons: Labels
+    messages: Labels
 
 
 def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str]) -> Checked:
@@ -66,19 +62,13 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
         else pd.Series([""] * n, index=frame.index)
         for c in CANONICAL
     }
-    flags: list[list[str]] = [[] for _ in range(n)]
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    messages: list[list[str]] = [[] for _ in range(n)]
-
-    def flag(mask: NDArray[np.bool_], name: str) -> None:
-        for i in np.flatnonzero(mask):
-            if name not in flags[i]:
-                flags[i].append(name)
+    flags, reasons, messages = Labels(n), Labels(n), Labels(n)
+    flag = flags.add
 
     def refuse(mask: NDArray[np.bool_], reason: str, column: str) -> None:
-        for i in np.flatnonzero(mask):
-            reasons[i].append(reason)
-            messages[i].append(f"{column}: {text[column].iloc[i]!r}" if column else reason)
+        reasons.add(mask, reason)
+        for i in np.flatnonzero(mask).tolist():
+            messages.append(i, f"{column}: {text[column].iloc[i]!r}")
 
     for column in DIGIT_COLUMNS:
         text[column], found = thai_digits_to_arabic(text[column])

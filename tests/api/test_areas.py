@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import shapely
 
+from layers import migrate
+
 
 def test_health_reports_database_postgis_and_boundaries(api: httpx.Client) -> None:
     body = api.get("/health").json()
     assert body["status"] == "ok" and body["database"] is True
     assert body["postgis"].startswith("POSTGIS=")
-    assert body["schema_revision"] == "0001"
+    assert body["schema_revision"] == migrate.head()
     assert {b["level"]: b["features"] for b in body["boundaries"]} == {
         "province": 77,
         "district": 928,

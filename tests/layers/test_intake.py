@@ -338,9 +338,7 @@ def test_every_format_gives_the_same_households(
     expected = households(survey_engine).drop(columns=["head_id_hash"])
     problems_expected = problems(survey_engine)
     with survey_engine.begin() as conn:
-        conn.exec_driver_sql(
-            "TRUNCATE household, problem, quarantine, import_row_identity, import_job CASCADE"
-        )
+        conn.exec_driver_sql("TRUNCATE household, problem, quarantine, import_job CASCADE")
     points = gpd.GeoDataFrame(
         frame.drop(columns=["lat", "lon"]),
         geometry=[

@@ -58,8 +58,9 @@ def upgrade() -> None:
         sa.Column("outside_m", sa.Float, comment="metres from the declared subdistrict"),
         sa.Column("flags", ARRAY(sa.Text), nullable=False, server_default="{}"),
         sa.Column("subdistrict_code", sa.String(6), nullable=False, index=True),
-        sa.Column("district_code", sa.String(4), nullable=False, index=True),
-        sa.Column("province_code", sa.String(2), nullable=False, index=True),
+        # Codes nest, so a district or province is a prefix range of the subdistrict index.
+        sa.Column("district_code", sa.String(4), nullable=False),
+        sa.Column("province_code", sa.String(2), nullable=False),
         sa.Column("surveyed_on", sa.Date),
         sa.Column("import_job_id", sa.Integer, sa.ForeignKey("import_job.id")),
         sa.Column("source_row", sa.BigInteger),
@@ -69,8 +70,6 @@ def upgrade() -> None:
         sa.CheckConstraint(f"precision IN {PRECISIONS}", name="precision"),
     )
     op.create_index("ix_household_geom", "household", ["geom"], postgresql_using="gist")
-    # Village positions are learnt from the GPS households of each (subdistrict, moo).
-    op.create_index("ix_household_village", "household", ["declared_subdistrict", "moo"])
     op.create_table(
         "problem",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -81,10 +80,9 @@ def upgrade() -> None:
             sa.String(48),
             sa.ForeignKey("problem_category.code"),
             nullable=False,
-            index=True,
         ),
         sa.Column("detail", sa.Text),
-        sa.Column("status", sa.String(24), nullable=False, index=True),
+        sa.Column("status", sa.String(24), nullable=False),
         sa.Column("reported_on", sa.Date),
         sa.Column("updated_on", sa.Date),
         sa.Column("resolved_on", sa.Date),
@@ -123,18 +121,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("sha256", "row_number", name="uq_quarantine_file_row"),
     )
 
-    # Which row of a file first claimed each (household, round, problem): finds duplicates across
-    # batches and across a resumed run. The identity is a 64-bit hash of the three values.
-    op.create_table(
-        "import_row_identity",
-        sa.Column("sha256", sa.String(64), primary_key=True),
-        sa.Column("identity", sa.BigInteger, primary_key=True),
-        sa.Column("row_number", sa.BigInteger, nullable=False),
-    )
-
 
 def downgrade() -> None:
-    op.drop_table("import_row_identity")
     op.drop_table("quarantine")
     op.drop_table("problem")
     op.drop_table("household")
