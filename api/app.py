@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import sessionmaker
 
 from api.errors import register_error_handlers
-from api.routers import areas, health
+from api.routers import areas, health, imports
 from layers.db import database_url, make_engine
 from layers.settings import Settings
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(database_url(settings, start=False), settings)
+        app.state.engine = engine
         app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
         try:
             yield
@@ -37,6 +39,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     register_error_handlers(app)
+
+    @app.middleware("http")
+    async def refuse_large_bodies(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Before the body is read: a declared length over the limit is refused at once.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.upload_max_bytes:
+            limit = settings.upload_max_bytes
+            detail = f"the request is larger than the limit of {limit:,} bytes"
+            return JSONResponse({"detail": detail}, status_code=413)
+        return await call_next(request)
+
     app.include_router(health.router)
     app.include_router(areas.router)
+    app.include_router(imports.router)
     return app

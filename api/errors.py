@@ -6,10 +6,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from geo.errors import BamrungError, InvalidInputError, NotFoundError, UnavailableError
+from geo.errors import (
+    BamrungError,
+    InvalidInputError,
+    NotFoundError,
+    TooLargeError,
+    UnavailableError,
+)
 
 STATUS: dict[type[BamrungError], int] = {
     NotFoundError: 404,
+    TooLargeError: 413,
     InvalidInputError: 422,
     UnavailableError: 503,
 }

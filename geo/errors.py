@@ -17,5 +17,9 @@ class NotFoundError(BamrungError):
     """The thing asked for does not exist (or is outside the caller's reach)."""
 
 
+class TooLargeError(BamrungError):
+    """The request is larger than a configured limit; the message says the limit."""
+
+
 class UnavailableError(BamrungError):
     """A service the command needs (database, network) cannot be reached."""

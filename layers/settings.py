@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 60_000
     page_size_max: int = 1_000
     download_timeout_s: float = 60.0
+    upload_max_bytes: int = Field(default=200 * 1024 * 1024, description="largest survey upload")
     pii_key: SecretStr | None = Field(
         default=None,
         description="key for hashing national ID numbers; unset = generated in BAMRUNG_HOME",

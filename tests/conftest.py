@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -153,12 +154,13 @@ def loaded_engine(loaded_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def api(loaded_url: str) -> Iterator[httpx.Client]:
-    """The API served by uvicorn on a free local port, over the loaded database."""
+@contextmanager
+def serve(settings: Settings) -> Iterator[httpx.Client]:
+    """The API served by uvicorn on a free local port."""
     port = free_port()
-    app = create_app(Settings(database_url=loaded_url))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -170,3 +172,10 @@ def api(loaded_url: str) -> Iterator[httpx.Client]:
         yield client
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def api(loaded_url: str) -> Iterator[httpx.Client]:
+    """The API over the database with the real boundaries."""
+    with serve(Settings(database_url=loaded_url)) as client:
+        yield client

@@ -311,8 +311,12 @@ class Importer:
         profile: str | None = None,
         batch_rows: int = BATCH_ROWS,
         on_progress: Callable[[int, int], None] | None = None,
+        job_id: int | None = None,
     ) -> ImportReport:
-        """Import one file. Bad files fail before anything is written (``InvalidInputError``)."""
+        """Import one file. Bad files fail before anything is written (``InvalidInputError``).
+
+        ``job_id`` names a job row made beforehand (a queued upload) to use instead of a new one.
+        """
         started = time.perf_counter()
         survey = open_survey(path)
         try:
@@ -323,7 +327,7 @@ class Importer:
                     f"{path}: required column(s) missing: {', '.join(missing)} "
                     f"(found: {', '.join(survey.columns)}; profile: {chosen.name})"
                 )
-            report = self._start(survey, chosen, round)
+            report = self._start(survey, chosen, round, job_id)
             try:
                 self._import(survey, chosen, round, batch_rows, report, on_progress)
             except BaseException as exc:
@@ -336,25 +340,25 @@ class Importer:
         self._finish(report, "done", None)
         return report
 
-    def _start(self, survey: SurveyFile, profile: Profile, round: int | None) -> ImportReport:
+    def _start(
+        self, survey: SurveyFile, profile: Profile, round: int | None, job_id: int | None
+    ) -> ImportReport:
         digest = file_checksum(survey.path)
+        values = {"sha256": digest, "round": round, "profile": profile.name, "state": "running"}
         with self.engine.begin() as conn:
             conn.execute(
                 update(ImportJob)
                 .where(ImportJob.sha256 == digest, ImportJob.state == "running")
                 .values(state="failed", error="interrupted", finished_at=func.now())
             )
-            job_id = conn.scalar(
-                insert(ImportJob)
-                .values(
-                    file_name=survey.path.name,
-                    sha256=digest,
-                    round=round,
-                    profile=profile.name,
-                    state="running",
+            if job_id is None:
+                job_id = conn.scalar(
+                    insert(ImportJob)
+                    .values(file_name=survey.path.name, **values)
+                    .returning(ImportJob.id)
                 )
-                .returning(ImportJob.id)
-            )
+            else:
+                conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
         assert job_id is not None
         return ImportReport(
             job_id, survey.path.name, digest, survey.kind, survey.encoding, profile.name

@@ -1,0 +1,90 @@
+"""Uploading surveys over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from geo.synth import Synthetic
+from layers.settings import Settings
+from tests.conftest import serve
+
+
+def wait_for(api: httpx.Client, job_id: int) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = api.get(f"/imports/{job_id}").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"import job {job_id} did not finish")
+
+
+def test_an_upload_is_imported_and_its_refused_rows_listed(
+    api: httpx.Client, synthetic: tuple[Synthetic, Path]
+) -> None:
+    survey, path = synthetic
+    with path.open("rb") as handle:
+        response = api.post("/imports", files={"file": ("ubon.csv", handle, "text/csv")})
+    assert response.status_code == 202
+    started = response.json()
+    assert started["state"] == "queued" and started["file_name"] == "ubon.csv"
+    job = wait_for(api, started["id"])
+    assert job["state"] == "done", job["error"]
+    report = job["report"]
+    assert report["rows"] == len(survey.rows)
+    assert (
+        report["rows_imported"] + report["rows_unchanged"] + report["rows_quarantined"]
+        == report["rows"]
+    )
+    refused = api.get(f"/imports/{started['id']}/quarantine", params={"limit": 1000}).json()
+    assert (
+        refused["total"]
+        == report["rows_quarantined"]
+        == len(survey.key[survey.key["expect"].str.startswith("quarantine:")])
+    )
+    reasons = {r for item in refused["items"] for r in item["reasons"]}
+    assert reasons == {"duplicate_row", "unknown_problem_code"}
+    assert all("head_name" not in item["values"] for item in refused["items"])
+
+
+def test_a_bad_upload_ends_in_a_failed_job_that_says_why(api: httpx.Client, tmp_path: Path) -> None:
+    response = api.post(
+        "/imports", files={"file": ("bad.csv", b"household,tambon\nA,341901\n", "text/csv")}
+    )
+    job = wait_for(api, response.json()["id"])
+    assert job["state"] == "failed"
+    assert (
+        "required column(s) missing: household_id, subdistrict_code, problem_code" in job["error"]
+    )
+
+
+def test_unknown_kinds_jobs_and_bad_fields_are_refused(api: httpx.Client) -> None:
+    response = api.post(
+        "/imports", files={"file": ("notes.docx", b"x", "application/octet-stream")}
+    )
+    assert (
+        response.status_code == 422 and "upload a CSV, XLSX, GeoJSON or GeoPackage" in response.text
+    )
+    assert api.get("/imports/999999").status_code == 404
+    assert api.get("/imports/999999/quarantine").status_code == 404
+    response = api.post(
+        "/imports", files={"file": ("a.csv", b"x", "text/csv")}, data={"round": "12"}
+    )
+    assert response.status_code == 422
+
+
+@pytest.fixture
+def small_api(loaded_url: str) -> Iterator[httpx.Client]:
+    with serve(Settings(database_url=loaded_url, upload_max_bytes=1000)) as client:
+        yield client
+
+
+def test_an_upload_over_the_limit_is_refused_with_413(small_api: httpx.Client) -> None:
+    response = small_api.post("/imports", files={"file": ("big.csv", b"x" * 5000, "text/csv")})
+    assert response.status_code == 413
+    assert "limit of 1,000 bytes" in response.json()["detail"]
