@@ -6,14 +6,16 @@ BIN := $(VENV)/bin
 SHARED_BOUNDARIES ?= ../shared/data/boundaries
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO_HOUSEHOLDS ?= 200000
+DEMO_SURVEY ?= .bamrung/demo/ubon-survey.csv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help demo test setup system lint clean
+.PHONY: help demo test bench setup system lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-demo: setup  ## set up, start the database, load boundaries and the registry, serve the API
+demo: setup  ## set up, start the database, load boundaries, import a synthetic Ubon survey, serve
 	$(BIN)/bamrung db up
 	$(BIN)/bamrung db migrate
 	@if [ -d "$(SHARED_BOUNDARIES)" ]; then \
@@ -22,14 +24,22 @@ demo: setup  ## set up, start the database, load boundaries and the registry, se
 		echo "no boundaries at $(SHARED_BOUNDARIES): run 'bamrung boundaries fetch' or 'bamrung boundaries load PATH'"; \
 	fi
 	$(BIN)/bamrung boundaries check
+	@if [ ! -f $(DEMO_SURVEY) ]; then \
+		mkdir -p $(dir $(DEMO_SURVEY)) && $(BIN)/bamrung synth --province 34 --households $(DEMO_HOUSEHOLDS) --defects 0.02 --out $(DEMO_SURVEY); \
+	fi
+	$(BIN)/bamrung import $(DEMO_SURVEY)
 	$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
 
 test: setup lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
 	$(BIN)/pytest
 
+bench: setup  ## speed against peer tools (installs gdal-bin for ogr2ogr)
+	@command -v ogr2ogr >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin; }
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+
 lint: setup  ## ruff and mypy
-	$(BIN)/ruff check geo layers api tests
-	$(BIN)/ruff format --check geo layers api tests
+	$(BIN)/ruff check geo layers api tests bench
+	$(BIN)/ruff format --check geo layers api tests bench
 	$(BIN)/mypy
 
 setup: system $(VENV)/.installed  ## system packages, a virtualenv and the package (editable)

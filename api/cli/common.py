@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from psycopg.errors import UndefinedColumn, UndefinedTable
+from psycopg.errors import QueryCanceled, UndefinedColumn, UndefinedTable
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -42,7 +42,13 @@ def errors() -> Iterator[None]:
     except BamrungError as exc:
         message = str(exc)
     except OperationalError as exc:
-        message = f"cannot reach the database: {first_line(exc.orig or exc)}"
+        if isinstance(exc.orig, QueryCanceled):
+            message = (
+                f"a database statement ran longer than {Settings().statement_timeout_ms:,} ms "
+                "(BAMRUNG_STATEMENT_TIMEOUT_MS) and was cancelled; nothing of it was kept"
+            )
+        else:
+            message = f"cannot reach the database: {first_line(exc.orig or exc)}"
     except ProgrammingError as exc:
         if not isinstance(exc.orig, UndefinedTable | UndefinedColumn):
             raise

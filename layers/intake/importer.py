@@ -118,8 +118,8 @@ def load_area_index(conn: Connection) -> AreaIndex:
 
 
 STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS stage_batch_household (household_id text, round int)
-    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_batch_household (
+    household_id text, round int, PRIMARY KEY (household_id, round)) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_row (
     household_id text, round int, category text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_household (
@@ -602,6 +602,8 @@ class Importer:
         keys = pd.DataFrame({"code": values["declared_subdistrict"], "moo": moo})[wanted]
         keys = keys.drop_duplicates()
         _copy(conn, "stage_batch_household", values[["household_id", "round"]].drop_duplicates())
+        # Without statistics the planner takes the temp table for tiny and loops over it.
+        conn.exec_driver_sql("ANALYZE stage_batch_household")
         sums: dict[tuple[str, int], list[float]] = {}
         params = {"codes": keys["code"].tolist(), "moos": keys["moo"].astype(int).tolist()}
         for code, number, sx, sy, count in conn.execute(text(VILLAGES), params):
