@@ -119,8 +119,9 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, NDArray[np.bool_], NDArra
 
 def national_id_valid(values: pd.Series) -> NDArray[np.bool_]:
     """Which values are 13-digit Thai national ID numbers with a valid check digit."""
-    digits = values.fillna("").astype(str).str.replace(r"[\s-]", "", regex=True)
-    shaped = digits.str.fullmatch(r"\d{13}").to_numpy(dtype=bool)
+    digits = values.fillna("").astype(str).str.translate(THAI_DIGITS)
+    digits = digits.str.replace(r"[\s-]", "", regex=True)
+    shaped = digits.str.fullmatch(r"[0-9]{13}").to_numpy(dtype=bool)
     valid = np.zeros(len(values), dtype=bool)
     if shaped.any():
         joined = "".join(digits[shaped].tolist()).encode("ascii")
@@ -158,7 +159,8 @@ def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:
     Without the key the hash cannot be recomputed from a guessed ID number; with it, the same
     person gets the same hash in every file and round.
     """
-    text = values.fillna("").astype(str).str.replace(r"[\s-]", "", regex=True)
+    text = values.fillna("").astype(str).str.translate(THAI_DIGITS)
+    text = text.str.replace(r"[\s-]", "", regex=True)
     distinct = text.unique()
     digests = {
         v: hashlib.blake2b(v.encode(), key=key[:64], digest_size=32).hexdigest() if v else None
@@ -255,7 +257,7 @@ class AreaIndex:
         return district, district.map(self.parents)
 
 
-COORDINATE_KINDS = ("missing", "lonlat", "swapped", "utm", "utm_swapped", "invalid")
+COORDINATE_KINDS = ("missing", "lonlat", "swapped", "utm", "utm_swapped", "utm_either", "invalid")
 
 
 def classify_coordinates(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.object_]:
@@ -268,8 +270,12 @@ def classify_coordinates(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> 
     kind[np.isnan(lat) & np.isnan(lon)] = "missing"
     kind[between(lat, LAT_RANGE) & between(lon, LON_RANGE)] = "lonlat"
     kind[between(lon, LAT_RANGE) & between(lat, LON_RANGE)] = "swapped"
-    kind[between(lon, EASTING_RANGE) & between(lat, NORTHING_RANGE)] = "utm"
-    kind[between(lat, EASTING_RANGE) & between(lon, NORTHING_RANGE)] = "utm_swapped"
+    utm = between(lon, EASTING_RANGE) & between(lat, NORTHING_RANGE)
+    utm_swapped = between(lat, EASTING_RANGE) & between(lon, NORTHING_RANGE)
+    kind[utm] = "utm"
+    kind[utm_swapped] = "utm_swapped"
+    # South of about 8°N a northing is also a plausible easting: either order may be meant.
+    kind[utm & utm_swapped] = "utm_either"
     return kind
 
 
@@ -369,8 +375,10 @@ def place(
     accept(lonlat & fits(lon, lat), lon, lat, "gps", None)
     swapped = (kind == "swapped") & fits(lat, lon)
     accept(swapped, lat, lon, "gps_corrected", "swapped_coordinates")
+    # UTM metres: the order and zone that put the point in the declared subdistrict win.
+    utm_rows = np.isin(kind, ["utm", "utm_swapped", "utm_either"])
     for name, easting, northing in (("utm", lon, lat), ("utm_swapped", lat, lon)):
-        rows = kind == name
+        rows = np.isin(kind, [name, "utm_either"]) & np.isnan(x)
         if not rows.any():
             continue
         best = np.full(n, np.nan), np.full(n, np.nan)
@@ -381,8 +389,11 @@ def place(
             best[0][good], best[1][good] = px[good], py[good]
         found = rows & ~np.isnan(best[0])
         accept(found, best[0], best[1], "gps_corrected", "utm_coordinates")
-        # Not in the declared subdistrict in either zone: convert in the declared area's zone.
-        rest = rows & ~found
+    for name, easting, northing in (("utm", lon, lat), ("utm_swapped", lat, lon)):
+        # Not in the declared subdistrict in any reading: convert in the declared area's zone
+        # (an ambiguous pair is read in the usual order: easting first).
+        kinds = [name, "utm_either"] if name == "utm" else [name]
+        rest = utm_rows & np.isnan(x) & np.isin(kind, kinds)
         for i in np.flatnonzero(rest):
             code = str(declared.iloc[i])
             point = index.point_of(code) or index.point_of(index.parents.get(code, ""))

@@ -89,10 +89,11 @@ def _run_import(
     except BamrungError as exc:
         with request.app.state.sessionmaker() as session, session.begin():
             imports.fail_job(session, job_id, str(exc))
-    except Exception:
-        log.exception("import job %d failed", job_id)
+    except Exception as exc:
+        # Not the message: a library's error may quote a row of the file (personal data).
+        log.error("import job %d failed: %s", job_id, type(exc).__name__)
         with request.app.state.sessionmaker() as session, session.begin():
-            imports.fail_job(session, job_id, "internal error: see the server log")
+            imports.fail_job(session, job_id, f"internal error ({type(exc).__name__})")
     finally:
         path.unlink(missing_ok=True)
 

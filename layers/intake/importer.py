@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -10,17 +11,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from queue import Full, Queue
+from queue import Empty, Full, Queue
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
-from geo.errors import InvalidInputError
+from geo.errors import BamrungError, InvalidInputError
 from geo.intake import AreaIndex, Labels, Placement, keyed_hash, personal_columns, place
 from layers.intake.profiles import (
     CANONICAL,
@@ -158,14 +158,16 @@ def _upsert(
     keys: tuple[str, ...],
     columns: tuple[str, ...],
     select_list: str,
-    also_changed: str = "false",
+    apart: tuple[str, ...] = (),
+    apart_changed: str = "false",
 ) -> str:
     """INSERT … ON CONFLICT that rewrites only rows whose values differ; counts what it did.
 
-    A row it wrote has ``updated_at = now()`` (the transaction's start) afterwards.
+    Columns in ``apart`` are left out of the plain comparison; ``apart_changed`` says when they
+    differ. A row it wrote has ``updated_at = now()`` (the transaction's start) afterwards.
     """
     assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
-    compared = [c for c in columns if c != "geom"]
+    compared = [c for c in columns if c not in apart]
     current = ", ".join(f"t.{c}" for c in compared)
     incoming = ", ".join(f"excluded.{c}" for c in compared)
     key_list = ", ".join(keys)
@@ -176,7 +178,7 @@ def _upsert(
         ON CONFLICT ({key_list}) DO UPDATE SET {assignments},
             import_job_id = excluded.import_job_id, source_row = excluded.source_row,
             updated_at = now()
-        WHERE ({current}) IS DISTINCT FROM ({incoming}) OR {also_changed}
+        WHERE ({current}) IS DISTINCT FROM ({incoming}) OR {apart_changed}
         RETURNING (xmax = 0) AS inserted
     )
     SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
@@ -191,9 +193,12 @@ UPSERT_HOUSEHOLDS = _upsert(
         head_id_hash, ST_SetSRID(ST_MakePoint(lon, lat), 4326), precision, outside_m, flags,
         subdistrict_code, district_code, province_code, surveyed_on, :job, source_row
     FROM stage_household""",
-    # A position taken from the village's known households depends on what was known when it
-    # was placed: importing the same row again does not move it.
-    "NOT (t.geom = excluded.geom OR (t.precision = 'village' AND excluded.precision = 'village'))",
+    ("geom", "precision"),
+    # A row without usable coordinates is placed from what was known when it was imported (its
+    # village's GPS households, else its subdistrict): importing it again does not move it.
+    "NOT ((t.geom = excluded.geom AND t.precision = excluded.precision)"
+    " OR (t.precision IN ('village', 'subdistrict', 'district')"
+    " AND excluded.precision IN ('village', 'subdistrict', 'district')))",
 )
 UPSERT_PROBLEMS = _upsert(
     "problem",
@@ -321,17 +326,21 @@ class Importer:
         survey = open_survey(path)
         try:
             chosen = load_profile(profile) if profile else identity_profile(survey.columns)
-            missing = missing_columns(chosen, survey.columns)
+            missing = missing_columns(chosen, survey.columns, round_given=round is not None)
             if missing:
                 raise InvalidInputError(
                     f"{path}: required column(s) missing: {', '.join(missing)} "
-                    f"(found: {', '.join(survey.columns)}; profile: {chosen.name})"
+                    f"(found: {', '.join(survey.columns)}; profile: {chosen.name}"
+                    + ("" if "round" not in missing else "; or give the round with --round")
+                    + ")"
                 )
             report = self._start(survey, chosen, round, job_id)
             try:
                 self._import(survey, chosen, round, batch_rows, report, on_progress)
             except BaseException as exc:
-                self._finish(report, "failed", str(exc)[:2000] or type(exc).__name__)
+                # A library's message may quote a row of the file: only ours are kept.
+                error = str(exc) if isinstance(exc, BamrungError) else type(exc).__name__
+                self._finish(report, "failed", error[:2000])
                 raise
         finally:
             survey.close()
@@ -389,26 +398,29 @@ class Importer:
         queue: Queue[Any] = Queue(maxsize=2)
         stop = threading.Event()
 
+        def offer(item: Any) -> bool:
+            """Hand an item over unless the storing side has stopped (then drop it)."""
+            while not stop.is_set():
+                try:
+                    queue.put(item, timeout=0.2)
+                    return True
+                except Full:
+                    continue
+            return False
+
         def produce() -> None:
             try:
                 seen = SeenRows()
-                treated: dict[str, str] | None = None
+                treated: dict[str, str] = {}
                 id_column = household_id_column(profile, survey.columns)
                 for batch in whole_households(read_batches(survey, batch_rows), id_column):
-                    if treated is None:
-                        treated = self._classify_columns(batch, profile, report)
+                    treated = self._classify_columns(batch, profile, treated, report)
                     item = self._prepare(batch, profile, treated, round, survey.cp874_rows, seen)
-                    while not stop.is_set():
-                        try:
-                            queue.put(item, timeout=0.2)
-                            break
-                        except Full:
-                            continue
-                    if stop.is_set():
+                    if not offer(item):
                         return
-                queue.put(_DONE)
+                offer(_DONE)
             except BaseException as exc:  # handed to the storing thread, which raises it
-                queue.put(exc)
+                offer(exc)
 
         producer = threading.Thread(target=produce, name="bamrung-prepare", daemon=True)
         producer.start()
@@ -432,20 +444,29 @@ class Importer:
                         on_progress(report.rows, max(survey.rows, report.rows))
         finally:
             stop.set()
+            while producer.is_alive():
+                with contextlib.suppress(Empty):
+                    queue.get(timeout=0.1)
             producer.join()
 
     def _classify_columns(
-        self, batch: pd.DataFrame, profile: Profile, report: ImportReport
+        self,
+        batch: pd.DataFrame,
+        profile: Profile,
+        treated: dict[str, str],
+        report: ImportReport,
     ) -> dict[str, str]:
+        """Personal columns so far: every batch is examined, as a column may fill in late."""
         used = set(profile.columns.values()) | ({profile.geopoint} if profile.geopoint else set())
         canonical = {c for c in batch.columns if c.strip().lower() in CANONICAL}
-        treated = personal_columns(batch.drop(columns=[ROW]), known=used | canonical)
+        found = personal_columns(batch.drop(columns=[ROW]), known=used | canonical | set(treated))
+        for column, how in found.items():
+            log.info("personal data: column %r is %s", column, how)
+        treated = {**treated, **found}
         report.personal_columns = treated
         report.ignored_columns = sorted(
             set(batch.columns) - used - canonical - set(treated) - {ROW}
         )
-        for column, how in treated.items():
-            log.info("personal data: column %r is %s", column, how)
         return treated
 
     def _prepare(
@@ -485,7 +506,9 @@ class Importer:
         refused = reasons.mask()
         # Duplicates: the same (household, round, problem) on an earlier row of the file.
         identity = row_identity(values)
-        repeated = pd.Series(identity).where(~refused).duplicated(keep="first").to_numpy()
+        candidates = np.flatnonzero(~refused)
+        repeated = np.zeros(len(identity), dtype=bool)
+        repeated[candidates] = pd.Series(identity[candidates]).duplicated(keep="first").to_numpy()
         repeated = (repeated | seen.seen(identity)) & ~refused
         seen.add(identity[~refused & ~repeated])
         reasons.add(repeated, "duplicate_row")
@@ -628,6 +651,13 @@ class Importer:
         return {key: (sx / n, sy / n) for key, (sx, sy, n) in sums.items() if n}
 
     def _quarantine(self, conn: Connection, batch: Prepared, report: ImportReport) -> None:
+        """Keep what this run refused in the batch's rows, and only that (a re-run may differ)."""
+        conn.execute(
+            delete(QuarantinedRow).where(
+                QuarantinedRow.sha256 == report.sha256,
+                QuarantinedRow.row_number.between(int(batch.rows.min()), int(batch.rows.max())),
+            )
+        )
         refused = batch.refused
         if not refused.any():
             return
@@ -644,7 +674,7 @@ class Importer:
             }
             for i, record in zip(np.flatnonzero(refused).tolist(), records, strict=True)
         ]
-        conn.execute(pg_insert(QuarantinedRow).on_conflict_do_nothing(), entries)
+        conn.execute(insert(QuarantinedRow), entries)
         for i in np.flatnonzero(refused).tolist():
             report.quarantine_reasons.update(set(batch.reasons[i]))
 

@@ -50,8 +50,18 @@ class Profile(BaseModel):
     """canonical column: {value in the file: canonical value}."""
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The frame with canonical column names (other columns are kept as they are)."""
+        """The frame with canonical column names (other columns are kept as they are).
+
+        Columns the profile does not map keep matching canonical names without regard to case
+        or spaces (a DBF's ``ROUND`` is ``round``).
+        """
         renamed = frame.rename(columns={source: target for target, source in self.columns.items()})
+        loose = {
+            c: c.strip().lower()
+            for c in renamed.columns
+            if c.strip().lower() in CANONICAL and c.strip().lower() not in renamed.columns
+        }
+        renamed = renamed.rename(columns=loose)
         if self.geopoint and self.geopoint in frame.columns:
             parts = frame[self.geopoint].fillna("").astype(str).str.split(expand=True)
             renamed["lat"] = parts.get(0, "")
@@ -85,9 +95,13 @@ def load_profile(name_or_path: str) -> Profile:
         raise InvalidInputError(f"{path}: not a valid profile: {exc}") from exc
 
 
-def missing_columns(profile: Profile, columns: list[str]) -> list[str]:
-    """Required canonical columns that the file does not provide through the profile."""
+def missing_columns(profile: Profile, columns: list[str], *, round_given: bool) -> list[str]:
+    """Required canonical columns that the file does not provide through the profile.
+
+    ``round`` is required unless the round is given for the whole file (``--round``).
+    """
     provided = {c.strip().lower() for c in columns} | {
         target for target, source in profile.columns.items() if source in columns
     }
-    return [c for c in REQUIRED if c not in provided]
+    required = REQUIRED if round_given else (*REQUIRED, "round")
+    return [c for c in required if c not in provided]

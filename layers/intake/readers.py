@@ -42,7 +42,8 @@ class SurveyFile:
     text_path: Path | None = None
     """A UTF-8 copy of a CSV that was not UTF-8 (read instead of ``path``); delete when done."""
     cp874_rows: frozenset[int] = frozenset()
-    """Rows written in cp874 inside an otherwise UTF-8 file (a mixed file)."""
+    """Rows written in cp874 inside an otherwise UTF-8 file (a mixed file), by line: exact when
+    no field holds a line break."""
 
     def close(self) -> None:
         if self.text_path is not None:
@@ -88,6 +89,11 @@ def _is_utf8(path: Path) -> tuple[bool, int]:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     valid = False
+    if valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid = False
     return valid, lines
 
 
@@ -131,7 +137,38 @@ def _open_csv(path: Path) -> SurveyFile:
     if not header:
         raise InvalidInputError(f"{path}: the file is empty")
     columns = [h.strip() for h in header]
+    _check_shape(path, text_path or path, len(columns))
     return SurveyFile(path, "csv", encoding, columns, max(lines - 1, 0), text_path, cp874_rows)
+
+
+def _check_shape(path: Path, text: Path, width: int) -> None:
+    """Refuse a CSV with rows of the wrong number of fields, before anything is imported.
+
+    The message gives line numbers and field counts only: a row's text may be personal data.
+    """
+    bad: list[str] = []
+
+    def note(row: pacsv.InvalidRow) -> str:
+        if len(bad) < 10:
+            bad.append(f"line {row.number}: {row.actual_columns} fields")
+        else:
+            bad.append("")
+        return "skip"
+
+    reader = pacsv.open_csv(
+        text,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
+        convert_options=pacsv.ConvertOptions(include_columns=[]),
+    )
+    for _ in reader:
+        pass
+    if bad:
+        shown = "; ".join(b for b in bad if b)
+        raise InvalidInputError(
+            f"{path}: {len(bad)} row(s) do not have the header's {width} fields ({shown}); "
+            "fix them (a stray comma or quote) and import again: nothing was imported"
+        )
 
 
 def _open_excel(path: Path) -> SurveyFile:
@@ -156,7 +193,8 @@ def _dbf_encoding(path: Path) -> str | None:
         return None
     sample = dbf.read_bytes()[: 1 << 20]
     try:
-        sample.decode("utf-8")
+        # Incremental: a character cut at the end of the sample is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(sample)
     except UnicodeDecodeError:
         if any(0xA1 <= b <= 0xFB for b in sample):
             return "cp874"

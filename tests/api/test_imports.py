@@ -59,7 +59,8 @@ def test_a_bad_upload_ends_in_a_failed_job_that_says_why(api: httpx.Client, tmp_
     job = wait_for(api, response.json()["id"])
     assert job["state"] == "failed"
     assert (
-        "required column(s) missing: household_id, subdistrict_code, problem_code" in job["error"]
+        "required column(s) missing: household_id, subdistrict_code, problem_code, round"
+        in job["error"]
     )
 
 

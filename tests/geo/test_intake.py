@@ -147,3 +147,22 @@ def test_villages_replace_fallback_positions(index: AreaIndex) -> None:
     )
     assert moved.precision.tolist() == ["village", "subdistrict"]
     assert (moved.lon[0], moved.lat[0]) == (101.85, 15.05)
+
+
+def test_an_ambiguous_utm_pair_in_the_far_south_is_read_the_way_that_fits() -> None:
+    # Yala, 101.28°E 6.54°N: easting 752,132 and northing 723,470 are both plausible eastings
+    # and northings; only one reading lands in the declared subdistrict.
+    subs = gpd.GeoDataFrame({"code": ["950101"]}, geometry=[box(101.2, 6.5, 101.35, 6.6)], crs=4326)
+    index = AreaIndex(subs, {"950101": "9501", "9501": "95"}, subs.assign(code="9501"))
+    e, n = Transformer.from_crs(4326, 32647, always_xy=True).transform(101.28, 6.54)
+    for lat, lon in ((n, e), (e, n)):
+        placed = place(index, pd.Series(["950101"]), np.array([lat]), np.array([lon]))
+        assert placed.precision.tolist() == ["gps_corrected"]
+        assert (placed.lon[0], placed.lat[0]) == pytest.approx((101.28, 6.54))
+        assert placed.flags[0] == ["utm_coordinates"]
+
+
+def test_thai_digit_id_numbers_are_recognised_and_hash_like_arabic_ones() -> None:
+    thai = pd.Series(["๑๑๐๑๗๐๐๒๓๐๗๐๘"])
+    assert national_id_valid(thai).tolist() == [True]
+    assert keyed_hash(thai, b"k")[0] == keyed_hash(pd.Series(["1101700230708"]), b"k")[0]

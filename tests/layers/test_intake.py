@@ -416,7 +416,7 @@ def test_missing_columns_and_unreadable_files_are_refused_before_anything_is_wri
     bad.write_text("household,tambon\nA,341901\n")
     with pytest.raises(
         InvalidInputError,
-        match=r"required column\(s\) missing: household_id, subdistrict_code, problem_code",
+        match=r"required column\(s\) missing: household_id, subdistrict_code, problem_code, round",
     ):
         importer(survey_engine).run(bad)
     garbage = tmp_path / "garbage.csv"
@@ -462,3 +462,72 @@ def test_bad_rows_are_kept_with_their_reasons(survey_engine: Engine, tmp_path: P
         ).one()
     assert row.reasons == ["bad_members"] and row.messages == ["members: '-2'"]
     assert row.values["household_id"] == "H3"
+
+
+def test_a_csv_with_a_ragged_row_is_refused_before_anything_is_written(
+    survey_engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "household_id,round,subdistrict_code,problem_code\n"
+        "H1,2567,341901,\n"
+        "H2,2567,341901,drugs,1101700230708 นายสมชาย\n"
+    )
+    with pytest.raises(
+        InvalidInputError,
+        match=r"1 row\(s\) do not have the header's 4 fields \(line 3: 5 fields\)",
+    ) as error:
+        importer(survey_engine).run(path)
+    assert "1101700230708" not in str(error.value) and "สมชาย" not in str(error.value)
+    with survey_engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM import_job")) == 0
+
+
+def test_a_fallback_position_does_not_move_when_the_file_is_imported_again(
+    survey_engine: Engine, tmp_path: Path
+) -> None:
+    # H1 has no coordinates; its village-mate H2, later in the file, has GPS. The first run places
+    # H1 at its subdistrict (H2 is not known yet); the second run must not move it.
+    path = tmp_path / "village.csv"
+    path.write_text(
+        "household_id,round,subdistrict_code,moo,lat,lon,problem_code\n"
+        "H1,2567,341901,3,,,\n"
+        "H2,2567,341901,3,15.2447,105.2294,\n"
+    )
+    first = importer(survey_engine).run(path, batch_rows=1)
+    again = importer(survey_engine).run(path, batch_rows=1)
+    assert (first.rows_imported, again.rows_imported, again.households_updated) == (2, 0, 0)
+    assert households(survey_engine).loc[("H1", 2567), "precision"] == "subdistrict"
+
+
+def test_the_latest_run_owns_the_quarantined_rows(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path]
+) -> None:
+    _, path = synthetic
+    importer(survey_engine).run(path)
+    again = importer(survey_engine).run(path, batch_rows=900)
+    with survey_engine.connect() as conn:
+        owned = conn.scalar(
+            text("SELECT count(*) FROM quarantine WHERE import_job_id = :job"),
+            {"job": again.job_id},
+        )
+        total = conn.scalar(text("SELECT count(*) FROM quarantine"))
+    assert owned == total == again.rows_quarantined
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_while_storing_stops_the_import_without_hanging(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = synthetic
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk full")
+
+    run = importer(survey_engine)
+    monkeypatch.setattr(run, "_store", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run.run(path, batch_rows=100)
+    with survey_engine.connect() as conn:
+        state, error = conn.execute(text("SELECT state, error FROM import_job")).one()
+    assert (state, error) == ("failed", "RuntimeError")
