@@ -251,9 +251,19 @@ def _csv_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
         ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
     )
+    # Blocks are cut by bytes: re-cut them into batches of ``size`` rows.
+    pending: list[pa.RecordBatch] = []
+    count = 0
     for block in reader:
-        for start in range(0, block.num_rows, size):
-            yield block.slice(start, size).to_pandas()
+        pending.append(block)
+        count += block.num_rows
+        while count >= size:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            yield table.slice(0, size).to_pandas()
+            rest = table.slice(size)
+            pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(pending, schema=reader.schema).to_pandas()
 
 
 def _excel_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:

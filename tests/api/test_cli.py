@@ -121,3 +121,47 @@ def test_a_database_without_the_schema_says_to_migrate(server_url: str) -> None:
     assert result.returncode == 2
     assert "run `bamrung db migrate`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_synth_then_import_json(survey_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "ubon.csv"
+    made = run(
+        "synth",
+        "--province",
+        "34",
+        "--households",
+        "300",
+        "--defects",
+        "0.05",
+        "--out",
+        str(out),
+        url=survey_url,
+    )
+    assert made.returncode == 0, made.stderr
+    assert out.exists() and (tmp_path / "ubon.key.csv").exists()
+    done = run("import", str(out), "--json", url=survey_url, BAMRUNG_PII_KEY="k")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    keys = {
+        "rows",
+        "rows_imported",
+        "rows_unchanged",
+        "rows_quarantined",
+        "households_inserted",
+        "households_updated",
+        "problems_inserted",
+        "problems_updated",
+        "quarantine_reasons",
+        "geocode_precision",
+        "seconds",
+    }
+    assert keys <= set(report)
+    assert (
+        report["rows_imported"] + report["rows_unchanged"] + report["rows_quarantined"]
+        == report["rows"]
+        > 0
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("household,tambon\nA,341901\n")
+    refused = run("import", str(bad), url=survey_url)
+    assert refused.returncode == 2 and "required column(s) missing" in refused.stderr
