@@ -12,9 +12,9 @@ database on the same server (the private cluster, or DATABASE_URL's).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -58,12 +58,24 @@ def ogr_connection(url: str) -> str:
     )
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time in seconds, and the process's peak resident memory in MB (its VmHWM)."""
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{command[0]} failed:\n{done.stderr[-3000:]}")
-    return time.perf_counter() - started
+    with tempfile.TemporaryFile("w+") as errors:
+        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        peak_kb = 0
+        status = Path(f"/proc/{child.pid}/status")
+        while child.poll() is None:
+            with contextlib.suppress(OSError, StopIteration):
+                lines = status.read_text().splitlines()
+                peak_kb = max(
+                    peak_kb, int(next(x for x in lines if x.startswith("VmHWM")).split()[1])
+                )
+            time.sleep(0.05)
+        if child.returncode != 0:
+            errors.seek(0)
+            sys.exit(f"{command[0]} failed:\n{errors.read()[-3000:]}")
+    return time.perf_counter() - started, peak_kb / 1024
 
 
 def main() -> None:
@@ -91,9 +103,8 @@ def main() -> None:
         del survey
         env = {**os.environ, "DATABASE_URL": url, "BAMRUNG_HOME": folder}
         bamrung = str(Path(sys.executable).with_name("bamrung"))
-        ours = timed([bamrung, "import", str(csv)], env)
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        theirs = timed(
+        ours, peak_mb = timed([bamrung, "import", str(csv)], env)
+        theirs, _ = timed(
             [
                 ogr2ogr,
                 "-f",
