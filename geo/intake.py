@@ -257,9 +257,6 @@ class AreaIndex:
         return district, district.map(self.parents)
 
 
-COORDINATE_KINDS = ("missing", "lonlat", "swapped", "utm", "utm_swapped", "utm_either", "invalid")
-
-
 def classify_coordinates(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.object_]:
     """What each (lat, lon) pair looks like: degrees, swapped degrees, UTM metres, or neither."""
 

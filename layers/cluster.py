@@ -67,7 +67,7 @@ def find_bindir(explicit: Path | None = None) -> Path:
     )
 
 
-def _write_private(path: Path, secret: str) -> None:
+def write_private(path: Path, secret: str) -> None:
     """Write a secret to a file that is never readable by others, not even for a moment."""
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -184,12 +184,12 @@ class LocalCluster:
     def init(self) -> None:
         """Create the cluster (``initdb``) with a generated superuser password."""
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_private(self.root / "password", secrets.token_urlsafe(24))
+        write_private(self.root / "password", secrets.token_urlsafe(24))
         (self.root / "run").mkdir(exist_ok=True)
         if self.as_root:
             self._grant_system_user()
         pwfile = self.root / "run" / "initdb.pw"
-        _write_private(pwfile, self.password)
+        write_private(pwfile, self.password)
         if self.as_root:
             shutil.chown(pwfile, SYSTEM_USER)
         try:

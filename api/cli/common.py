@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ from layers.settings import Settings
 WIDTH = None if sys.stdout.isatty() else 120
 console = Console(stderr=True, width=WIDTH)
 out = Console(width=WIDTH)
-log = logging.getLogger("bamrung")
 
 
 @contextmanager

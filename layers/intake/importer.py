@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text, u
 
 from geo.errors import BamrungError, InvalidInputError
 from geo.intake import AreaIndex, Labels, Placement, keyed_hash, personal_columns, place
+from layers.cluster import write_private
 from layers.intake.profiles import (
     CANONICAL,
     Profile,
@@ -80,9 +81,7 @@ def pii_key(settings: Settings) -> bytes:
     path = settings.home / "pii.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x") as handle:
-            path.chmod(0o600)
-            handle.write(secrets.token_hex(32))
+        write_private(path, secrets.token_hex(32))
     return path.read_text().strip().encode()
 
 
@@ -302,7 +301,6 @@ class Importer:
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
-        self.settings = settings
         self.key = pii_key(settings)
         with engine.connect() as conn:
             self.index = load_area_index(conn)
@@ -529,21 +527,9 @@ class Importer:
             villages = self._villages(conn, values, placement, wanted)
             placement = placement.with_villages(values["declared_subdistrict"], moo, villages)
         households = self._households(values, placement, flags, rows, batch.head, keep)
-        kept = values[keep]
-        problems = pd.DataFrame(
-            {
-                "household_id": kept["household_id"],
-                "round": kept["round"],
-                "category": kept["category"],
-                "detail": kept["detail"],
-                "status": kept["status"],
-                "reported_on": kept["reported_on"],
-                "updated_on": kept["updated_on"],
-                "resolved_on": kept["resolved_on"],
-                "source_row": rows[keep],
-            }
-        )
-        _copy(conn, "stage_row", problems[["household_id", "round", "category"]])
+        keys = ["household_id", "round", "category"]
+        problems = values.loc[keep, [*keys, *PROBLEM_COLUMNS]].assign(source_row=rows[keep])
+        _copy(conn, "stage_row", problems[keys])
         _copy(conn, "stage_household", households)
         _copy(conn, "stage_problem", problems[problems["category"].notna()])
         inserted, updated = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
