@@ -207,7 +207,7 @@ UPSERT_PROBLEMS = _upsert(
         resolved_on, :job, source_row
     FROM stage_problem""",
 )
-# A row is imported when its household or its problem was written by this transaction.
+# Rows whose household or problem this transaction wrote.
 COUNT_ROWS = """
 SELECT count(*) FILTER (WHERE h.updated_at = now() OR p.updated_at = now())
 FROM stage_row r
@@ -529,20 +529,29 @@ class Importer:
         households = self._households(values, placement, flags, rows, batch.head, keep)
         keys = ["household_id", "round", "category"]
         problems = values.loc[keep, [*keys, *PROBLEM_COLUMNS]].assign(source_row=rows[keep])
-        _copy(conn, "stage_row", problems[keys])
+        staged_problems = problems[problems["category"].notna()]
         _copy(conn, "stage_household", households)
-        _copy(conn, "stage_problem", problems[problems["category"].notna()])
-        inserted, updated = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
-        report.households_inserted += inserted
-        report.households_updated += updated
-        inserted, updated = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
-        report.problems_inserted += inserted
-        report.problems_updated += updated
-        imported = conn.scalar(text(COUNT_ROWS)) or 0
+        _copy(conn, "stage_problem", staged_problems)
+        h_new, h_changed = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
+        p_new, p_changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
+        report.households_inserted += h_new
+        report.households_updated += h_changed
+        report.problems_inserted += p_new
+        report.problems_updated += p_changed
+        kept_rows = int(keep.sum())
+        # A row is imported when its household or its problem was written: the join is needed
+        # only when some of the batch was written and some was not.
+        if h_new + h_changed == len(households):
+            imported = kept_rows
+        elif h_new + h_changed + p_new + p_changed == 0:
+            imported = 0
+        else:
+            _copy(conn, "stage_row", problems[keys])
+            imported = conn.scalar(text(COUNT_ROWS)) or 0
         self._quarantine(conn, batch, report)
         report.rows += len(values)
         report.rows_imported += imported
-        report.rows_unchanged += int(keep.sum()) - imported
+        report.rows_unchanged += kept_rows - imported
         report.rows_quarantined += int(batch.refused.sum())
         report.geocode_precision.update(households["precision"].tolist())
         for i, labels in flags.rows.items():
