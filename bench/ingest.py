@@ -23,15 +23,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import Session
-
 from layers import migrate
 from layers.boundaries import load_boundaries
 from layers.cluster import drop_database, ensure_database
 from layers.db import database_url, make_engine
 from layers.settings import PROJECT_ROOT, Settings
 from layers.synth import generate, write
-from layers.taxonomy import read_taxonomy, sync_taxonomy
 
 ROWS_PER_HOUSEHOLD = 3.15
 """Rows a synthetic household gives over its two rounds (1.574 a round)."""
@@ -41,9 +38,7 @@ BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 def prepare_database(server: str, name: str, settings: Settings) -> str:
     url = ensure_database(server, name)
     engine = make_engine(url, settings)
-    migrate.upgrade(engine)
-    with Session(engine) as session, session.begin():
-        sync_taxonomy(session, read_taxonomy(settings.taxonomy_file))
+    migrate.upgrade_and_sync(engine, settings.taxonomy_file)
     with engine.begin() as conn:
         load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
     engine.dispose()

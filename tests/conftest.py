@@ -31,7 +31,6 @@ from layers.db import make_engine
 from layers.registry import check_registry
 from layers.settings import PROJECT_ROOT, Settings
 from layers.synth import generate, write
-from layers.taxonomy import read_taxonomy, sync_taxonomy
 
 SHARED_BOUNDARIES = Path(
     os.environ.get(
@@ -76,9 +75,7 @@ def new_database(server_url: str) -> Iterator[Callable[[], str]]:
         url = ensure_database(server_url, name)
         made.append(name)
         engine = make_engine(url, Settings(database_url=url))
-        migrate.upgrade(engine)
-        with Session(engine) as session, session.begin():
-            sync_taxonomy(session, read_taxonomy(Settings().taxonomy_file))
+        migrate.upgrade_and_sync(engine, Settings().taxonomy_file)
         engine.dispose()
         return url
 

@@ -14,7 +14,6 @@ from layers import migrate
 from layers.areas import boundary_versions, unit_counts
 from layers.db import database_url, local_cluster, make_engine, safe_url
 from layers.settings import Settings
-from layers.taxonomy import read_taxonomy, sync_taxonomy
 
 db_app = typer.Typer(
     help="The database: the private local cluster and migrations.", no_args_is_help=True
@@ -90,10 +89,7 @@ def db_migrate() -> None:
     settings = Settings()
     with errors():
         database = engine(settings)
-        migrate.upgrade(database)
-        categories = read_taxonomy(settings.taxonomy_file)
-        with Session(database) as session, session.begin():
-            counts = sync_taxonomy(session, categories)
+        counts = migrate.upgrade_and_sync(database, settings.taxonomy_file)
     out.print(
         f"schema at revision {migrate.current(database)}; taxonomy: {counts['categories']} "
         f"categories ({counts['added']} added, {counts['removed']} removed) "

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,6 +22,7 @@ from geo.errors import InvalidInputError
 from geo.synth import Synthetic
 from layers.intake.importer import Importer
 from layers.settings import Settings
+from tests.conftest import _with_boundaries, engine_for
 
 HOUSEHOLD_QUERY = "SELECT household_id, round, house_no, moo, declared_subdistrict, members, urban, ST_X(geom) AS lon, ST_Y(geom) AS lat, precision, flags, outside_m, surveyed_on, subdistrict_code, district_code, province_code, head_id_hash FROM household"
 
@@ -237,7 +239,10 @@ def fingerprint(engine: Engine) -> tuple[str, str, str]:
 
 
 def test_an_import_killed_midway_and_run_again_ends_like_an_uninterrupted_one(
-    survey_engine: Engine, synthetic: tuple[Synthetic, Path], new_database
+    survey_engine: Engine,
+    synthetic: tuple[Synthetic, Path],
+    new_database: Callable[[], str],
+    shared_boundaries: Path,
 ) -> None:
     _, path = synthetic
     url = survey_engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
@@ -268,33 +273,13 @@ def test_an_import_killed_midway_and_run_again_ends_like_an_uninterrupted_one(
     assert 0 < partial < 4000 and stored_rows > 0, "the import was not stopped midway"
     settings = Settings(database_url=url, pii_key="test-key")
     Importer(survey_engine, settings).run(path, batch_rows=100)
-    whole = engine_for_new(new_database())
+    whole = engine_for(_with_boundaries(new_database, shared_boundaries))
     Importer(
         whole,
         Settings(database_url=whole.url.render_as_string(hide_password=False), pii_key="test-key"),
     ).run(path, batch_rows=100)
     assert fingerprint(survey_engine) == fingerprint(whole)
     whole.dispose()
-
-
-def engine_for_new(url: str) -> Engine:
-    from tests.conftest import _with_boundaries, engine_for  # noqa: F401
-
-    engine = engine_for(url)
-    from layers.boundaries import load_boundaries
-    from tests.conftest import SHARED_BOUNDARIES
-
-    with engine.begin() as conn:
-        load_boundaries(
-            conn,
-            [
-                SHARED_BOUNDARIES / "tha_admbnda_adm1.geojson",
-                SHARED_BOUNDARIES / "tha_admbnda_adm2.geojson",
-                SHARED_BOUNDARIES / "tha_admbnda_adm3.geojson",
-            ],
-            Settings().boundaries_dir,
-        )
-    return engine
 
 
 def test_national_ids_and_names_never_stored_in_the_clear(
