@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import sessionmaker
 
 from api.errors import register_error_handlers
-from api.routers import areas, health, imports
+from api.routers import areas, health, imports, stats
 from layers.db import database_url, make_engine
 from layers.settings import Settings
 
@@ -55,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
+    app.include_router(stats.router)
     return app

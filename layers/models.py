@@ -160,7 +160,7 @@ class Household(Base):
     precision: Mapped[str] = mapped_column(String(16))
     outside_m: Mapped[float | None] = mapped_column(Float)
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    subdistrict_code: Mapped[str] = mapped_column(String(6), index=True)
+    subdistrict_code: Mapped[str] = mapped_column(String(6))
     district_code: Mapped[str] = mapped_column(String(4))
     province_code: Mapped[str] = mapped_column(String(2))
     surveyed_on: Mapped[date | None] = mapped_column(Date)
@@ -178,6 +178,7 @@ class Problem(Base):
     household_id: Mapped[str] = mapped_column(Text)
     round: Mapped[int] = mapped_column(Integer)
     category: Mapped[str] = mapped_column(ForeignKey("problem_category.code"))
+    subdistrict_code: Mapped[str] = mapped_column(String(6), doc="its household's, kept in step")
     detail: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24))
     reported_on: Mapped[date | None] = mapped_column(Date)
@@ -201,3 +202,18 @@ class QuarantinedRow(Base):
     reasons: Mapped[list[str]] = mapped_column(ARRAY(Text))
     messages: Mapped[list[str]] = mapped_column(ARRAY(Text))
     values: Mapped[dict[str, Any]] = mapped_column()
+
+
+class Rollup(Base):
+    """Counts per round and area, kept current by triggers (see migration 0003).
+
+    ``code`` is '' for the country, else a 2-, 4- or 6-digit area code; ``key`` is
+    ``households``, ``affected``, ``affected:<dimension>`` or ``problems:<category>:<status>``.
+    """
+
+    __tablename__ = "rollup"
+
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(6, collation="C"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -11,6 +11,7 @@ from rich.logging import RichHandler
 from api.cli.boundaries import boundaries_app
 from api.cli.common import console, errors, out
 from api.cli.db import db_app
+from api.cli.stats import stats
 from api.cli.survey import import_files, synth
 from layers.db import database_url
 from layers.settings import Settings
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(boundaries_app, name="boundaries")
 app.command("import")(import_files)
 app.command("synth")(synth)
+app.command("stats")(stats)
 
 
 @app.callback()

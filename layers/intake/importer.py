@@ -202,10 +202,10 @@ UPSERT_HOUSEHOLDS = _upsert(
 UPSERT_PROBLEMS = _upsert(
     "problem",
     ("household_id", "round", "category"),
-    PROBLEM_COLUMNS,
-    """SELECT household_id, round, category, detail, status, reported_on, updated_on,
-        resolved_on, :job, source_row
-    FROM stage_problem""",
+    (*PROBLEM_COLUMNS, "subdistrict_code"),
+    """SELECT p.household_id, p.round, p.category, p.detail, p.status, p.reported_on,
+        p.updated_on, p.resolved_on, h.subdistrict_code, :job, p.source_row
+    FROM stage_problem p JOIN stage_household h USING (household_id, round)""",
 )
 # Rows whose household or problem this transaction wrote.
 COUNT_ROWS = """
