@@ -116,7 +116,9 @@ def test_a_dimension_filter_counts_only_its_problems_and_households(stats_engine
     with stats_engine.connect() as conn:
         [ubon] = [r for r in rollup(conn, area="", level="province") if r["code"] == "34"]
         [health] = [
-            r for r in rollup(conn, area="", level="province", dimension="health") if r["code"] == "34"
+            r
+            for r in rollup(conn, area="", level="province", dimension="health")
+            if r["code"] == "34"
         ]
         expected = conn.execute(
             text(
@@ -211,7 +213,7 @@ def test_concurrent_status_changes_keep_rollups_exact(stats_engine: Engine) -> N
                         text("UPDATE problem SET status = :s WHERE id = :i"),
                         {"s": status, "i": problem_id},
                     )
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [
