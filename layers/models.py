@@ -217,3 +217,137 @@ class Rollup(Base):
     code: Mapped[str] = mapped_column(String(6, collation="C"), primary_key=True)
     key: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+VECTOR_KINDS = ("water_sources", "waterways", "flood_zones", "drought_zones", "land_use")
+
+
+class Layer(Base):
+    """One imported Geo-social vector layer (water sources, waterways, zones, land use)."""
+
+    __tablename__ = "layer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_crs: Mapped[str | None] = mapped_column(Text)
+    features: Mapped[int] = mapped_column(Integer)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id"))
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LayerFeature(Base):
+    """A feature of a layer, in EPSG:4326; ``status`` applies to water sources."""
+
+    __tablename__ = "layer_feature"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("layer.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    source_row: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(16))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+
+
+class Raster(Base):
+    """A registered raster: the API and CLI name it by ``id``, never by a path."""
+
+    __tablename__ = "raster"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    stored_as: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    crs: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bands: Mapped[int] = mapped_column(Integer)
+    dtype: Mapped[str] = mapped_column(String(16))
+    nodata: Mapped[float | None] = mapped_column(Float)
+    resolution: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    units: Mapped[str | None] = mapped_column(Text)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    footprint: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=4326))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SpatialWeights(Base):
+    """Contiguity weights over a level's units, built once per boundary version."""
+
+    __tablename__ = "spatial_weights"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(Text)
+    boundaries: Mapped[str] = mapped_column(Text)
+    ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    focal: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    neighbor: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HotspotRun(Base):
+    __tablename__ = "hotspot_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(6))
+    round: Mapped[int] = mapped_column(Integer)
+    indicator: Mapped[str] = mapped_column(Text)
+    weights_id: Mapped[int] = mapped_column(ForeignKey("spatial_weights.id"))
+    parameters: Mapped[dict[str, Any]] = mapped_column()
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HotspotResult(Base):
+    __tablename__ = "hotspot_result"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("hotspot_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    gi_z: Mapped[float | None] = mapped_column(Float)
+    gi_p: Mapped[float | None] = mapped_column(Float)
+    gi_class: Mapped[str] = mapped_column(String(16))
+    moran_i: Mapped[float | None] = mapped_column(Float)
+    moran_z: Mapped[float | None] = mapped_column(Float)
+    moran_p: Mapped[float | None] = mapped_column(Float)
+    moran_quadrant: Mapped[str | None] = mapped_column(String(2))
+    moran_class: Mapped[str] = mapped_column(String(16))
+
+
+class TargetRun(Base):
+    __tablename__ = "target_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(6))
+    round: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column()
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TargetScore(Base):
+    __tablename__ = "target_score"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("target_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    components: Mapped[dict[str, Any]] = mapped_column()

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
+import rasterio
 from sqlalchemy import Connection, select, text
 
 from geo.errors import InvalidInputError
 from geo.synth import CATEGORY_WEIGHTS, Synthetic, synthesize, to_csv_bytes
-from layers.models import ProblemCategory
+from geo.synthwater import LABEL, SyntheticWater, synthesize_water
+from layers.models import AdminUnit, ProblemCategory
 
 
 def generate(
@@ -46,3 +49,69 @@ def write(survey: Synthetic, out: Path, encoding: str = "utf-8") -> Path:
     key = out.with_name(out.stem + ".key.csv")
     survey.key.to_csv(key, index=False)
     return key
+
+
+VILLAGES = """
+SELECT subdistrict_code, moo,
+    ST_SetSRID(ST_MakePoint(avg(ST_X(geom)), avg(ST_Y(geom))), 4326) AS geom
+FROM household
+WHERE province_code = :province AND moo IS NOT NULL AND precision IN ('gps', 'gps_corrected')
+GROUP BY subdistrict_code, moo
+"""
+
+
+def generate_water(conn: Connection, province: str, seed: int) -> SyntheticWater:
+    """A synthetic Geo-social water set for a province, around its surveyed villages if any."""
+    area = gpd.read_postgis(
+        select(AdminUnit.code, AdminUnit.geom).where(
+            AdminUnit.code == province, AdminUnit.level == "province", AdminUnit.geom.is_not(None)
+        ),
+        conn,
+        geom_col="geom",
+    )
+    if area.empty:
+        raise InvalidInputError(f"no province polygon with code {province!r} is loaded")
+    villages = gpd.read_postgis(
+        text(VILLAGES), conn, geom_col="geom", params={"province": province}
+    )
+    return synthesize_water(area, villages if len(villages) else None, seed=seed)
+
+
+def write_water(water: SyntheticWater, folder: Path) -> dict[str, Path]:
+    """Write the set as GeoPackages and GeoTIFFs (tagged synthetic); returns kind → file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for kind, frame in (
+        ("water_sources", water.water_sources),
+        ("waterways", water.streams),
+        ("flood_zones", water.flood_zones),
+        ("drought_zones", water.drought_zones),
+    ):
+        path = folder / f"synthetic-{kind}.gpkg"
+        path.unlink(missing_ok=True)
+        pyogrio.write_dataframe(frame, path, layer=kind, metadata={"DESCRIPTION": LABEL})
+        files[kind] = path
+    height, width = water.elevation.shape
+    for kind, values in (
+        ("elevation", water.elevation),
+        ("flood_frequency", water.flood_frequency),
+    ):
+        path = folder / f"synthetic-{kind}.tif"
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=1,
+            dtype="float32",
+            crs=f"EPSG:{water.crs_epsg}",
+            transform=water.transform,
+            nodata=water.nodata,
+            tiled=True,
+            compress="deflate",
+        ) as out:
+            out.write(values, 1)
+            out.update_tags(DESCRIPTION=LABEL)
+        files[kind] = path
+    return files

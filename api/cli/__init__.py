@@ -8,9 +8,12 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
+from api.cli.analysis import density, hotspots, target
 from api.cli.boundaries import boundaries_app
 from api.cli.common import console, errors, out
 from api.cli.db import db_app
+from api.cli.layers import layers_app, synth_water
+from api.cli.overlay import overlay_app
 from api.cli.stats import stats
 from api.cli.survey import import_files, synth
 from layers.db import database_url
@@ -24,6 +27,12 @@ app.add_typer(boundaries_app, name="boundaries")
 app.command("import")(import_files)
 app.command("synth")(synth)
 app.command("stats")(stats)
+app.command("density")(density)
+app.command("hotspots")(hotspots)
+app.command("target")(target)
+app.add_typer(layers_app, name="layers")
+app.add_typer(overlay_app, name="overlay")
+app.command("synth-water")(synth_water)
 
 
 @app.callback()

@@ -186,7 +186,7 @@ def _open_excel(path: Path) -> SurveyFile:
     return SurveyFile(path, "xlsx", None, [_text(h).strip() for h in header], rows)
 
 
-def _dbf_encoding(path: Path) -> str | None:
+def dbf_encoding(path: Path) -> str | None:
     """cp874 for a shapefile without .cpg whose attribute bytes are Thai, else GDAL's choice."""
     dbf = path.with_suffix(".dbf")
     if path.suffix.lower() != ".shp" or path.with_suffix(".cpg").exists() or not dbf.exists():
@@ -202,7 +202,7 @@ def _dbf_encoding(path: Path) -> str | None:
 
 
 def _open_spatial(path: Path) -> SurveyFile:
-    encoding = _dbf_encoding(path)
+    encoding = dbf_encoding(path)
     info = pyogrio.read_info(path, encoding=encoding)
     columns = [str(c) for c in info["fields"]]
     return SurveyFile(path, "spatial", encoding, columns, int(info["features"]))

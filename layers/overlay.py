@@ -1,0 +1,201 @@
+"""Overlays of the survey with Geo-social layers: zones, nearest water source, raster values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio.windows import from_bounds
+from sqlalchemy import Connection, select, text
+
+from geo.errors import InvalidInputError
+from geo.overlay import ZONAL_STATS, sample_points, zonal
+from layers.geosocial import open_raster
+from layers.models import AdminUnit
+from layers.settings import Settings
+from layers.stats import CODE_LENGTH, latest_round, resolve_area
+
+ZONE_KINDS = ("flood_zones", "drought_zones", "land_use")
+# Households and their problems per child area, and how many lie in a zone of ``kinds``.
+ZONES = """
+WITH h AS (
+    SELECT h.household_id, h.round, left(h.subdistrict_code, :length) AS code,
+        EXISTS (SELECT 1 FROM layer_part z
+                WHERE z.kind = ANY(:kinds) AND ST_Intersects(z.geom, h.geom)) AS inside
+    FROM household h WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
+)
+SELECT h.code, count(DISTINCT h.household_id) AS households,
+    count(DISTINCT h.household_id) FILTER (WHERE h.inside) AS households_in_zone,
+    count(p.id) AS problems,
+    count(p.id) FILTER (WHERE h.inside) AS problems_in_zone,
+    count(p.id) FILTER (WHERE h.inside AND p.category = 'flood_drought_damage')
+        AS flood_drought_problems_in_zone
+FROM h LEFT JOIN problem p ON p.household_id = h.household_id AND p.round = h.round
+GROUP BY h.code ORDER BY h.code
+"""
+# For each household reporting ``category``: the nearest working water source, in metres in
+# its UTM zone. KNN on the index gives candidates by degrees; the metric nearest is among the
+# first few (a degree of longitude is only 3-4 % shorter than one of latitude in Thailand).
+NEAREST_SOURCE = """
+SELECT h.household_id, h.subdistrict_code, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
+       s.id AS source_id, s.name AS source_name, s.distance_m
+FROM household h
+JOIN problem p ON p.household_id = h.household_id AND p.round = h.round AND p.category = :category
+CROSS JOIN LATERAL (
+    SELECT c.id, c.name,
+        ST_Distance(ST_Transform(c.geom, u.epsg), ST_Transform(h.geom, u.epsg)) AS distance_m
+    FROM (
+        SELECT f.id, f.name, f.geom FROM layer_feature f
+        WHERE f.kind = 'water_sources' AND f.status = 'working'
+        ORDER BY f.geom <-> h.geom LIMIT 8
+    ) c,
+    LATERAL (SELECT CASE WHEN ST_X(h.geom) < 102 THEN 32647 ELSE 32648 END AS epsg) u
+    ORDER BY distance_m, c.id LIMIT 1
+) s
+WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
+ORDER BY h.household_id
+"""
+
+
+def zone_exposure(
+    conn: Connection,
+    *,
+    kinds: tuple[str, ...],
+    area: str,
+    level: str,
+    round_: int | None = None,
+) -> pd.DataFrame:
+    """Households and problems inside zones of any of ``kinds`` per child area of ``area``."""
+    for kind in kinds:
+        if kind not in ZONE_KINDS:
+            raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(ZONE_KINDS)}")
+    parent = resolve_area(conn, area)
+    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
+        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
+    round_ = round_ or latest_round(conn)
+    params = {
+        "length": CODE_LENGTH[level],
+        "kinds": list(kinds),
+        "round": round_,
+        "prefix": parent.code + "%",
+    }
+    result = conn.execute(text(ZONES), params)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    frame["share_in_zone_pct"] = (
+        100 * frame["households_in_zone"] / frame["households"].where(frame["households"] > 0)
+    ).round(2)
+    return frame
+
+
+def water_access(
+    conn: Connection,
+    *,
+    area: str,
+    round_: int | None = None,
+    category: str = "no_clean_water",
+) -> gpd.GeoDataFrame:
+    """Each household reporting ``category`` with its nearest working water source."""
+    unit = resolve_area(conn, area)
+    round_ = round_ or latest_round(conn)
+    params = {"category": category, "round": round_, "prefix": unit.code + "%"}
+    result = conn.execute(text(NEAREST_SOURCE), params)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    return gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+        crs=4326,
+    )
+
+
+def water_access_summary(access: gpd.GeoDataFrame, level: str) -> pd.DataFrame:
+    """Per area: households without clean water, and how far their nearest source is."""
+    codes = access["subdistrict_code"].str[: CODE_LENGTH[level]]
+    grouped = access.groupby(codes)["distance_m"]
+    return pd.DataFrame(
+        {
+            "households": grouped.size(),
+            "median_m": grouped.median().round(1),
+            "max_m": grouped.max().round(1),
+            "beyond_1km": grouped.apply(lambda d: int((d > 1000).sum())),
+        }
+    ).rename_axis("code")
+
+
+def sample_households(
+    conn: Connection,
+    settings: Settings,
+    *,
+    raster_id: str,
+    area: str,
+    round_: int | None = None,
+) -> gpd.GeoDataFrame:
+    """The households of an area with the raster's value under each."""
+    unit = resolve_area(conn, area)
+    round_ = round_ or latest_round(conn)
+    points = gpd.read_postgis(
+        text(
+            "SELECT household_id, subdistrict_code, geom FROM household "
+            "WHERE round = :round AND subdistrict_code LIKE :prefix ORDER BY household_id"
+        ),
+        conn,
+        geom_col="geom",
+        params={"round": round_, "prefix": unit.code + "%"},
+    )
+    with open_raster(conn, settings, raster_id) as dataset:
+        points["value"] = sample_points(dataset, points.geometry)
+    return points
+
+
+def zonal_by_area(
+    conn: Connection,
+    settings: Settings,
+    *,
+    raster_id: str,
+    area: str,
+    level: str,
+    stats: tuple[str, ...] = ZONAL_STATS,
+) -> gpd.GeoDataFrame:
+    """Statistics of a raster per child area of ``area``, with the areas' outlines."""
+    parent = resolve_area(conn, area)
+    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
+        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
+    units = gpd.read_postgis(
+        select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en, AdminUnit.geom)
+        .where(
+            AdminUnit.level == level,
+            AdminUnit.code.startswith(parent.code),
+            AdminUnit.geom.is_not(None),
+        )
+        .order_by(AdminUnit.code),
+        conn,
+        geom_col="geom",
+    )
+    with open_raster(conn, settings, raster_id) as dataset:
+        bounds = units.to_crs(dataset.crs).total_bounds
+        window = from_bounds(*bounds, transform=dataset.transform).round_offsets().round_lengths()
+        window = window.intersection(
+            from_bounds(*dataset.bounds, transform=dataset.transform).round_offsets()
+        )
+        values = dataset.read(1, window=window)
+        figures = zonal(
+            units,
+            values,
+            dataset.window_transform(window),
+            dataset.crs,
+            dataset.nodata,
+            stats,
+        )
+    frame = pd.concat([units, figures.round(3)], axis=1)
+    return gpd.GeoDataFrame(frame, geometry="geom", crs=4326)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN as None)."""
+    plain = frame.drop(columns=[c for c in frame.columns if c in ("geom", "geometry")])
+    plain = plain.astype(object).where(plain.notna(), None)
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+        for r in plain.to_dict("records")
+    ]
