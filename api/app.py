@@ -10,7 +10,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import sessionmaker
 
 from api.errors import register_error_handlers
-from api.routers import areas, health, imports, stats
+from api.routers import (
+    areas,
+    density,
+    health,
+    hotspots,
+    imports,
+    layers,
+    overlay,
+    stats,
+    targeting,
+)
 from layers.db import database_url, make_engine
 from layers.settings import Settings
 
@@ -55,5 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
-    app.include_router(stats.router)
+    for module in (stats, density, hotspots, overlay, targeting, layers):
+        app.include_router(module.router)
     return app

@@ -1,11 +1,13 @@
-"""Dependencies shared by the routers: settings and one database session per request."""
+"""Shared by the routers: settings, one database session per request, common parameters."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request
+import geopandas as gpd
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from layers.settings import Settings
@@ -23,3 +25,31 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+AreaQuery = Annotated[
+    str,
+    Query(
+        pattern=r"^(\d{2}|\d{4}|\d{6})?$",
+        description="province, district or subdistrict code; empty = Thailand",
+    ),
+]
+RoundQuery = Annotated[
+    int | None, Query(ge=2500, le=2700, description="survey round (BE year); default the latest")
+]
+AdminLevel = Literal["province", "district", "subdistrict"]
+
+
+def geojson(frame: gpd.GeoDataFrame, **members: Any) -> Response:
+    """A GeoDataFrame as a GeoJSON FeatureCollection (EPSG:4326), with extra top-level members."""
+    collection = (
+        json.loads(frame.to_json(na="null", drop_id=True))
+        if len(frame)
+        else {
+            "type": "FeatureCollection",
+            "features": [],
+        }
+    )
+    collection.update(members)
+    body = json.dumps(collection, ensure_ascii=False, default=str)
+    return Response(body, media_type="application/geo+json")

@@ -258,7 +258,13 @@ def run_hotspots(
         rollup(conn, area=area, level=level, round_=round_, dimension=dimension)
     ).set_index("code")
     figures = figures[figures["households"] > 0]
-    figures["unsolved_pct"] = 100 - figures["solved_pct"].astype(float).fillna(100)
+    # From the counts, not the rounded rates the roll-up reports.
+    households = figures["households"].astype(float)
+    problems = figures["problems"].astype(float)
+    figures["problems_per_1000"] = 1000 * problems / households
+    figures["affected_per_1000"] = 1000 * figures["households_with_problems"] / households
+    unsolved = (problems - figures["solved"]) / problems.where(problems > 0)
+    figures["unsolved_pct"] = (100 * unsolved).fillna(0.0)
     weights_id, w = weights(conn, level)
     codes = [c for c in w.id_order if c in figures.index]
     if len(codes) < 3:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from rasterio.windows import from_bounds
+from rasterio.windows import Window, from_bounds
 from sqlalchemy import Connection, select, text
 
 from geo.errors import InvalidInputError
@@ -173,11 +174,15 @@ def zonal_by_area(
         geom_col="geom",
     )
     with open_raster(conn, settings, raster_id) as dataset:
-        bounds = units.to_crs(dataset.crs).total_bounds
-        window = from_bounds(*bounds, transform=dataset.transform).round_offsets().round_lengths()
-        window = window.intersection(
-            from_bounds(*dataset.bounds, transform=dataset.transform).round_offsets()
-        )
+        # The cells under the units, whole cells outwards, within the raster.
+        cover = from_bounds(*units.to_crs(dataset.crs).total_bounds, transform=dataset.transform)
+        col, row = math.floor(cover.col_off), math.floor(cover.row_off)
+        window = Window(
+            col,
+            row,
+            math.ceil(cover.col_off + cover.width) - col,
+            math.ceil(cover.row_off + cover.height) - row,
+        ).intersection(Window(0, 0, dataset.width, dataset.height))
         values = dataset.read(1, window=window)
         figures = zonal(
             units,

@@ -28,9 +28,11 @@ from layers import migrate
 from layers.boundaries import load_boundaries
 from layers.cluster import LocalCluster, drop_database, ensure_database, find_bindir, free_port
 from layers.db import make_engine
+from layers.geosocial import import_layer, import_raster
+from layers.intake.importer import Importer
 from layers.registry import check_registry
 from layers.settings import PROJECT_ROOT, Settings
-from layers.synth import generate, write
+from layers.synth import generate, generate_water, write, write_water
 
 SHARED_BOUNDARIES = Path(
     os.environ.get(
@@ -176,3 +178,37 @@ def api(loaded_url: str) -> Iterator[httpx.Client]:
     """The API over the database with the real boundaries."""
     with serve(Settings(database_url=loaded_url)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def analysis_settings(
+    new_database: Callable[[], str],
+    shared_boundaries: Path,
+    synthetic: tuple[Synthetic, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
+    """Settings of a database with the boundaries, the synthetic Ubon survey and a synthetic
+    water set for province 34 (rasters in the settings' home)."""
+    url = _with_boundaries(new_database, shared_boundaries)
+    engine = engine_for(url)
+    settings = Settings(database_url=url, home=tmp_path_factory.mktemp("home"))
+    Importer(engine, settings).run(synthetic[1])
+    with engine.connect() as conn:
+        water = generate_water(conn, "34", seed=3)
+    files = write_water(water, tmp_path_factory.mktemp("water"))
+    with engine.begin() as conn:
+        for kind, path in files.items():
+            if path.suffix == ".tif":
+                import_raster(conn, settings, path, kind, raster_id=f"syn-{kind}", synthetic=True)
+            else:
+                import_layer(conn, path, kind, synthetic=True)
+    engine.dispose()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def analysis_engine(analysis_settings: Settings) -> Iterator[Engine]:
+    assert analysis_settings.database_url is not None
+    engine = engine_for(analysis_settings.database_url)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,68 @@
+"""Problem density: counts and rates on an H3 grid, and kernel density surfaces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, geojson
+from layers import analysis
+
+router = APIRouter(prefix="/density", tags=["analysis"])
+
+Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
+
+
+def filters(
+    dimension: Annotated[Dimension | None, Query(description="only this dimension")] = None,
+    category: Annotated[str | None, Query(description="only this problem category")] = None,
+    status: Annotated[str | None, Query(description="only this status")] = None,
+) -> analysis.Filters:
+    return analysis.Filters(dimension=dimension, category=category, status=status)
+
+
+FiltersDep = Annotated[analysis.Filters, Depends(filters)]
+
+
+@router.get("/hexagons", summary="Households and problems per H3 cell (GeoJSON)")
+def hexagons(
+    session: SessionDep,
+    chosen: FiltersDep,
+    area: AreaQuery = "34",
+    round: RoundQuery = None,
+    resolution: Annotated[
+        int | None, Query(ge=4, le=10, description="H3 resolution; default from the area's size")
+    ] = None,
+) -> Response:
+    cells = analysis.hexagons(session.connection(), area, round, chosen, resolution)
+    return geojson(cells, resolution=cells.attrs["resolution"], area=area)
+
+
+class SurfaceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    area: str = "34"
+    round: int | None = None
+    dimension: Dimension | None = None
+    category: str | None = None
+    status: str | None = None
+    cell_m: float = 250.0
+    bandwidth_m: float | None = None
+
+
+@router.post("/surface", summary="Write a kernel density GeoTIFF and register it as a raster")
+def surface(session: SessionDep, settings: SettingsDep, request: SurfaceRequest) -> dict[str, Any]:
+    chosen = analysis.Filters(request.dimension, request.category, request.status)
+    made = analysis.density_surface(
+        session.connection(),
+        settings,
+        request.area,
+        request.round,
+        chosen,
+        cell_m=request.cell_m,
+        bandwidth_m=request.bandwidth_m,
+    )
+    session.commit()
+    return made

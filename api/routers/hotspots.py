@@ -1,0 +1,53 @@
+"""Hot and cold spots (Getis-Ord Gi*, Local Moran's I), run and stored as layers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import SessionDep, geojson
+from layers import analysis
+
+router = APIRouter(prefix="/hotspots", tags=["analysis"])
+
+
+class HotspotRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    area: str = Field("", pattern=r"^(\d{2}|\d{4})?$")
+    level: Literal["subdistrict", "district"] = "subdistrict"
+    indicator: Literal["problems_per_1000", "affected_per_1000", "unsolved_pct"] = (
+        "problems_per_1000"
+    )
+    round: int | None = None
+    dimension: str | None = None
+    permutations: int = Field(999, ge=99, le=9999)
+    seed: int = 12345
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+
+
+@router.post("", summary="Run Gi* and Local Moran; the result is stored and returned (GeoJSON)")
+def run(session: SessionDep, request: HotspotRequest) -> Response:
+    conn = session.connection()
+    run_id, _ = analysis.run_hotspots(
+        conn,
+        area=request.area,
+        level=request.level,
+        round_=request.round,
+        indicator=request.indicator,
+        dimension=request.dimension,
+        permutations=request.permutations,
+        seed=request.seed,
+        alpha=request.alpha,
+    )
+    layer = analysis.hotspot_layer(conn, run_id)
+    session.commit()
+    return geojson(layer, run=layer.attrs["run"])
+
+
+@router.get("/{run_id}", summary="A stored hotspot run (GeoJSON)")
+def get_run(session: SessionDep, run_id: Annotated[int, Path(ge=1)]) -> Response:
+    layer = analysis.hotspot_layer(session.connection(), run_id)
+    return geojson(layer, run=layer.attrs["run"])

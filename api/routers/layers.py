@@ -1,0 +1,54 @@
+"""Geo-social layers and registered rasters: what is loaded, and the features of a layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from api.deps import SessionDep, SettingsDep, geojson
+from geo.errors import InvalidInputError
+from layers import geosocial
+
+router = APIRouter(tags=["layers"])
+
+
+@router.get("/layers", summary="Imported vector layers")
+def list_layers(session: SessionDep) -> list[dict[str, Any]]:
+    return geosocial.list_layers(session.connection())
+
+
+@router.get("/layers/{kind}/features", summary="Features of every layer of a kind (GeoJSON)")
+def features(
+    session: SessionDep,
+    settings: SettingsDep,
+    kind: Annotated[str, Path(description="water_sources, waterways, flood_zones, ...")],
+    bbox: Annotated[str | None, Query(description="west,south,east,north in degrees")] = None,
+) -> Response:
+    box = _bbox(bbox)
+    frame = geosocial.features_frame(session.connection(), kind, box)
+    if len(frame) > settings.page_size_max * 100:
+        raise InvalidInputError(f"{len(frame):,} features: narrow the bbox")
+    return geojson(frame, kind=kind)
+
+
+@router.get("/rasters", summary="Registered rasters")
+def list_rasters(session: SessionDep) -> list[dict[str, Any]]:
+    return geosocial.list_rasters(session.connection())
+
+
+@router.get("/rasters/{raster_id}", summary="One registered raster's description")
+def raster(session: SessionDep, raster_id: str) -> dict[str, Any]:
+    return geosocial.raster_record(session.connection(), raster_id)
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in value.split(","))
+    except ValueError as exc:
+        raise InvalidInputError("bbox: give four numbers, west,south,east,north") from exc
+    if not (west < east and south < north):
+        raise InvalidInputError("bbox: west must be < east and south < north")
+    return west, south, east, north
