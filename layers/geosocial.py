@@ -86,6 +86,11 @@ def import_layer(
         frame = pyogrio.read_dataframe(path, encoding=dbf_encoding(path))
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InvalidInputError(f"{path}: not a readable vector file ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{path}: a field name or value is not valid text in its encoding ({exc.reason}); "
+            "Thai shapefile field names longer than 10 bytes are cut mid-character"
+        ) from exc
     report = LayerReport(None, kind, name, features=len(frame))
     if crs is not None:
         frame = frame.set_crs(crs, allow_override=True)

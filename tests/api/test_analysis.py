@@ -1,0 +1,146 @@
+"""The analysis over HTTP and on the command line, on the synthetic Ubon survey and water set."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from layers.settings import Settings
+from tests.api.test_cli import run
+from tests.conftest import serve
+
+
+@pytest.fixture(scope="module")
+def client(analysis_settings: Settings) -> Iterator[httpx.Client]:
+    with serve(analysis_settings) as http:
+        yield http
+
+
+def test_stats_list_each_child_area_with_the_breakdown(
+    client: httpx.Client, analysis_engine: Engine
+) -> None:
+    response = client.get("/stats", params={"area": "34", "level": "district"})
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    with analysis_engine.connect() as conn:
+        households = conn.scalar(text("SELECT count(*) FROM household WHERE round = 2567"))
+    assert sum(r["households"] for r in rows) == households
+    for key in (
+        "code",
+        "name_th",
+        "households",
+        "households_with_problems",
+        "problems",
+        "solved_pct",
+        "resolution",
+        "by_dimension",
+        "by_category",
+    ):
+        assert key in rows[0]
+    health = client.get("/stats", params={"area": "34", "level": "district", "dimension": "health"})
+    assert sum(r["problems"] for r in health.json()) == sum(
+        r["by_dimension"]["health"] for r in rows
+    )
+    assert client.get("/stats", params={"area": "34", "level": "nation"}).status_code == 422
+    assert client.get("/stats", params={"area": "99", "level": "district"}).status_code == 404
+
+
+def test_hexagons_are_geojson_with_every_household(
+    client: httpx.Client, analysis_engine: Engine
+) -> None:
+    response = client.get("/density/hexagons", params={"area": "34", "resolution": 7})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/geo+json"
+    body = response.json()
+    assert body["type"] == "FeatureCollection" and body["resolution"] == 7
+    with analysis_engine.connect() as conn:
+        households = conn.scalar(text("SELECT count(*) FROM household WHERE round = 2567"))
+    assert sum(f["properties"]["households"] for f in body["features"]) == households
+    assert body["features"][0]["geometry"]["type"] == "Polygon"
+
+
+def test_a_hotspot_run_is_stored_and_served_again(client: httpx.Client) -> None:
+    made = client.post("/hotspots", json={"area": "34", "permutations": 199, "seed": 3})
+    assert made.status_code == 200, made.text
+    body = made.json()
+    run = body["run"]
+    assert run["parameters"]["permutations"] == 199 and run["indicator"] == "problems_per_1000"
+    again = client.get(f"/hotspots/{run['id']}").json()
+    assert again["features"] == body["features"]
+    classes = {f["properties"]["gi_class"] for f in body["features"]}
+    assert classes <= {
+        "hot_99",
+        "hot_95",
+        "hot_90",
+        "not_significant",
+        "cold_90",
+        "cold_95",
+        "cold_99",
+    }
+    refused = client.post("/hotspots", json={"area": "34", "owner": "me"})
+    assert refused.status_code == 422
+    assert client.get("/hotspots/999999").status_code == 404
+
+
+def test_targeting_ranks_with_components(client: httpx.Client) -> None:
+    response = client.get("/targeting", params={"area": "34", "level": "district", "top": 5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [a["rank"] for a in body["areas"]] == [1, 2, 3, 4, 5]
+    first = body["areas"][0]
+    assert first["score"] == pytest.approx(
+        sum(first[f"{c}_points"] for c in body["weights"]), abs=0.01
+    )
+
+
+def test_overlays_and_layers(client: httpx.Client) -> None:
+    zones = client.get(
+        "/overlay/zones",
+        params={"area": "34", "level": "district", "kind": ["flood_zones", "drought_zones"]},
+    )
+    assert zones.status_code == 200, zones.text
+    assert any(r["households_in_zone"] > 0 for r in zones.json())
+    zonal = client.get(
+        "/overlay/zonal", params={"raster": "syn-elevation", "area": "34", "level": "district"}
+    )
+    assert zonal.status_code == 200
+    assert all(f["properties"]["mean"] > 0 for f in zonal.json()["features"])
+    missing = client.get(
+        "/overlay/zonal", params={"raster": "../../etc/passwd", "area": "34", "level": "district"}
+    )
+    assert missing.status_code == 404
+    access = client.get("/overlay/water-access", params={"area": "34"})
+    assert access.status_code == 200 and access.json()[0]["median_m"] > 0
+    kinds = {layer["kind"] for layer in client.get("/layers").json()}
+    assert kinds == {"water_sources", "waterways", "flood_zones", "drought_zones"}
+    sources = client.get(
+        "/layers/water_sources/features", params={"bbox": "104.0,14.0,106.0,16.5"}
+    ).json()
+    assert sources["features"] and sources["features"][0]["geometry"]["type"] == "Point"
+    assert {r["id"] for r in client.get("/rasters").json()} >= {
+        "syn-elevation",
+        "syn-flood_frequency",
+    }
+
+
+def test_stats_json_on_the_command_line(analysis_settings: Settings) -> None:
+    assert analysis_settings.database_url is not None
+    done = run(
+        "stats", "--area", "34", "--level", "district", "--json", url=analysis_settings.database_url
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert {
+        "code",
+        "name_th",
+        "households",
+        "households_with_problems",
+        "problems",
+        "solved_pct",
+    } <= set(rows[0])
+    bad = run("stats", "--area", "34", "--level", "province", url=analysis_settings.database_url)
+    assert bad.returncode == 2 and "not below" in bad.stderr
