@@ -8,8 +8,8 @@ problems solved by an agency or by the household over all problems — never fro
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from geo.errors import InvalidInputError
 
@@ -28,86 +28,74 @@ PER = 1_000
 
 
 def summarise(
-    counts: pd.DataFrame, categories: pd.DataFrame, dimension: str | None = None
-) -> pd.DataFrame:
-    """One row of figures per area.
+    counts: Iterable[tuple[str, str, int]],
+    dimension_of: Mapping[str, str],
+    dimension: str | None = None,
+    codes: Iterable[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """Figures per area.
 
     Parameters
     ----------
-    counts : DataFrame
-        Columns ``code``, ``key``, ``n`` (see the module docstring).
-    categories : DataFrame
-        Columns ``code`` and ``dimension`` of the problem taxonomy.
+    counts : iterable of (code, key, n)
+        Counts in long form (see the module docstring).
+    dimension_of : mapping
+        Problem category code → its TPMAP dimension.
     dimension : str, optional
-        Count only problems of this TPMAP dimension (households with problems too).
+        Count only problems of this dimension (households with problems too).
+    codes : iterable of str
+        Areas to report even when ``counts`` has nothing for them (all zeros).
 
     Returns
     -------
-    DataFrame
-        Indexed by area code, with ``households``, ``households_with_problems``, ``problems``,
-        ``solved``, ``solved_pct`` (None without problems), ``problems_per_1000``,
-        ``affected_per_1000`` (None without households), and the dicts ``resolution``
-        (problems by status), ``by_dimension`` and ``by_category``.
+    dict
+        Area code → ``households``, ``households_with_problems``, ``problems``, ``solved``,
+        ``solved_pct`` (None without problems), ``problems_per_1000`` and ``affected_per_1000``
+        (None without households), and the dicts ``resolution`` (problems by status, every
+        status present), ``by_dimension`` (every dimension) and ``by_category`` (those found).
     """
     if dimension is not None and dimension not in DIMENSIONS:
         raise InvalidInputError(f"dimension: {dimension!r} is not one of {', '.join(DIMENSIONS)}")
-    dimension_of = dict(zip(categories["code"], categories["dimension"], strict=True))
-    codes = pd.Index(counts["code"].unique(), name="code")
-    keys = counts["key"].astype(str)
-    plain = counts[~keys.str.startswith("problems:")].pivot_table(
-        index="code", columns="key", values="n", aggfunc="sum"
-    )
-    plain = plain.reindex(codes)
-    problems = counts[keys.str.startswith("problems:")]
-    parts = problems["key"].astype(str).str.split(":", expand=True)
-    problems = pd.DataFrame(
-        {
-            "code": problems["code"].to_numpy(),
-            "category": parts[1].to_numpy() if len(parts) else [],
-            "status": parts[2].to_numpy() if len(parts) else [],
-            "n": problems["n"].to_numpy(dtype=np.int64),
-        }
-    )
-    problems["dimension"] = problems["category"].map(dimension_of)
-    if dimension is not None:
-        problems = problems[problems["dimension"] == dimension]
     affected_key = "affected" if dimension is None else f"affected:{dimension}"
-
-    def column(name: str) -> pd.Series:
-        if name not in plain:
-            return pd.Series(0, index=codes, dtype=np.int64)
-        return plain[name].fillna(0).astype(np.int64)
-
-    def breakdown(by: str, labels: tuple[str, ...] | None = None) -> pd.Series:
-        table = problems.pivot_table(index="code", columns=by, values="n", aggfunc="sum")
-        table = table.reindex(index=codes, columns=labels or sorted(table.columns)).fillna(0)
-        return pd.Series(
-            [
-                {k: int(v) for k, v in row.items() if labels or v}
-                for row in table.to_dict("records")
-            ],
-            index=codes,
+    areas: dict[str, dict[str, Any]] = {code: _empty() for code in codes}
+    for code, key, n in counts:
+        area = areas.get(code) or areas.setdefault(code, _empty())
+        if key == "households":
+            area["households"] += n
+        elif key == affected_key:
+            area["households_with_problems"] += n
+        elif key.startswith("problems:"):
+            _, category, status = key.split(":", 2)
+            within = dimension_of.get(category)
+            if dimension is not None and within != dimension:
+                continue
+            area["problems"] += n
+            area["resolution"][status] = area["resolution"].get(status, 0) + n
+            if within is not None:
+                area["by_dimension"][within] += n
+            area["by_category"][category] = area["by_category"].get(category, 0) + n
+    for area in areas.values():
+        area["solved"] = sum(area["resolution"][s] for s in SOLVED)
+        area["solved_pct"] = _share(area["solved"], area["problems"], 100)
+        area["problems_per_1000"] = _share(area["problems"], area["households"], PER)
+        area["affected_per_1000"] = _share(
+            area["households_with_problems"], area["households"], PER
         )
-
-    out = pd.DataFrame(
-        {
-            "households": column("households"),
-            "households_with_problems": column(affected_key),
-            "problems": problems.groupby("code")["n"].sum().reindex(codes).fillna(0).astype(int),
-        },
-        index=codes,
-    )
-    out["resolution"] = breakdown("status", RESOLUTION)
-    out["by_dimension"] = breakdown("dimension", DIMENSIONS)
-    out["by_category"] = breakdown("category")
-    out["solved"] = [sum(r[s] for s in SOLVED) for r in out["resolution"]]
-    out["solved_pct"] = _share(out["solved"], out["problems"], 100)
-    out["problems_per_1000"] = _share(out["problems"], out["households"], PER)
-    out["affected_per_1000"] = _share(out["households_with_problems"], out["households"], PER)
-    return out.sort_index()
+        area["by_category"] = dict(sorted(area["by_category"].items()))
+    return dict(sorted(areas.items()))
 
 
-def _share(part: pd.Series, whole: pd.Series, scale: float) -> pd.Series:
-    """``part / whole * scale`` rounded to 2 decimals, None where ``whole`` is 0."""
-    ratio = (part / whole.where(whole > 0) * scale).round(2)
-    return ratio.astype(object).where(ratio.notna(), None)
+def _empty() -> dict[str, Any]:
+    return {
+        "households": 0,
+        "households_with_problems": 0,
+        "problems": 0,
+        "resolution": dict.fromkeys(RESOLUTION, 0),
+        "by_dimension": dict.fromkeys(DIMENSIONS, 0),
+        "by_category": {},
+    }
+
+
+def _share(part: int, whole: int, scale: float) -> float | None:
+    """``part / whole * scale`` rounded to 2 decimals; None when ``whole`` is 0."""
+    return round(part / whole * scale, 2) if whole else None

@@ -282,6 +282,7 @@ def run_hotspots(
         "dimension": dimension,
         "weights": WEIGHTS_METHOD,
         "units": len(codes),
+        "seconds": result.attrs["seconds"],
     }
     run_id = conn.scalar(
         insert(HotspotRun)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Connection, func, select, text
 
 from geo.errors import InvalidInputError, NotFoundError
@@ -117,51 +116,41 @@ def rollup(
     round_ = round_ if round_ is not None else latest_round(conn)
     params = {"round": round_, "prefix": parent.code + "%"}
     if level in LIVE_WITHIN:
-        sql = LIVE.format(unit=UNIT_SQL[level])
-        counts = pd.DataFrame(conn.execute(text(sql), params).all(), columns=["code", "key", "n"])
-        names = _live_names(counts, level)
+        counts = conn.execute(text(LIVE.format(unit=UNIT_SQL[level])), params).tuples().all()
+        names = _live_names([c for c, _, _ in counts], level)
     else:
         params["length"] = CODE_LENGTH[level]
-        counts = pd.DataFrame(
-            conn.execute(text(ROLLUP), params).all(), columns=["code", "key", "n"]
-        )
-        names = pd.DataFrame(
-            conn.execute(
+        counts = conn.execute(text(ROLLUP), params).tuples().all()
+        names = {
+            code: (th, en)
+            for code, th, en in conn.execute(
                 select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en).where(
                     AdminUnit.level == level, AdminUnit.code.startswith(parent.code)
                 )
-            ).all(),
-            columns=["code", "name_th", "name_en"],
-        )
-    zeros = pd.DataFrame({"code": names["code"], "key": "households", "n": 0})
-    categories = pd.DataFrame(
-        conn.execute(select(ProblemCategory.code, ProblemCategory.dimension)).all(),
-        columns=["code", "dimension"],
+            ).tuples()
+        }
+    dimension_of = dict(
+        conn.execute(select(ProblemCategory.code, ProblemCategory.dimension)).tuples().all()
     )
-    figures = summarise(pd.concat([counts, zeros]), categories, dimension)
-    figures = figures.join(names.set_index("code"), how="left")
-    records = []
-    for code, row in figures.iterrows():
-        record = {"code": code, "level": level, "round": round_, **row.to_dict()}
-        record["name_th"] = _text(record.get("name_th"))
-        record["name_en"] = _text(record.get("name_en"))
-        records.append(record)
-    return records
+    figures = summarise(counts, dimension_of, dimension, codes=names)
+    return [
+        {
+            "code": code,
+            "level": level,
+            "round": round_,
+            "name_th": names.get(code, (None, None))[0],
+            "name_en": names.get(code, (None, None))[1],
+            **row,
+        }
+        for code, row in figures.items()
+    ]
 
 
-def _live_names(counts: pd.DataFrame, level: str) -> pd.DataFrame:
-    codes = sorted(counts["code"].unique())
+def _live_names(codes: list[str], level: str) -> dict[str, tuple[str | None, str | None]]:
     if level == "village":
-        moo = [int(c[6:]) for c in codes]
-        return pd.DataFrame(
-            {
-                "code": codes,
-                "name_th": [f"หมู่ {m}" if m else "ไม่ทราบหมู่" for m in moo],
-                "name_en": [f"Moo {m}" if m else "Moo unknown" for m in moo],
-            }
-        )
-    return pd.DataFrame({"code": codes, "name_th": codes, "name_en": None})
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or pd.isna(value) else str(value)
+        names: dict[str, tuple[str | None, str | None]] = {}
+        for code in codes:
+            moo = int(code[6:])
+            names[code] = (f"หมู่ {moo}", f"Moo {moo}") if moo else ("ไม่ทราบหมู่", "Moo unknown")
+        return names
+    return {code: (code, None) for code in codes}
