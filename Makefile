@@ -28,14 +28,21 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 		mkdir -p $(dir $(DEMO_SURVEY)) && $(BIN)/bamrung synth --province 34 --households $(DEMO_HOUSEHOLDS) --defects 0.02 --out $(DEMO_SURVEY); \
 	fi
 	$(BIN)/bamrung import $(DEMO_SURVEY)
+	$(BIN)/bamrung synth-water --province 34
+	$(BIN)/bamrung stats --area 34 --level district
+	$(BIN)/bamrung density --area 34 --kde --bandwidth 2000
+	$(BIN)/bamrung hotspots --area 34
+	$(BIN)/bamrung overlay zones --kind flood_zones --kind drought_zones --area 34 --level district
+	$(BIN)/bamrung target --area 34 --level subdistrict --top 20
 	$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
 
 test: setup lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
 	$(BIN)/pytest
 
-bench: setup  ## speed against peer tools (installs gdal-bin for ogr2ogr)
+bench: setup  ## speed against peer tools (installs gdal-bin for ogr2ogr); a national survey is built once
 	@command -v ogr2ogr >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin; }
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+	$(BIN)/python bench/analysis.py $(BENCH_ANALYSIS_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench

@@ -77,26 +77,37 @@ def generate_water(conn: Connection, province: str, seed: int) -> SyntheticWater
     return synthesize_water(area, villages if len(villages) else None, seed=seed)
 
 
+WATER_VECTORS = ("water_sources", "waterways", "flood_zones", "drought_zones")
+WATER_RASTERS = ("elevation", "flood_frequency")
+
+
+def water_files(folder: Path) -> dict[str, Path]:
+    """Where ``write_water`` puts each kind of layer."""
+    return {
+        **{kind: folder / f"synthetic-{kind}.gpkg" for kind in WATER_VECTORS},
+        **{kind: folder / f"synthetic-{kind}.tif" for kind in WATER_RASTERS},
+    }
+
+
 def write_water(water: SyntheticWater, folder: Path) -> dict[str, Path]:
     """Write the set as GeoPackages and GeoTIFFs (tagged synthetic); returns kind → file."""
     folder.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
+    files = water_files(folder)
     for kind, frame in (
         ("water_sources", water.water_sources),
         ("waterways", water.streams),
         ("flood_zones", water.flood_zones),
         ("drought_zones", water.drought_zones),
     ):
-        path = folder / f"synthetic-{kind}.gpkg"
+        path = files[kind]
         path.unlink(missing_ok=True)
         pyogrio.write_dataframe(frame, path, layer=kind, metadata={"DESCRIPTION": LABEL})
-        files[kind] = path
     height, width = water.elevation.shape
     for kind, values in (
         ("elevation", water.elevation),
         ("flood_frequency", water.flood_frequency),
     ):
-        path = folder / f"synthetic-{kind}.tif"
+        path = files[kind]
         with rasterio.open(
             path,
             "w",
@@ -113,5 +124,4 @@ def write_water(water: SyntheticWater, folder: Path) -> dict[str, Path]:
         ) as out:
             out.write(values, 1)
             out.update_tags(DESCRIPTION=LABEL)
-        files[kind] = path
     return files

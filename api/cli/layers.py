@@ -14,7 +14,7 @@ from api.cli.common import engine, errors, out, progress
 from geo.features import KINDS
 from layers.geosocial import RASTER_KINDS, import_layer, import_raster, list_layers, list_rasters
 from layers.settings import Settings
-from layers.synth import generate_water, write_water
+from layers.synth import generate_water, water_files, write_water
 
 layers_app = typer.Typer(
     help="Geo-social layers: water sources, waterways, flood/drought zones, land use, rasters.",
@@ -111,20 +111,25 @@ def synth_water(
         typer.Option("--out", help="folder (default BAMRUNG_HOME/synthetic-water-CODE)"),
     ] = None,
     load: Annotated[bool, typer.Option(help="import the files as layers and rasters")] = True,
+    force: Annotated[bool, typer.Option(help="generate again even if the files exist")] = False,
 ) -> None:
-    """Write (and load) a clearly labelled SYNTHETIC water set for a province."""
+    """Write (and load) a clearly labelled SYNTHETIC water set for a province.
+
+    Files already in the folder are reused, so running it again loads nothing new (--force
+    generates them again).
+    """
     settings = Settings()
     folder = folder or settings.home / f"synthetic-water-{province}"
     with errors():
-        with progress() as bar:
-            bar.add_task(f"generating synthetic water layers for {province}")
-            with engine(settings).connect() as conn:
-                water = generate_water(conn, province, seed)
-            files = write_water(water, folder)
-        out.print(
-            f"wrote SYNTHETIC water layers to {folder}: "
-            + ", ".join(p.name for p in files.values())
-        )
+        files = water_files(folder)
+        if force or not all(p.exists() for p in files.values()):
+            with progress() as bar:
+                bar.add_task(f"generating synthetic water layers for {province}")
+                with engine(settings).connect() as conn:
+                    water = generate_water(conn, province, seed)
+                write_water(water, folder)
+            names = ", ".join(p.name for p in files.values())
+            out.print(f"wrote SYNTHETIC water layers to {folder}: {names}")
         if not load:
             return
         with engine(settings).begin() as conn:
@@ -145,4 +150,5 @@ def synth_water(
                     report = import_layer(
                         conn, path, kind, name=f"SYNTHETIC {kind} {province}", synthetic=True
                     )
-                    out.print(f"layer {report.layer_id} {kind}: {report.imported:,} features")
+                    done = "already loaded" if report.skipped else f"{report.imported:,} features"
+                    out.print(f"layer {report.layer_id} {kind}: {done}")
