@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import rasterio
-from libpysal.weights import W
+from libpysal.weights import W, w_subset
+from rasterio.warp import transform_bounds
 from sqlalchemy import Connection, delete, func, insert, select, text
 
 from geo.density import Density, h3_resolution, hex_counts, kernel_density
@@ -113,9 +115,7 @@ def density_surface(
     write_density(surface, path, description)
     conn.execute(delete(Raster).where(Raster.id == raster_id))
     with rasterio.open(path) as written:
-        west, south, east, north = rasterio.warp.transform_bounds(
-            written.crs, "EPSG:4326", *written.bounds
-        )
+        west, south, east, north = transform_bounds(written.crs, "EPSG:4326", *written.bounds)
         conn.execute(
             insert(Raster).values(
                 id=raster_id,
@@ -146,7 +146,7 @@ def density_surface(
     }
 
 
-def write_density(surface: Density, path: Any, description: str) -> None:
+def write_density(surface: Density, path: Path, description: str) -> None:
     height, width = surface.values.shape
     with rasterio.open(
         path,
@@ -270,8 +270,6 @@ def run_hotspots(
     if len(codes) < 3:
         raise InvalidInputError(f"hotspots need at least 3 surveyed {level}s, found {len(codes)}")
     if len(codes) < len(w.id_order):
-        from libpysal.weights import w_subset
-
         w = w_subset(w, codes, silence_warnings=True)
     started = time.perf_counter()
     values = figures.loc[codes, indicator].astype(float)

@@ -116,22 +116,20 @@ def rollup(
     round_ = round_ if round_ is not None else latest_round(conn)
     params = {"round": round_, "prefix": parent.code + "%"}
     if level in LIVE_WITHIN:
-        counts = conn.execute(text(LIVE.format(unit=UNIT_SQL[level])), params).tuples().all()
+        counts = conn.execute(text(LIVE.format(unit=UNIT_SQL[level])), params).all()
         names = _live_names([c for c, _, _ in counts], level)
     else:
         params["length"] = CODE_LENGTH[level]
-        counts = conn.execute(text(ROLLUP), params).tuples().all()
+        counts = conn.execute(text(ROLLUP), params).all()
         names = {
             code: (th, en)
             for code, th, en in conn.execute(
                 select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en).where(
                     AdminUnit.level == level, AdminUnit.code.startswith(parent.code)
                 )
-            ).tuples()
+            )
         }
-    dimension_of = dict(
-        conn.execute(select(ProblemCategory.code, ProblemCategory.dimension)).tuples().all()
-    )
+    dimension_of = dict(conn.execute(select(ProblemCategory.code, ProblemCategory.dimension)).all())
     figures = summarise(counts, dimension_of, dimension, codes=names)
     return [
         {

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import SessionDep, SettingsDep, geojson
-from geo.errors import InvalidInputError
+from api.deps import SessionDep, geojson
+from geo.errors import InvalidInputError, TooLargeError
 from layers import geosocial
 
 router = APIRouter(tags=["layers"])
+MAX_FEATURES = 50_000
 
 
 @router.get("/layers", summary="Imported vector layers")
@@ -21,14 +22,12 @@ def list_layers(session: SessionDep) -> list[dict[str, Any]]:
 @router.get("/layers/{kind}/features", summary="Features of every layer of a kind (GeoJSON)")
 def features(
     session: SessionDep,
-    settings: SettingsDep,
     kind: Annotated[str, Path(description="water_sources, waterways, flood_zones, ...")],
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees")] = None,
 ) -> Response:
-    box = _bbox(bbox)
-    frame = geosocial.features_frame(session.connection(), kind, box)
-    if len(frame) > settings.page_size_max * 100:
-        raise InvalidInputError(f"{len(frame):,} features: narrow the bbox")
+    frame = geosocial.features_frame(session.connection(), kind, _bbox(bbox))
+    if len(frame) > MAX_FEATURES:
+        raise TooLargeError(f"{len(frame):,} features, more than {MAX_FEATURES:,}: narrow the bbox")
     return geojson(frame, kind=kind)
 
 
