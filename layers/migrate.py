@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from layers.taxonomy import read_taxonomy, sync_taxonomy
@@ -23,6 +23,8 @@ def _config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` in one transaction."""
     with engine.begin() as connection:
+        # Backfills over a large survey may take longer than a request is allowed to.
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
