@@ -156,7 +156,7 @@ def main() -> None:
     with engine.connect() as conn:
         conn.execute(text("SET statement_timeout = 0"))  # the baseline scans the whole survey
         result["problems"] = conn.scalar(
-            text("SELECT sum(n) FROM rollup WHERE code = '' AND key LIKE 'problems:%'")
+            text("SELECT sum(n) FROM rollup WHERE code = '' AND key LIKE 'status:%'")
         )
         for name, area, level, length in (
             ("national_by_province", "", "province", 2),
@@ -183,8 +183,8 @@ def main() -> None:
             )
         with engine.connect() as conn:
             shown = conn.scalar(
-                text("SELECT n FROM rollup WHERE round = :r AND code = '' AND key LIKE :k"),
-                {"r": ROUND, "k": f"problems:%:{status}"},
+                text("SELECT n FROM rollup WHERE round = :r AND code = '' AND key = :k"),
+                {"r": ROUND, "k": f"status:{status}"},
             )
         changes.append(1000 * (time.perf_counter() - started))
         assert shown

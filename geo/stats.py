@@ -6,8 +6,10 @@ household, over all problems), never from one lumped status.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from geo.errors import InvalidInputError
 
 DIMENSIONS = ("health", "living_conditions", "education", "income", "public_services")
 #: The resolution breakdown, in the order reports show it.
@@ -24,18 +26,23 @@ PER = 1_000
 
 
 def summarise(
-    counts: Iterable[
-        tuple[str, int, int, dict[str, int] | None, dict[str, int] | None, dict[str, int] | None]
-    ],
+    counts: Iterable[tuple[str, str, int]],
+    dimension_of: Mapping[str, str],
+    dimension: str | None = None,
     codes: Iterable[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """Figures per area.
 
     Parameters
     ----------
-    counts : iterable of (code, households, households_with_problems, by_status, by_category,
-        by_dimension)
-        Counts per area; the three breakdowns count problems (None for none).
+    counts : iterable of (code, key, n)
+        Counts in the roll-up's long form: ``households``, ``affected`` and
+        ``affected:<dimension>`` (households with at least one problem), ``status:<s>``,
+        ``category:<c>``, ``dimension:<d>`` and ``dimension_status:<d>:<s>`` (problems).
+    dimension_of : mapping
+        Problem category → its TPMAP dimension.
+    dimension : str, optional
+        Count only problems (and households with problems) of this dimension.
     codes : iterable of str
         Areas to report even when ``counts`` has nothing for them (all zeros).
 
@@ -47,10 +54,40 @@ def summarise(
         (None without households), and the dicts ``resolution`` (problems by status, every
         status present), ``by_dimension`` (every dimension) and ``by_category`` (those found).
     """
-    areas = {code: _figures(0, 0, None, None, None) for code in codes}
-    for code, households, affected, by_status, by_category, by_dimension in counts:
-        areas[code] = _figures(households, affected, by_status, by_category, by_dimension)
-    return dict(sorted(areas.items()))
+    if dimension is not None and dimension not in DIMENSIONS:
+        raise InvalidInputError(f"dimension: {dimension!r} is not one of {', '.join(DIMENSIONS)}")
+    affected_key = "affected" if dimension is None else f"affected:{dimension}"
+    status_prefix = "status:" if dimension is None else f"dimension_status:{dimension}:"
+    gathered: dict[str, dict[str, Any]] = {
+        code: {"status": {}, "category": {}, "dimension": {}} for code in codes
+    }
+    for code, key, n in counts:
+        area = gathered.get(code) or gathered.setdefault(
+            code, {"status": {}, "category": {}, "dimension": {}}
+        )
+        if key == "households":
+            area["households"] = n
+        elif key == affected_key:
+            area["affected"] = n
+        elif key.startswith(status_prefix):
+            area["status"][key[len(status_prefix) :]] = n
+        elif key.startswith("category:"):
+            category = key[9:]
+            if dimension is None or dimension_of.get(category) == dimension:
+                area["category"][category] = n
+        elif key.startswith("dimension:") and dimension in (None, key[10:]):
+            area["dimension"][key[10:]] = n
+    figures = {
+        code: _figures(
+            area.get("households", 0),
+            area.get("affected", 0),
+            area["status"],
+            area["category"],
+            area["dimension"],
+        )
+        for code, area in gathered.items()
+    }
+    return dict(sorted(figures.items()))
 
 
 def _figures(

@@ -208,7 +208,8 @@ class Rollup(Base):
     """Counts per round and area, kept current by triggers (see migration 0003).
 
     ``code`` is '' for the country, else a 2-, 4- or 6-digit area code; ``key`` is
-    ``households``, ``affected``, ``affected:<dimension>`` or ``problems:<category>:<status>``.
+    ``households``, ``affected`` and ``affected:<dimension>`` (households with problems), and
+    ``status:<s>``, ``category:<c>``, ``dimension:<d>``, ``dimension_status:<d>:<s>`` (problems).
     """
 
     __tablename__ = "rollup"

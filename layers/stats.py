@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 
 from geo.errors import InvalidInputError, NotFoundError
-from geo.stats import DIMENSIONS, summarise
-from layers.models import AdminUnit, Rollup
+from geo.stats import summarise
+from layers.models import AdminUnit, ProblemCategory, Rollup
 
 LEVELS = ("province", "district", "subdistrict", "village", "community")
 CODE_LENGTH = {"country": 0, "province": 2, "district": 4, "subdistrict": 6}
@@ -24,10 +24,12 @@ LIVE_WITHIN = {
     "community": ("province", "district", "subdistrict"),
 }
 
-# The counts of the child areas in long form (see ``Rollup``), as the CTE ``r``.
+# The counts of the child areas in long form (see ``Rollup``): only the keys a report reads.
 ROLLUP = """
 SELECT code, key, n FROM rollup
 WHERE round = :round AND length(code) = :length AND code LIKE :prefix AND n <> 0
+  AND (key IN ('households', :affected) OR key LIKE :status OR key LIKE 'category:%'
+       OR key LIKE 'dimension:%')
 """
 # The same long form counted from the raw rows of one area, for units below a subdistrict.
 # ``{unit}`` is the SQL for the child unit's code, one of ``UNIT_SQL``.
@@ -45,35 +47,16 @@ UNION ALL
 SELECT code, 'affected' || coalesce(':' || dimension, ''), count(DISTINCT household_id)
 FROM p GROUP BY GROUPING SETS ((code, dimension), (code))
 UNION ALL
-SELECT code, 'problems:' || category || ':' || status, count(*) FROM p GROUP BY 1, 2
-"""
-# One row per area from the long form ``r``: households, households with problems (``:affected``
-# is the key), and problems by status, category and dimension (of ``:dimension`` only, if set).
-PER_AREA = """
-WITH r AS ({counts}),
-p AS (
-    SELECT r.code, split_part(r.key, ':', 2) AS category, split_part(r.key, ':', 3) AS status,
-        c.dimension, r.n
-    FROM r JOIN problem_category c ON c.code = split_part(r.key, ':', 2)
-    WHERE r.key LIKE 'problems:%'
-      AND (CAST(:dimension AS text) IS NULL OR c.dimension = CAST(:dimension AS text))
-)
-SELECT a.code, a.households, a.affected, s.by_status, k.by_category, d.by_dimension
-FROM (
-    SELECT code, CAST(coalesce(sum(n) FILTER (WHERE key = 'households'), 0) AS bigint)
-            AS households,
-        CAST(coalesce(sum(n) FILTER (WHERE key = :affected), 0) AS bigint) AS affected
-    FROM r GROUP BY code
-) AS a
-LEFT JOIN (SELECT code, jsonb_object_agg(status, n) AS by_status
-           FROM (SELECT code, status, sum(n) AS n FROM p GROUP BY 1, 2) AS x GROUP BY code) AS s
-    USING (code)
-LEFT JOIN (SELECT code, jsonb_object_agg(category, n) AS by_category
-           FROM (SELECT code, category, sum(n) AS n FROM p GROUP BY 1, 2) AS x GROUP BY code) AS k
-    USING (code)
-LEFT JOIN (SELECT code, jsonb_object_agg(dimension, n) AS by_dimension
-           FROM (SELECT code, dimension, sum(n) AS n FROM p GROUP BY 1, 2) AS x GROUP BY code) AS d
-    USING (code)
+SELECT code,
+    CASE WHEN GROUPING(dimension) = 0 AND GROUPING(status) = 0
+            THEN 'dimension_status:' || dimension || ':' || status
+         WHEN GROUPING(status) = 0 THEN 'status:' || status
+         WHEN GROUPING(category) = 0 THEN 'category:' || category
+         ELSE 'dimension:' || dimension END,
+    count(*)
+FROM p
+GROUP BY GROUPING SETS ((code, status), (code, category), (code, dimension),
+                        (code, dimension, status))
 """
 UNIT_SQL = {
     "village": "subdistrict_code || lpad(coalesce(moo, 0)::text, 2, '0')",
@@ -142,24 +125,19 @@ def rollup(
             )
     elif CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
         raise InvalidInputError(f"level {level!r} is not below the {parent.level} {parent.code!r}")
-    if dimension is not None and dimension not in DIMENSIONS:
-        raise InvalidInputError(f"dimension: {dimension!r} is not one of {', '.join(DIMENSIONS)}")
     round_ = round_ if round_ is not None else latest_round(conn)
     params = {
         "round": round_,
         "prefix": parent.code + "%",
-        "dimension": dimension,
         "affected": "affected" if dimension is None else f"affected:{dimension}",
+        "status": "status:%" if dimension is None else f"dimension_status:{dimension}:%",
     }
     if level in LIVE_WITHIN:
-        counts = LIVE.format(unit=UNIT_SQL[level])
+        counts = conn.execute(text(LIVE.format(unit=UNIT_SQL[level])), params).all()
+        names = _live_names([c for c, _, _ in counts], level)
     else:
-        counts = ROLLUP
         params["length"] = CODE_LENGTH[level]
-    rows = conn.execute(text(PER_AREA.format(counts=counts)), params).all()
-    if level in LIVE_WITHIN:
-        names = _live_names([row[0] for row in rows], level)
-    else:
+        counts = conn.execute(text(ROLLUP), params).all()
         names = {
             code: (th, en)
             for code, th, en in conn.execute(
@@ -168,7 +146,8 @@ def rollup(
                 )
             )
         }
-    figures = summarise(rows, codes=names)
+    dimension_of = dict(conn.execute(select(ProblemCategory.code, ProblemCategory.dimension)).all())
+    figures = summarise(counts, dimension_of, dimension, codes=names)
     return [
         {
             "code": code,
