@@ -13,7 +13,7 @@ Under concurrent writers each statement adds only its own difference: the recoun
 roll-up values come from the same snapshot.
 
 Keys: ``households``; ``affected`` and ``affected:<dimension>`` (households with at least one
-problem); ``problems:<category>:<status>`` (revision 0005 replaces these by the keys reports read).
+problem); ``problems:<category>:<status>`` (revision 0006 replaces these by the keys reports read).
 """
 
 from collections.abc import Sequence

@@ -1,7 +1,7 @@
-"""Roll-up keys shaped like the figures reports show, and the newest round found by an index.
+"""Roll-up keys shaped like the figures reports show.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-21
 
 A report of N areas reads about 27 rows an area instead of every category × status pair:
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -87,14 +87,12 @@ FROM (SELECT DISTINCT round, subdistrict_code FROM problem) AS s
 
 
 def upgrade() -> None:
-    op.execute("CREATE INDEX ix_rollup_country ON rollup (round) WHERE code = ''")
     op.execute(RECOUNT)
     op.execute("DELETE FROM rollup WHERE key LIKE 'problems:%'")
     op.execute(RECOUNT_ALL)
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX ix_rollup_country")
     earlier = runpy.run_path(str(Path(__file__).with_name("0003_rollups.py")))["RECOUNT"]
     function = earlier[: earlier.index("CREATE FUNCTION rollup_households")]
     op.execute(function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
