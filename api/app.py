@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(database_url(settings, start=False), settings)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        # Everything loaded so far (GeoPandas, SQLAlchemy, ...) lives as long as the server: kept
+        # out of the collector, a full collection no longer stalls a request by ~70 ms.
+        gc.freeze()
         try:
             yield
         finally:

@@ -17,6 +17,7 @@ survey in its own database: N households (default 20 million) spread over every 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import time
@@ -153,11 +154,13 @@ def main() -> None:
     if counted != args.households:
         recount(engine)
     result: dict[str, Any] = {"households": args.households}
+    gc.freeze()  # as the API server does once it has started
     with engine.connect() as conn:
         conn.execute(text("SET statement_timeout = 0"))  # the baseline scans the whole survey
         result["problems"] = conn.scalar(
             text("SELECT sum(n) FROM rollup WHERE code = '' AND key LIKE 'status:%'")
         )
+        stats.rollup(conn, area=PROVINCE, level="subdistrict")  # warm the cache
         for name, area, level, length in (
             ("national_by_province", "", "province", 2),
             ("province_by_subdistrict", PROVINCE, "subdistrict", 6),
