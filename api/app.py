@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,9 +14,11 @@ from sqlalchemy.orm import sessionmaker
 from api.errors import register_error_handlers
 from api.routers import (
     areas,
+    auth,
     density,
     health,
     hotspots,
+    households,
     imports,
     layers,
     overlay,
@@ -55,6 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
 
     @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Names the request in the access log and in the response, so the two can be matched.
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.middleware("http")
     async def refuse_large_bodies(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
@@ -69,6 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
-    for module in (stats, density, hotspots, overlay, targeting, layers):
+    for module in (auth, households, stats, density, hotspots, overlay, targeting, layers):
         app.include_router(module.router)
     return app

@@ -23,3 +23,11 @@ class TooLargeError(BamrungError):
 
 class UnavailableError(BamrungError):
     """A service the command needs (database, network) cannot be reached."""
+
+
+class UnauthorizedError(BamrungError):
+    """The request needs a login (a bearer token) that it did not bring, or brought a bad one."""
+
+
+class ForbiddenError(BamrungError):
+    """The caller's role may not use this function."""

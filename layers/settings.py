@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     page_size_max: int = 1_000
     download_timeout_s: float = 60.0
     upload_max_bytes: int = Field(default=200 * 1024 * 1024, description="largest survey upload")
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="key signing login tokens; unset = generated in BAMRUNG_HOME"
+    )
+    token_minutes: int = Field(default=30, description="lifetime of a login token")
     pii_key: SecretStr | None = Field(
         default=None,
         description="key for hashing national ID numbers; unset = generated in BAMRUNG_HOME",

@@ -33,6 +33,7 @@ from layers.intake.importer import Importer
 from layers.registry import check_registry
 from layers.settings import PROJECT_ROOT, Settings
 from layers.synth import generate, generate_water, write, write_water
+from layers.users import add_user, issue_token
 
 SHARED_BOUNDARIES = Path(
     os.environ.get(
@@ -153,9 +154,20 @@ def loaded_engine(loaded_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def token_for(url: str, role: str = "admin", **assignment: object) -> str:
+    """An API token of a new user with ``role`` (and its area, categories, ...)."""
+    engine = engine_for(url)
+    name = f"{role}-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        add_user(conn, name, role, **assignment)  # type: ignore[arg-type]
+        token = issue_token(conn, name)
+    engine.dispose()
+    return token
+
+
 @contextmanager
-def serve(settings: Settings) -> Iterator[httpx.Client]:
-    """The API served by uvicorn on a free local port."""
+def serve(settings: Settings, token: str | None = None) -> Iterator[httpx.Client]:
+    """The API served by uvicorn on a free local port; requests carry ``token`` if given."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -167,7 +179,8 @@ def serve(settings: Settings) -> Iterator[httpx.Client]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the API server did not start")
         time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=headers) as client:
         yield client
     server.should_exit = True
     thread.join(10)
@@ -175,8 +188,8 @@ def serve(settings: Settings) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def api(loaded_url: str) -> Iterator[httpx.Client]:
-    """The API over the database with the real boundaries."""
-    with serve(Settings(database_url=loaded_url)) as client:
+    """The API over the database with the real boundaries, called by an admin."""
+    with serve(Settings(database_url=loaded_url), token_for(loaded_url)) as client:
         yield client
 
 

@@ -16,6 +16,7 @@ from api.cli.layers import layers_app, synth_water
 from api.cli.overlay import overlay_app
 from api.cli.stats import stats
 from api.cli.survey import import_files, synth
+from api.cli.users import audit_app, users_app
 from layers.db import database_url
 from layers.settings import Settings
 
@@ -33,6 +34,8 @@ app.command("target")(target)
 app.add_typer(layers_app, name="layers")
 app.add_typer(overlay_app, name="overlay")
 app.command("synth-water")(synth_water)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 
 @app.callback()

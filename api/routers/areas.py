@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
+from api.auth import requires
 from api.deps import SessionDep, SettingsDep
+from geo.access import PUBLIC
 from geo.errors import InvalidInputError
 from layers import areas
 
-router = APIRouter(prefix="/areas", tags=["areas"])
+router = APIRouter(prefix="/areas", tags=["areas"], dependencies=[Depends(requires(PUBLIC))])
 
 Level = Literal["province", "district", "subdistrict"]
 

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict
 
+from api.auth import in_scope, requires
 from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, geojson
 from layers import analysis
+from layers.users import User
 
 router = APIRouter(prefix="/density", tags=["analysis"])
 
@@ -29,6 +31,7 @@ FiltersDep = Annotated[analysis.Filters, Depends(filters)]
 @router.get("/hexagons", summary="Households and problems per H3 cell (GeoJSON)")
 def hexagons(
     session: SessionDep,
+    user: Annotated[User | None, Depends(requires("analysis:read"))],
     chosen: FiltersDep,
     area: AreaQuery = "34",
     round: RoundQuery = None,
@@ -36,6 +39,7 @@ def hexagons(
         int | None, Query(ge=4, le=10, description="H3 resolution; default from the area's size")
     ] = None,
 ) -> Response:
+    area = in_scope(user, area)
     cells = analysis.hexagons(session.connection(), area, round, chosen, resolution)
     return geojson(cells, resolution=cells.attrs["resolution"], area=area)
 
@@ -53,12 +57,17 @@ class SurfaceRequest(BaseModel):
 
 
 @router.post("/surface", summary="Write a kernel density GeoTIFF and register it as a raster")
-def surface(session: SessionDep, settings: SettingsDep, request: SurfaceRequest) -> dict[str, Any]:
+def surface(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:run"))],
+    request: SurfaceRequest,
+) -> dict[str, Any]:
     chosen = analysis.Filters(request.dimension, request.category, request.status)
     made = analysis.density_surface(
         session.connection(),
         settings,
-        request.area,
+        in_scope(user, request.area),
         request.round,
         chosen,
         cell_m=request.cell_m,

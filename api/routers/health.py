@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from api.auth import requires
 from api.deps import SessionDep
+from geo.access import PUBLIC
 from layers import migrate
 from layers.areas import boundary_versions
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(requires(PUBLIC))])
 
 
 class Health(BaseModel):

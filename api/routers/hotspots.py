@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import in_scope, requires
 from api.deps import SessionDep, geojson
+from geo.errors import NotFoundError
 from layers import analysis
+from layers.users import User
 
 router = APIRouter(prefix="/hotspots", tags=["analysis"])
 
@@ -29,11 +32,15 @@ class HotspotRequest(BaseModel):
 
 
 @router.post("", summary="Run Gi* and Local Moran; the result is stored and returned (GeoJSON)")
-def run(session: SessionDep, request: HotspotRequest) -> Response:
+def run(
+    session: SessionDep,
+    user: Annotated[User | None, Depends(requires("analysis:run"))],
+    request: HotspotRequest,
+) -> Response:
     conn = session.connection()
     run_id, _ = analysis.run_hotspots(
         conn,
-        area=request.area,
+        area=in_scope(user, request.area),
         level=request.level,
         round_=request.round,
         indicator=request.indicator,
@@ -48,6 +55,12 @@ def run(session: SessionDep, request: HotspotRequest) -> Response:
 
 
 @router.get("/{run_id}", summary="A stored hotspot run (GeoJSON)")
-def get_run(session: SessionDep, run_id: Annotated[int, Path(ge=1)]) -> Response:
+def get_run(
+    session: SessionDep,
+    user: Annotated[User | None, Depends(requires("analysis:read"))],
+    run_id: Annotated[int, Path(ge=1)],
+) -> Response:
     layer = analysis.hotspot_layer(session.connection(), run_id)
+    if user is not None and not layer.attrs["run"]["area"].startswith(user.scope.area):
+        raise NotFoundError(f"no hotspot run {run_id}")
     return geojson(layer, run=layer.attrs["run"])

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel
 
+from api.auth import requires
 from api.deps import SessionDep, SettingsDep
 from api.routers.areas import Page, page
 from geo.errors import BamrungError, InvalidInputError, TooLargeError
@@ -98,7 +99,13 @@ def _run_import(
         path.unlink(missing_ok=True)
 
 
-@router.post("", status_code=202, response_model=Job, summary="Upload a survey file and import it")
+@router.post(
+    "",
+    status_code=202,
+    response_model=Job,
+    summary="Upload a survey file and import it",
+    dependencies=[Depends(requires("imports:write"))],
+)
 def start_import(
     request: Request,
     session: SessionDep,
@@ -119,7 +126,12 @@ def start_import(
     return imports.job(session, job_id)
 
 
-@router.get("/{job_id}", response_model=Job, summary="An import job and its report")
+@router.get(
+    "/{job_id}",
+    response_model=Job,
+    summary="An import job and its report",
+    dependencies=[Depends(requires("imports:read"))],
+)
 def get_import(session: SessionDep, job_id: int) -> Any:
     return imports.job(session, job_id)
 
@@ -128,6 +140,7 @@ def get_import(session: SessionDep, job_id: int) -> Any:
     "/{job_id}/quarantine",
     response_model=RejectedList,
     summary="Rows the import refused, with reasons",
+    dependencies=[Depends(requires("imports:read"))],
 )
 def get_quarantine(
     session: SessionDep, job_id: int, paging: Annotated[Page, Depends(page)]

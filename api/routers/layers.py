@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
+from api.auth import requires
 from api.deps import SessionDep, geojson
 from geo.errors import InvalidInputError, TooLargeError
 from layers import geosocial
 
-router = APIRouter(tags=["layers"])
+router = APIRouter(tags=["layers"], dependencies=[Depends(requires("analysis:read"))])
 MAX_FEATURES = 50_000
 
 

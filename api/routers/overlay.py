@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
+from api.auth import in_scope, requires
 from api.deps import AdminLevel, AreaQuery, RoundQuery, SessionDep, SettingsDep, geojson
 from layers import overlay
+from layers.users import User
 
 router = APIRouter(prefix="/overlay", tags=["analysis"])
+Reader = Annotated[User | None, Depends(requires("analysis:read"))]
 
 ZoneKind = Literal["flood_zones", "drought_zones", "land_use"]
 
@@ -17,13 +20,18 @@ ZoneKind = Literal["flood_zones", "drought_zones", "land_use"]
 @router.get("/zones", summary="Households and problems inside zones, per area")
 def zones(
     session: SessionDep,
+    user: Reader,
     level: Annotated[AdminLevel, Query()],
     kind: Annotated[list[ZoneKind], Query(description="zone kinds (repeat)")],
     area: AreaQuery = "",
     round: RoundQuery = None,
 ) -> list[dict[str, Any]]:
     frame = overlay.zone_exposure(
-        session.connection(), kinds=tuple(kind), area=area, level=level, round_=round
+        session.connection(),
+        kinds=tuple(kind),
+        area=in_scope(user, area),
+        level=level,
+        round_=round,
     )
     return overlay.records(frame)
 
@@ -31,23 +39,25 @@ def zones(
 @router.get("/water-access", summary="Distance to the nearest working water source, per area")
 def water_access(
     session: SessionDep,
+    user: Reader,
     level: Annotated[AdminLevel, Query()] = "district",
     area: AreaQuery = "34",
     round: RoundQuery = None,
 ) -> list[dict[str, Any]]:
-    access = overlay.water_access(session.connection(), area=area, round_=round)
+    access = overlay.water_access(session.connection(), area=in_scope(user, area), round_=round)
     return overlay.records(overlay.water_access_summary(access, level).reset_index())
 
 
 @router.get("/zonal", summary="Statistics of a registered raster per area (GeoJSON)")
 def zonal(
     session: SessionDep,
+    user: Reader,
     settings: SettingsDep,
     raster: Annotated[str, Query(description="registered raster id")],
     level: Annotated[AdminLevel, Query()],
     area: AreaQuery = "",
 ) -> Response:
     frame = overlay.zonal_by_area(
-        session.connection(), settings, raster_id=raster, area=area, level=level
+        session.connection(), settings, raster_id=raster, area=in_scope(user, area), level=level
     )
     return geojson(frame, raster=raster)

@@ -7,10 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from api.auth import in_scope, requires
 from api.deps import SessionDep
 from layers import stats
+from layers.users import User
 
 router = APIRouter(prefix="/stats", tags=["analysis"])
+Reader = Annotated[User | None, Depends(requires("analysis:read"))]
 
 Level = Literal["province", "district", "subdistrict", "village", "community"]
 Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
@@ -54,12 +57,12 @@ def stats_query(
 
 @router.get("", response_model=list[AreaFigures])
 def get_stats(
-    session: SessionDep, query: Annotated[StatsQuery, Depends(stats_query)]
+    session: SessionDep, user: Reader, query: Annotated[StatsQuery, Depends(stats_query)]
 ) -> list[dict[str, object]]:
     """One object per child area of ``area`` at ``level``; "% solved" from the breakdown."""
     return stats.rollup(
         session.connection(),
-        area=query.area,
+        area=in_scope(user, query.area),
         level=query.level,
         round_=query.round,
         dimension=query.dimension,

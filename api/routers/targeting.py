@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from api.auth import in_scope, requires
 from api.deps import AdminLevel, AreaQuery, RoundQuery, SessionDep
 from layers import targeting
 from layers.overlay import records
 from layers.settings import PROJECT_ROOT
+from layers.users import User
 
 router = APIRouter(prefix="/targeting", tags=["analysis"])
 CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
@@ -18,6 +20,7 @@ CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
 @router.get("", summary="Rank the child areas of an area; stored as a targeting run")
 def rank(
     session: SessionDep,
+    user: Annotated[User | None, Depends(requires("analysis:read"))],
     level: Annotated[AdminLevel, Query(description="level of the areas ranked")],
     area: AreaQuery = "",
     round: RoundQuery = None,
@@ -25,7 +28,7 @@ def rank(
 ) -> dict[str, Any]:
     config = targeting.load_config(CONFIG)
     run_id, ranked = targeting.target_areas(
-        session.connection(), config, area=area, level=level, round_=round
+        session.connection(), config, area=in_scope(user, area), level=level, round_=round
     )
     session.commit()
     return {

@@ -11,12 +11,13 @@ from sqlalchemy import Engine, text
 
 from layers.settings import Settings
 from tests.api.test_cli import run
-from tests.conftest import serve
+from tests.conftest import serve, token_for
 
 
 @pytest.fixture(scope="module")
 def client(analysis_settings: Settings) -> Iterator[httpx.Client]:
-    with serve(analysis_settings) as http:
+    assert analysis_settings.database_url is not None
+    with serve(analysis_settings, token_for(analysis_settings.database_url)) as http:
         yield http
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from geo.synth import Synthetic
 from layers.settings import Settings
-from tests.conftest import serve
+from tests.conftest import serve, token_for
 
 
 def wait_for(api: httpx.Client, job_id: int) -> dict:
@@ -81,7 +81,8 @@ def test_unknown_kinds_jobs_and_bad_fields_are_refused(api: httpx.Client) -> Non
 
 @pytest.fixture
 def small_api(loaded_url: str) -> Iterator[httpx.Client]:
-    with serve(Settings(database_url=loaded_url, upload_max_bytes=1000)) as client:
+    settings = Settings(database_url=loaded_url, upload_max_bytes=1000)
+    with serve(settings, token_for(loaded_url)) as client:
         yield client
 
 

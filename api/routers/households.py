@@ -1,0 +1,128 @@
+"""Household records, scoped to the caller; every response with personal fields is logged."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from api.auth import requires
+from api.deps import RoundQuery, SessionDep, SettingsDep
+from api.routers.areas import Page, page
+from layers import records
+from layers.intake.importer import pii_key
+from layers.users import User
+
+router = APIRouter(tags=["records"])
+
+Reader = Annotated[User | None, Depends(requires("households:read"))]
+ProblemReader = Annotated[User | None, Depends(requires("problems:read"))]
+Exporter = Annotated[User | None, Depends(requires("households:export"))]
+AreaFilter = Annotated[
+    str | None, Query(pattern=r"^\d{2}(\d{2}(\d{2})?)?$", description="area code")
+]
+
+
+def audit(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    households: list[str],
+    fields: list[str],
+) -> None:
+    """One access-log row for this response, committed before the body is sent."""
+    records.log_access(
+        session.connection(),
+        user=user.name,
+        role=user.role,
+        purpose=request.headers.get("x-purpose", "not stated"),
+        request_id=request.state.request_id,
+        path=request.url.path,
+        households=households,
+        fields=fields,
+    )
+    session.commit()
+
+
+@router.get("/households", summary="Households in an area, inside the caller's scope")
+def list_households(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reader,
+    paging: Annotated[Page, Depends(page)],
+    area: AreaFilter = None,
+    round: RoundQuery = None,
+) -> dict[str, Any]:
+    assert user is not None
+    items, total, ids = records.list_households(
+        session.connection(),
+        user.scope,
+        pii_key(settings),
+        area=area,
+        round_=round,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    audit(request, session, user, ids, _fields(items))
+    return {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
+
+
+@router.get("/households/{household_id}", summary="One household: its rounds and problems")
+def get_household(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reader,
+    household_id: Annotated[str, Path(max_length=64)],
+) -> dict[str, Any]:
+    assert user is not None
+    found = records.get_household(session.connection(), user.scope, pii_key(settings), household_id)
+    audit(request, session, user, [household_id], [*_fields(found["rounds"]), "problems"])
+    return found
+
+
+@router.get(
+    "/households/{household_id}/export",
+    summary="Everything held about one household (data-subject request)",
+)
+def export_household(
+    request: Request,
+    session: SessionDep,
+    user: Exporter,
+    household_id: Annotated[str, Path(max_length=64)],
+) -> dict[str, Any]:
+    assert user is not None
+    found = records.export_household(session.connection(), user.scope, household_id)
+    audit(request, session, user, [household_id], ["*"])
+    return found
+
+
+@router.get("/problems", summary="Problems by area, category and status, inside the scope")
+def list_problems(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ProblemReader,
+    paging: Annotated[Page, Depends(page)],
+    area: AreaFilter = None,
+    category: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    assert user is not None
+    items, total, ids = records.list_problems(
+        session.connection(),
+        user.scope,
+        pii_key(settings),
+        area=area,
+        category=category,
+        status=status,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    audit(request, session, user, ids, _fields(items))
+    return {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
+
+
+def _fields(items: list[dict[str, Any]]) -> list[str]:
+    return sorted({k for item in items for k in item})

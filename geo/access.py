@@ -1,0 +1,121 @@
+"""Who may do what, and over which households: roles, permissions and scopes.
+
+A scope is an admin subtree (code prefixes; '' is the whole country), plus, for some roles, a
+set of problem categories, one municipal community or one household. Repository queries turn a
+scope into one SQL filter (``layers.scope``), so every list, object, statistic and layer built on
+them inherits it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo.errors import InvalidInputError
+
+ROLES = (
+    "citizen",
+    "community_leader",
+    "officer",
+    "governor",
+    "agency_officer",
+    "reviewer",
+    "analyst",
+    "admin",
+)
+#: Functions a route may need. ``public`` needs no login.
+PUBLIC = "public"
+PERMISSIONS = (
+    PUBLIC,
+    "account",
+    "households:read",
+    "problems:read",
+    "households:export",
+    "analysis:read",
+    "analysis:run",
+    "imports:read",
+    "imports:write",
+    "users:admin",
+)
+_CASEWORK = {"households:read", "problems:read", "households:export", "analysis:read"}
+_GRANTED = {
+    "citizen": {"households:read", "problems:read", "households:export"},
+    "community_leader": _CASEWORK,
+    "officer": _CASEWORK | {"analysis:run", "imports:read", "imports:write"},
+    "governor": _CASEWORK | {"analysis:run", "imports:read"},
+    "agency_officer": _CASEWORK,
+    "reviewer": {"households:read", "problems:read", "analysis:read"},
+    "analyst": {"households:read", "problems:read", "analysis:read", "analysis:run"},
+    "admin": set(PERMISSIONS),
+}
+GRANTS = {role: frozenset(granted | {"account"}) for role, granted in _GRANTED.items()}
+#: The level of the area each role is given (None: no area, the whole country).
+AREA_LEVELS: dict[str, tuple[str, ...] | None] = {
+    "citizen": ("subdistrict",),
+    "community_leader": ("subdistrict", "district"),
+    "officer": ("subdistrict", "district"),
+    "governor": ("province",),
+    "agency_officer": ("subdistrict", "district", "province"),
+    "reviewer": None,
+    "analyst": None,
+    "admin": None,
+}
+CODE_LENGTHS = {"province": 2, "district": 4, "subdistrict": 6}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user may see.
+
+    ``area`` is a code prefix ('' for the whole country). ``categories`` limits problems (None:
+    all). ``escalated`` limits problems to those outside the ministry's mandate. ``household``
+    and ``community`` pin a citizen or a community leader. ``pseudonymised`` hides identities
+    and exact addresses.
+    """
+
+    role: str
+    area: str = ""
+    categories: frozenset[str] | None = None
+    escalated: bool = False
+    household: str | None = None
+    community: str | None = None
+    pseudonymised: bool = False
+
+    def allows(self, permission: str) -> bool:
+        return permission == PUBLIC or permission in GRANTS[self.role]
+
+    def covers_area(self, code: str) -> bool:
+        """Whether the area ``code`` ('' = the country) lies inside this scope's area."""
+        return code.startswith(self.area)
+
+
+def scope_of(
+    role: str,
+    area: str | None,
+    *,
+    categories: list[str] | None = None,
+    household: str | None = None,
+    community: str | None = None,
+) -> Scope:
+    """The scope a user's role and assignment give, checked for consistency."""
+    if role not in ROLES:
+        raise InvalidInputError(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    levels = AREA_LEVELS[role]
+    if levels is None:
+        area = ""
+    elif not area or not area.isdigit() or len(area) not in {CODE_LENGTHS[x] for x in levels}:
+        raise InvalidInputError(f"role {role} needs --area: a {' or '.join(levels)} code")
+    if role == "agency_officer" and not categories:
+        raise InvalidInputError("role agency_officer needs --categories (its agency's mandate)")
+    if role == "citizen" and not household:
+        raise InvalidInputError("role citizen needs --household (their own household id)")
+    if role == "community_leader" and not community:
+        raise InvalidInputError("role community_leader needs --community (its name)")
+    return Scope(
+        role=role,
+        area=area or "",
+        categories=frozenset(categories) if role == "agency_officer" and categories else None,
+        escalated=role == "reviewer",
+        household=household if role == "citizen" else None,
+        community=community if role == "community_leader" else None,
+        pseudonymised=role == "analyst",
+    )

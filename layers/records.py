@@ -1,0 +1,241 @@
+"""Household and problem records, always read through the caller's scope, and the access log.
+
+Every function here that returns personal fields is paired by its caller with one
+``log_access`` row in the same transaction, written before the response is sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Select, func, insert, select
+
+from geo.access import Scope
+from geo.errors import NotFoundError
+from geo.intake import keyed_hash
+from layers import scope as visible
+from layers.models import AccessLog, Household, Problem
+
+#: Fields of a household record, and what an analyst (pseudonymised) gets instead.
+HOUSEHOLD_FIELDS = (
+    "household_id",
+    "round",
+    "house_no",
+    "moo",
+    "subdistrict_code",
+    "community",
+    "members",
+    "urban",
+    "lon",
+    "lat",
+    "precision",
+    "surveyed_on",
+)
+PSEUDONYMISED_FIELDS = ("household_ref", "round", "subdistrict_code", "members", "urban")
+PROBLEM_FIELDS = (
+    "household_id",
+    "round",
+    "category",
+    "detail",
+    "status",
+    "reported_on",
+    "updated_on",
+    "resolved_on",
+)
+
+
+def _household_query(scope: Scope) -> Select:
+    return select(
+        Household.household_id,
+        Household.round,
+        Household.house_no,
+        Household.moo,
+        Household.subdistrict_code,
+        Household.community,
+        Household.members,
+        Household.urban,
+        func.ST_X(Household.geom).label("lon"),
+        func.ST_Y(Household.geom).label("lat"),
+        Household.precision,
+        Household.surveyed_on,
+    ).where(visible.households(scope))
+
+
+def _in_area(scope: Scope, area: str | None) -> str:
+    """The area asked for, refused (as not found) when it is outside the scope entirely."""
+    area = area or ""
+    if not (area.startswith(scope.area) or scope.area.startswith(area)):
+        raise NotFoundError(f"no area with code {area!r}")
+    return area
+
+
+def _shown(rows: list[dict[str, Any]], scope: Scope, key: bytes) -> list[dict[str, Any]]:
+    if not scope.pseudonymised or not rows:
+        return rows
+    refs = keyed_hash(pd.Series([r["household_id"] for r in rows]), key)
+    return [
+        {"household_ref": ref, **{f: r[f] for f in PSEUDONYMISED_FIELDS[1:] if f in r}}
+        for ref, r in zip(refs, rows, strict=True)
+    ]
+
+
+def list_households(
+    conn: Connection,
+    scope: Scope,
+    key: bytes,
+    *,
+    area: str | None,
+    round_: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """The households in ``area`` the scope may see (a page of them, by id), how many there are,
+    and the ids of the page (for the access log, also when they are shown pseudonymised)."""
+    area = _in_area(scope, area)
+    query = _household_query(scope)
+    if area:
+        query = query.where(Household.subdistrict_code.startswith(area, autoescape=True))
+    if round_ is not None:
+        query = query.where(Household.round == round_)
+    total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            query.order_by(Household.household_id, Household.round).limit(limit).offset(offset)
+        ).mappings()
+    ]
+    return _shown(rows, scope, key), total, [r["household_id"] for r in rows]
+
+
+def get_household(conn: Connection, scope: Scope, key: bytes, household_id: str) -> dict[str, Any]:
+    """One household in every round the scope may see, with the problems it may see."""
+    rounds = [
+        dict(r)
+        for r in conn.execute(
+            _household_query(scope)
+            .where(Household.household_id == household_id)
+            .order_by(Household.round)
+        ).mappings()
+    ]
+    if not rounds:
+        raise NotFoundError(f"no household {household_id!r}")
+    found = [
+        dict(r)
+        for r in conn.execute(
+            _problem_query(scope)
+            .where(Problem.household_id == household_id)
+            .order_by(Problem.round, Problem.category)
+        ).mappings()
+    ]
+    if scope.pseudonymised:
+        ref = _shown(rounds[:1], scope, key)[0]["household_ref"]
+        return {
+            "household_ref": ref,
+            "rounds": _shown(rounds, scope, key),
+            "problems": [{k: v for k, v in p.items() if k != "household_id"} for p in found],
+        }
+    return {"household_id": household_id, "rounds": rounds, "problems": found}
+
+
+def _problem_query(scope: Scope) -> Select:
+    return select(
+        Problem.household_id,
+        Problem.round,
+        Problem.category,
+        Problem.detail,
+        Problem.status,
+        Problem.reported_on,
+        Problem.updated_on,
+        Problem.resolved_on,
+    ).where(visible.problems(scope))
+
+
+def list_problems(
+    conn: Connection,
+    scope: Scope,
+    key: bytes,
+    *,
+    area: str | None,
+    category: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """A page of the problems the scope may see, how many there are, and their households."""
+    area = _in_area(scope, area)
+    query = _problem_query(scope)
+    if area:
+        query = query.where(Problem.subdistrict_code.startswith(area, autoescape=True))
+    if category is not None:
+        query = query.where(Problem.category == category)
+    if status is not None:
+        query = query.where(Problem.status == status)
+    total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            query.order_by(Problem.household_id, Problem.round, Problem.category)
+            .limit(limit)
+            .offset(offset)
+        ).mappings()
+    ]
+    ids = [r["household_id"] for r in rows]
+    if scope.pseudonymised and rows:
+        refs = keyed_hash(pd.Series([r.pop("household_id") for r in rows]), key)
+        rows = [{"household_ref": ref, **r} for ref, r in zip(refs, rows, strict=True)]
+    return rows, total, ids
+
+
+def export_household(conn: Connection, scope: Scope, household_id: str) -> dict[str, Any]:
+    """Everything held about one household, for a data-subject request."""
+    record = get_household(conn, scope, b"", household_id)
+    record["access_log"] = who_saw(conn, household_id)
+    return record
+
+
+def log_access(
+    conn: Connection,
+    *,
+    user: str,
+    role: str,
+    purpose: str,
+    request_id: str,
+    path: str,
+    households: list[str],
+    fields: list[str],
+) -> None:
+    conn.execute(
+        insert(AccessLog).values(
+            user_name=user,
+            role=role,
+            purpose=purpose,
+            request_id=request_id,
+            path=path,
+            households=sorted(set(households)),
+            fields=fields,
+        )
+    )
+
+
+def who_saw(conn: Connection, household_id: str) -> list[dict[str, Any]]:
+    """Every response that carried this household's personal fields."""
+    rows = conn.execute(
+        select(AccessLog.__table__)
+        .where(AccessLog.households.contains([household_id]))
+        .order_by(AccessLog.at, AccessLog.id)
+    ).mappings()
+    return [{k: v for k, v in r.items() if k != "households"} for r in rows]
+
+
+def seen_by(
+    conn: Connection, user: str, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """What one user was shown between two times."""
+    query = select(AccessLog.__table__).where(AccessLog.user_name == user)
+    if since is not None:
+        query = query.where(AccessLog.at >= since)
+    if until is not None:
+        query = query.where(AccessLog.at < until)
+    return [dict(r) for r in conn.execute(query.order_by(AccessLog.at, AccessLog.id)).mappings()]

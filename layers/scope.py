@@ -1,0 +1,55 @@
+"""The one filter that keeps every query inside a user's scope.
+
+``households(scope)`` and ``problems(scope)`` are SQL conditions on ``household`` and
+``problem``; every repository function that reads personal records uses them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, select, true
+
+from geo.access import Scope
+from layers.models import Household, Problem, ProblemCategory
+
+
+def problems(scope: Scope) -> ColumnElement[bool]:
+    """The problems ``scope`` may see."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope.area:
+        conditions.append(Problem.subdistrict_code.startswith(scope.area, autoescape=True))
+    if scope.categories is not None:
+        conditions.append(Problem.category.in_(sorted(scope.categories)))
+    if scope.escalated:
+        outside = select(ProblemCategory.code).where(ProblemCategory.within_mandate.is_(False))
+        conditions.append(Problem.category.in_(outside.scalar_subquery()))
+    if scope.household is not None:
+        conditions.append(Problem.household_id == scope.household)
+    if scope.community is not None:
+        conditions.append(
+            exists().where(
+                Household.household_id == Problem.household_id,
+                Household.round == Problem.round,
+                Household.community == scope.community,
+            )
+        )
+    return and_(true(), *conditions)
+
+
+def households(scope: Scope) -> ColumnElement[bool]:
+    """The households ``scope`` may see: by area, pin, or through a problem it may see."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope.area:
+        conditions.append(Household.subdistrict_code.startswith(scope.area, autoescape=True))
+    if scope.household is not None:
+        conditions.append(Household.household_id == scope.household)
+    if scope.community is not None:
+        conditions.append(Household.community == scope.community)
+    if scope.categories is not None or scope.escalated:
+        conditions.append(
+            exists().where(
+                Problem.household_id == Household.household_id,
+                Problem.round == Household.round,
+                problems(scope),
+            )
+        )
+    return and_(true(), *conditions)
