@@ -120,7 +120,7 @@ def get_household(conn: Connection, scope: Scope, key: bytes, household_id: str)
         ).mappings()
     ]
     if not rounds:
-        raise NotFoundError(f"no household {household_id!r}")
+        raise NotFoundError("no household with this id")
     found = [
         dict(r)
         for r in conn.execute(
