@@ -9,32 +9,38 @@ from pydantic import BaseModel
 
 from api.auth import in_scope, requires
 from api.deps import SessionDep
+from geo.access import PUBLIC
+from geo.errors import ForbiddenError
 from layers import stats
+from layers.public import public_rollup
 from layers.users import User
 
 router = APIRouter(prefix="/stats", tags=["analysis"])
-Reader = Annotated[User | None, Depends(requires("analysis:read"))]
+Reader = Annotated[User | None, Depends(requires(PUBLIC))]
 
 Level = Literal["province", "district", "subdistrict", "village", "community"]
 Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 
 
 class AreaFigures(BaseModel):
+    """Counts are None where the public answer hides them (see ``suppressed``)."""
+
     code: str
     level: str
     round: int
     name_th: str | None
     name_en: str | None
-    households: int
-    households_with_problems: int
-    problems: int
-    solved: int
+    households: int | None
+    households_with_problems: int | None
+    problems: int | None
+    solved: int | None
     solved_pct: float | None
     problems_per_1000: float | None
     affected_per_1000: float | None
-    resolution: dict[str, int]
-    by_dimension: dict[str, int]
-    by_category: dict[str, int]
+    resolution: dict[str, int | None]
+    by_dimension: dict[str, int | None]
+    by_category: dict[str, int | None]
+    suppressed: list[str] | None = None
 
 
 class StatsQuery(BaseModel):
@@ -59,7 +65,22 @@ def stats_query(
 def get_stats(
     session: SessionDep, user: Reader, query: Annotated[StatsQuery, Depends(stats_query)]
 ) -> list[dict[str, object]]:
-    """One object per child area of ``area`` at ``level``; "% solved" from the breakdown."""
+    """One object per child area of ``area`` at ``level``; "% solved" from the breakdown.
+
+    Without a login the answer is public: counts below 5 (10 for sensitive categories) are
+    hidden with enough others that none can be recovered by subtraction, and sensitive
+    categories are not shown below district level.
+    """
+    if user is None:
+        return public_rollup(
+            session.connection(),
+            area=query.area,
+            level=query.level,
+            round_=query.round,
+            dimension=query.dimension,
+        )
+    if not user.scope.allows("analysis:read"):
+        raise ForbiddenError(f"the role {user.role} may not use this (analysis:read)")
     return stats.rollup(
         session.connection(),
         area=in_scope(user, query.area),

@@ -1,0 +1,76 @@
+"""Statistical disclosure control for public roll-ups: small counts suppressed, and enough other
+counts suppressed with them that no hidden count can be worked out by subtraction.
+
+A table is the roll-up of the children of one area: its rows are the areas and its cells the
+counts. Each column sums to the parent's figure, which is published too, and some groups of
+cells in a row sum to another cell of the row (the statuses to the problems, a dimension's
+categories to the dimension). A cell below k is hidden (primary suppression); then, while a
+column or a row group has exactly one hidden cell, the smallest other non-zero cell of it is
+hidden too (complementary suppression).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+K = 5
+K_SENSITIVE = 10
+
+
+def suppress(
+    counts: pd.DataFrame,
+    k: Mapping[str, float],
+    row_groups: Sequence[tuple[Sequence[str], str]] = (),
+) -> pd.DataFrame:
+    """Which cells to hide.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        One row per area, one column per count.
+    k : mapping
+        Column → threshold (default ``K``): counts above 0 and below it are hidden; ``inf``
+        hides every count above 0.
+    row_groups : sequence of (parts, total)
+        Columns ``parts`` of a row sum to column ``total``.
+
+    Returns
+    -------
+    DataFrame of bool
+        True where the cell must not be published.
+    """
+    values = counts.to_numpy(dtype=float)
+    thresholds = np.array([k.get(c, K) for c in counts.columns], dtype=float)
+    hidden = (values > 0) & (values < thresholds)
+    position = {c: i for i, c in enumerate(counts.columns)}
+    groups = [([position[p] for p in parts], position[total]) for parts, total in row_groups]
+    changed = True
+    while changed:
+        changed = False
+        for j in range(values.shape[1]):
+            if hidden[:, j].sum() == 1 and _hide_another(values[:, j], hidden[:, j]):
+                changed = True
+        for i in range(values.shape[0]):
+            for parts, total in groups:
+                cells = [*parts, total]
+                if hidden[i, cells].sum() == 1:
+                    row = hidden[i]
+                    view = row[cells]
+                    if _hide_another(values[i, cells], view):
+                        row[cells] = view
+                        changed = True
+    return pd.DataFrame(hidden, index=counts.index, columns=counts.columns)
+
+
+def _hide_another(values: np.ndarray, hidden: np.ndarray) -> bool:
+    """Hide the smallest visible cell (non-zero first); False when there is none."""
+    visible = np.flatnonzero(~hidden)
+    if len(visible) == 0:
+        return False
+    nonzero = visible[values[visible] > 0]
+    pool = nonzero if len(nonzero) else visible
+    hidden[pool[np.argmin(values[pool])]] = True
+    return True

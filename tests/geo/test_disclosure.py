@@ -1,0 +1,32 @@
+"""Disclosure control: small counts hidden, and none recoverable by subtraction."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from geo.disclosure import suppress
+
+
+def test_a_small_count_takes_a_complement_in_its_column_and_its_row_group() -> None:
+    table = pd.DataFrame(
+        {"a": [3, 40, 50], "b": [20, 30, 60], "total": [23, 70, 110]}, index=["x", "y", "z"]
+    )
+    hidden = suppress(table, {}, [(["a", "b"], "total")])
+    # x.a < 5: hidden. Column a then needs a second hidden cell (y.a, the smallest), and rows x
+    # and y each need a second hidden cell in their group (b, the smaller of b and total) ...
+    assert hidden.loc["x", "a"] and hidden.loc["y", "a"]
+    assert hidden.loc["x", "b"] and hidden.loc["y", "b"]
+    # ... which column b then already has twice.
+    for column in table:
+        assert hidden[column].sum() != 1
+    for row in table.index:
+        assert hidden.loc[row, ["a", "b", "total"]].sum() != 1
+
+
+def test_zeros_and_counts_at_k_are_published_and_infinite_k_hides_any_count() -> None:
+    table = pd.DataFrame({"a": [0, 5, 9], "s": [0, 2, 12]})
+    hidden = suppress(table, {"s": math.inf})
+    assert not hidden["a"].any()
+    assert hidden["s"].tolist() == [False, True, True]
