@@ -8,6 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_HOUSEHOLDS ?= 200000
 DEMO_SURVEY ?= .bamrung/demo/ubon-survey.csv
+DEMO_PASSWORD ?= bamrung-demo-2567
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help demo test bench setup system lint clean
@@ -34,6 +35,10 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	$(BIN)/bamrung hotspots --area 34
 	$(BIN)/bamrung overlay zones --kind flood_zones --kind drought_zones --area 34 --level district
 	$(BIN)/bamrung target --area 34 --level subdistrict --top 20
+	@$(BIN)/bamrung users list --json | grep -q '"name": "demo"' \
+		|| $(BIN)/bamrung users add demo --role admin --password "$(DEMO_PASSWORD)"
+	@echo "demo login: user 'demo', password '$(DEMO_PASSWORD)' (POST /auth/token); an API token:"
+	@$(BIN)/bamrung users token demo --label "make demo"
 	$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
 
 test: setup lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
