@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import sessionmaker
 
-from api.errors import register_error_handlers
+from api.errors import RESPONSES, register_error_handlers
 from api.routers import (
     areas,
     auth,
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         summary="Household hardship in Thailand: boundaries, surveys, analysis, maps and cases.",
         lifespan=lifespan,
+        responses=RESPONSES,
     )
     app.state.settings = settings
     register_error_handlers(app)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from layers.settings import Settings
@@ -40,6 +40,30 @@ RoundQuery = Annotated[
 AdminLevel = Literal["province", "district", "subdistrict"]
 
 
+class GeoJSONResponse(Response):
+    media_type = "application/geo+json"
+
+
+#: How the GeoJSON routes document their answer.
+GEOJSON_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a GeoJSON FeatureCollection (EPSG:4326)",
+        "content": {
+            "application/geo+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type", "features"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["FeatureCollection"]},
+                        "features": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 def geojson(frame: gpd.GeoDataFrame, **members: Any) -> Response:
     """A GeoDataFrame as a GeoJSON FeatureCollection (EPSG:4326), with extra top-level members."""
     collection = (
@@ -52,4 +76,8 @@ def geojson(frame: gpd.GeoDataFrame, **members: Any) -> Response:
     )
     collection.update(members)
     body = json.dumps(collection, ensure_ascii=False, default=str)
-    return Response(body, media_type="application/geo+json")
+    return GeoJSONResponse(body)
+
+
+#: A row id: a positive PostgreSQL integer.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]

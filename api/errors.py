@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
@@ -15,6 +17,25 @@ from geo.errors import (
     UnauthorizedError,
     UnavailableError,
 )
+
+ERROR_BODY = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+#: Documented on every route: the domain errors any of them may answer (JSON, whatever the
+#: route's own media type).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/json": {"schema": ERROR_BODY}}}
+    for status, description in (
+        (400, "bad request"),
+        (401, "no login, or a bad token"),
+        (403, "the role may not use this"),
+        (404, "not found, or outside the caller's scope"),
+        (413, "larger than a configured limit"),
+        (503, "the database cannot be reached"),
+    )
+}
 
 STATUS: dict[type[BamrungError], int] = {
     UnauthorizedError: 401,
@@ -32,7 +53,11 @@ def register_error_handlers(app: FastAPI) -> None:
     async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        detail: object = str(exc)
+        if status == 422:
+            # The shape FastAPI documents for every 422, so clients parse one kind of error.
+            detail = [{"loc": ["request"], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     async def database_down(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": "the database cannot be reached"}, status_code=503)

@@ -67,7 +67,8 @@ def households(
         "status": filters.status,
         "dimension": filters.dimension,
     }
-    return gpd.read_postgis(text(HOUSEHOLDS), conn, geom_col="geom", params=params)
+    frame = gpd.read_postgis(text(HOUSEHOLDS), conn, geom_col="geom", params=params)
+    return frame.set_crs(4326, allow_override=True)  # an empty result comes without one
 
 
 def hexagons(

@@ -13,6 +13,7 @@ from geo.access import PUBLIC
 from geo.errors import InvalidInputError
 from layers import areas
 
+PAGE_LIMIT = 1_000
 router = APIRouter(prefix="/areas", tags=["areas"], dependencies=[Depends(requires(PUBLIC))])
 
 Level = Literal["province", "district", "subdistrict"]
@@ -61,7 +62,10 @@ class Page(BaseModel):
 
 def page(
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, description="page size")] = 100,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=PAGE_LIMIT, description="page size (BAMRUNG_PAGE_SIZE_MAX may lower it)"),
+    ] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page:
     if limit > settings.page_size_max:

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import in_scope, requires
-from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, geojson
+from api.deps import (
+    GEOJSON_OK,
+    AreaQuery,
+    GeoJSONResponse,
+    RoundQuery,
+    SessionDep,
+    SettingsDep,
+    geojson,
+)
 from layers import analysis
 from layers.users import User
 
@@ -28,7 +36,12 @@ def filters(
 FiltersDep = Annotated[analysis.Filters, Depends(filters)]
 
 
-@router.get("/hexagons", summary="Households and problems per H3 cell (GeoJSON)")
+@router.get(
+    "/hexagons",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="Households and problems per H3 cell (GeoJSON)",
+)
 def hexagons(
     session: SessionDep,
     user: Annotated[User | None, Depends(requires("analysis:read"))],
@@ -47,13 +60,13 @@ def hexagons(
 class SurfaceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    area: str = "34"
-    round: int | None = None
+    area: str = Field("34", pattern=r"^(\d{2}|\d{4}|\d{6})?$")
+    round: int | None = Field(None, ge=2500, le=2700)
     dimension: Dimension | None = None
-    category: str | None = None
-    status: str | None = None
-    cell_m: float = 250.0
-    bandwidth_m: float | None = None
+    category: str | None = Field(None, max_length=48)
+    status: str | None = Field(None, max_length=24)
+    cell_m: float = Field(250.0, ge=10, le=10_000)
+    bandwidth_m: float | None = Field(None, gt=0, le=100_000)
 
 
 @router.post("/surface", summary="Write a kernel density GeoTIFF and register it as a raster")

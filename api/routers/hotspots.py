@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import in_scope, requires
-from api.deps import SessionDep, geojson
+from api.deps import GEOJSON_OK, GeoJSONResponse, RowId, SessionDep, geojson
 from geo.errors import NotFoundError
 from layers import analysis
 from layers.users import User
 
 router = APIRouter(prefix="/hotspots", tags=["analysis"])
+
+
+Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 
 
 class HotspotRequest(BaseModel):
@@ -24,14 +27,21 @@ class HotspotRequest(BaseModel):
     indicator: Literal["problems_per_1000", "affected_per_1000", "unsolved_pct"] = (
         "problems_per_1000"
     )
-    round: int | None = None
-    dimension: str | None = None
+    round: int | None = Field(None, ge=2500, le=2700)
+    dimension: (
+        Literal["health", "living_conditions", "education", "income", "public_services"] | None
+    ) = None
     permutations: int = Field(999, ge=99, le=9999)
-    seed: int = 12345
+    seed: int = Field(12345, ge=0, le=2**32 - 1)
     alpha: float = Field(0.05, gt=0, lt=0.5)
 
 
-@router.post("", summary="Run Gi* and Local Moran; the result is stored and returned (GeoJSON)")
+@router.post(
+    "",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="Run Gi* and Local Moran; the result is stored and returned (GeoJSON)",
+)
 def run(
     session: SessionDep,
     user: Annotated[User | None, Depends(requires("analysis:run"))],
@@ -54,11 +64,16 @@ def run(
     return geojson(layer, run=layer.attrs["run"])
 
 
-@router.get("/{run_id}", summary="A stored hotspot run (GeoJSON)")
+@router.get(
+    "/{run_id}",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="A stored hotspot run (GeoJSON)",
+)
 def get_run(
     session: SessionDep,
     user: Annotated[User | None, Depends(requires("analysis:read"))],
-    run_id: Annotated[int, Path(ge=1)],
+    run_id: RowId,
 ) -> Response:
     layer = analysis.hotspot_layer(session.connection(), run_id)
     if user is not None and not layer.attrs["run"]["area"].startswith(user.scope.area):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, Up
 from pydantic import BaseModel
 
 from api.auth import requires
-from api.deps import SessionDep, SettingsDep
+from api.deps import RowId, SessionDep, SettingsDep
 from api.routers.areas import Page, page
 from geo.errors import BamrungError, InvalidInputError, TooLargeError
 from layers import imports
@@ -132,7 +132,7 @@ def start_import(
     summary="An import job and its report",
     dependencies=[Depends(requires("imports:read"))],
 )
-def get_import(session: SessionDep, job_id: int) -> Any:
+def get_import(session: SessionDep, job_id: RowId) -> Any:
     return imports.job(session, job_id)
 
 
@@ -143,7 +143,7 @@ def get_import(session: SessionDep, job_id: int) -> Any:
     dependencies=[Depends(requires("imports:read"))],
 )
 def get_quarantine(
-    session: SessionDep, job_id: int, paging: Annotated[Page, Depends(page)]
+    session: SessionDep, job_id: RowId, paging: Annotated[Page, Depends(page)]
 ) -> RejectedList:
     items, total = imports.quarantine(session, job_id, limit=paging.limit, offset=paging.offset)
     return RejectedList(

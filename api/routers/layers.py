@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.auth import requires
-from api.deps import SessionDep, geojson
+from api.deps import GEOJSON_OK, GeoJSONResponse, SessionDep, geojson
 from geo.errors import InvalidInputError, TooLargeError
 from layers import geosocial
 
@@ -20,7 +20,12 @@ def list_layers(session: SessionDep) -> list[dict[str, Any]]:
     return geosocial.list_layers(session.connection())
 
 
-@router.get("/layers/{kind}/features", summary="Features of every layer of a kind (GeoJSON)")
+@router.get(
+    "/layers/{kind}/features",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="Features of every layer of a kind (GeoJSON)",
+)
 def features(
     session: SessionDep,
     kind: Annotated[str, Path(description="water_sources, waterways, flood_zones, ...")],

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import in_scope, requires
-from api.deps import AdminLevel, AreaQuery, RoundQuery, SessionDep, SettingsDep, geojson
+from api.deps import (
+    GEOJSON_OK,
+    AdminLevel,
+    AreaQuery,
+    GeoJSONResponse,
+    RoundQuery,
+    SessionDep,
+    SettingsDep,
+    geojson,
+)
 from layers import overlay
 from layers.users import User
 
@@ -48,7 +57,12 @@ def water_access(
     return overlay.records(overlay.water_access_summary(access, level).reset_index())
 
 
-@router.get("/zonal", summary="Statistics of a registered raster per area (GeoJSON)")
+@router.get(
+    "/zonal",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="Statistics of a registered raster per area (GeoJSON)",
+)
 def zonal(
     session: SessionDep,
     user: Reader,
