@@ -14,11 +14,13 @@ from pydantic import BaseModel
 from api.auth import requires
 from api.deps import RowId, SessionDep, SettingsDep
 from api.routers.areas import Page, page
+from api.routers.households import audit
 from geo.errors import BamrungError, InvalidInputError, TooLargeError
 from layers import imports
 from layers.intake.importer import Importer
 from layers.intake.readers import CSV_SUFFIXES, EXCEL_SUFFIXES
 from layers.settings import Settings
+from layers.users import User
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 log = logging.getLogger(__name__)
@@ -140,12 +142,20 @@ def get_import(session: SessionDep, job_id: RowId) -> Any:
     "/{job_id}/quarantine",
     response_model=RejectedList,
     summary="Rows the import refused, with reasons",
-    dependencies=[Depends(requires("imports:read"))],
 )
 def get_quarantine(
-    session: SessionDep, job_id: RowId, paging: Annotated[Page, Depends(page)]
+    request: Request,
+    session: SessionDep,
+    user: Annotated[User | None, Depends(requires("imports:read"))],
+    job_id: RowId,
+    paging: Annotated[Page, Depends(page)],
 ) -> RejectedList:
+    assert user is not None
     items, total = imports.quarantine(session, job_id, limit=paging.limit, offset=paging.offset)
+    # Refused rows hold the file's values (addresses among them): personal data, logged.
+    households = [str(i["values"].get("household_id")) for i in items if i["values"]]
+    fields = sorted({k for i in items for k in (i["values"] or {})})
+    audit(request, session, user, households, fields)
     return RejectedList(
         items=[Rejected(**i) for i in items], total=total, limit=paging.limit, offset=paging.offset
     )

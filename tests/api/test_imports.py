@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from geo.synth import Synthetic
 from layers.settings import Settings
-from tests.conftest import serve, token_for
+from tests.conftest import engine_for, serve, token_for
 
 
 def wait_for(api: httpx.Client, job_id: int) -> dict:
@@ -25,7 +26,7 @@ def wait_for(api: httpx.Client, job_id: int) -> dict:
 
 
 def test_an_upload_is_imported_and_its_refused_rows_listed(
-    api: httpx.Client, synthetic: tuple[Synthetic, Path]
+    api: httpx.Client, synthetic: tuple[Synthetic, Path], loaded_url: str
 ) -> None:
     survey, path = synthetic
     with path.open("rb") as handle:
@@ -41,7 +42,17 @@ def test_an_upload_is_imported_and_its_refused_rows_listed(
         report["rows_imported"] + report["rows_unchanged"] + report["rows_quarantined"]
         == report["rows"]
     )
-    refused = api.get(f"/imports/{started['id']}/quarantine", params={"limit": 1000}).json()
+    listed = api.get(f"/imports/{started['id']}/quarantine", params={"limit": 1000})
+    refused = listed.json()
+    # The refused rows are personal data: the response was logged.
+    engine = engine_for(loaded_url)
+    with engine.connect() as conn:
+        logged = conn.scalar(
+            text("SELECT cardinality(households) FROM access_log WHERE request_id = :r"),
+            {"r": listed.headers["x-request-id"]},
+        )
+    engine.dispose()
+    assert logged == len({i["values"].get("household_id") for i in refused["items"]})
     assert (
         refused["total"]
         == report["rows_quarantined"]
