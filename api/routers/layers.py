@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.auth import requires
-from api.deps import GEOJSON_OK, GeoJSONResponse, SessionDep, geojson
+from api.deps import GEOJSON_OK, GeoJSONResponse, SessionDep, SettingsDep, geojson
 from geo.errors import InvalidInputError, TooLargeError
 from layers import geosocial
 
@@ -28,10 +29,19 @@ def list_layers(session: SessionDep) -> list[dict[str, Any]]:
 )
 def features(
     session: SessionDep,
+    settings: SettingsDep,
     kind: Annotated[str, Path(description="water_sources, waterways, flood_zones, ...")],
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees")] = None,
 ) -> Response:
-    frame = geosocial.features_frame(session.connection(), kind, _bbox(bbox))
+    box = _bbox(bbox)
+    if box is not None:
+        size = _km2(box)
+        if size > settings.bbox_max_km2:
+            raise TooLargeError(
+                f"the bbox covers {size:,.0f} km², more than the limit of "
+                f"{settings.bbox_max_km2:,.0f} km² (BAMRUNG_BBOX_MAX_KM2)"
+            )
+    frame = geosocial.features_frame(session.connection(), kind, box)
     if len(frame) > MAX_FEATURES:
         raise TooLargeError(f"{len(frame):,} features, more than {MAX_FEATURES:,}: narrow the bbox")
     return geojson(frame, kind=kind)
@@ -45,6 +55,14 @@ def list_rasters(session: SessionDep) -> list[dict[str, Any]]:
 @router.get("/rasters/{raster_id}", summary="One registered raster's description")
 def raster(session: SessionDep, raster_id: str) -> dict[str, Any]:
     return geosocial.raster_record(session.connection(), raster_id)
+
+
+def _km2(box: tuple[float, float, float, float]) -> float:
+    """The area of a lon/lat box, near enough for a limit (a sphere of radius 6,371 km)."""
+    west, south, east, north = box
+    radius = 6371.0
+    band = math.sin(math.radians(north)) - math.sin(math.radians(south))
+    return radius**2 * math.radians(east - west) * band
 
 
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:

@@ -137,6 +137,33 @@ def oracle(
         return set(conn.scalars(text(sql), params))
 
 
+def problem_oracle(engine: Engine, role: str, given: dict[str, Any], area: str) -> set[str]:
+    """The households whose problems (any round) a role may see in an area, in SQL."""
+    where = ["h.subdistrict_code LIKE :area"]
+    params: dict[str, Any] = {"area": area + "%"}
+    if given.get("area"):
+        where.append("h.subdistrict_code LIKE :own")
+        params["own"] = given["area"] + "%"
+    if role == "citizen":
+        where.append("h.household_id = :home")
+        params["home"] = given["household"]
+    if role == "community_leader":
+        where.append("h.community = :community")
+        params["community"] = given["community"]
+    if role == "agency_officer":
+        where.append("p.category = ANY(:categories)")
+        params["categories"] = given["categories"]
+    if role == "reviewer":
+        where.append("NOT c.within_mandate")
+    sql = (
+        "SELECT DISTINCT p.household_id FROM problem p JOIN household h "  # noqa: S608
+        "ON h.household_id = p.household_id AND h.round = p.round "
+        f"JOIN problem_category c ON c.code = p.category WHERE {' AND '.join(where)}"
+    )
+    with engine.connect() as conn:
+        return set(conn.scalars(text(sql), params))
+
+
 def test_the_authorization_matrix_has_no_leaks_and_no_wrongful_denials(
     analysis_settings: Settings, world: dict[str, Any]
 ) -> None:
@@ -169,6 +196,12 @@ def test_the_authorization_matrix_has_no_leaks_and_no_wrongful_denials(
                     failures.append(f"{name}/{relation}: pseudonymised list wrong")
             elif got != expected or body["total"] != len(expected):
                 failures.append(f"{name}/{relation}: list {len(got)} vs oracle {len(expected)}")
+            problems = client.get("/problems", params={"area": area, "limit": 1000}).json()
+            if role != "analyst":
+                seen = {p["household_id"] for p in problems["items"]}
+                allowed = problem_oracle(engine, role, given, area)
+                if not seen <= allowed or (problems["total"] <= 1000 and seen != allowed):
+                    failures.append(f"{name}/{relation}: problems {len(seen)} vs {len(allowed)}")
             # Single objects: one visible household answers 200; one outside the scope 404 with
             # nothing of it in the body.
             with engine.connect() as conn:

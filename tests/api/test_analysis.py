@@ -122,6 +122,8 @@ def test_overlays_and_layers(client: httpx.Client) -> None:
         "/layers/water_sources/features", params={"bbox": "104.0,14.0,106.0,16.5"}
     ).json()
     assert sources["features"] and sources["features"][0]["geometry"]["type"] == "Point"
+    country = client.get("/layers/water_sources/features", params={"bbox": "97,5,106,21"})
+    assert country.status_code == 413 and "BAMRUNG_BBOX_MAX_KM2" in country.json()["detail"]
     assert {r["id"] for r in client.get("/rasters").json()} >= {
         "syn-elevation",
         "syn-flood_frequency",
