@@ -18,32 +18,8 @@ from geo.intake import keyed_hash
 from layers import scope as visible
 from layers.models import AccessLog, Household, Problem
 
-#: Fields of a household record, and what an analyst (pseudonymised) gets instead.
-HOUSEHOLD_FIELDS = (
-    "household_id",
-    "round",
-    "house_no",
-    "moo",
-    "subdistrict_code",
-    "community",
-    "members",
-    "urban",
-    "lon",
-    "lat",
-    "precision",
-    "surveyed_on",
-)
-PSEUDONYMISED_FIELDS = ("household_ref", "round", "subdistrict_code", "members", "urban")
-PROBLEM_FIELDS = (
-    "household_id",
-    "round",
-    "category",
-    "detail",
-    "status",
-    "reported_on",
-    "updated_on",
-    "resolved_on",
-)
+#: What an analyst sees of a household besides its pseudonym (no address, no position).
+PSEUDONYMISED_HOUSEHOLD = ("round", "subdistrict_code", "members", "urban")
 
 
 def _household_query(scope: Scope) -> Select:
@@ -71,14 +47,30 @@ def _in_area(scope: Scope, area: str | None) -> str:
     return area
 
 
-def _shown(rows: list[dict[str, Any]], scope: Scope, key: bytes) -> list[dict[str, Any]]:
-    if not scope.pseudonymised or not rows:
+def _pseudonymised(
+    rows: list[dict[str, Any]], key: bytes, keep: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    """Rows with a keyed hash ``household_ref`` for the household id, and only the fields
+    ``keep`` (None: every other field)."""
+    if not rows:
         return rows
     refs = keyed_hash(pd.Series([r["household_id"] for r in rows]), key)
     return [
-        {"household_ref": ref, **{f: r[f] for f in PSEUDONYMISED_FIELDS[1:] if f in r}}
+        {
+            "household_ref": ref,
+            **{f: v for f, v in r.items() if f != "household_id" and (keep is None or f in keep)},
+        }
         for ref, r in zip(refs, rows, strict=True)
     ]
+
+
+def _page(
+    conn: Connection, query: Select, order: tuple[Any, ...], limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ``query`` in ``order``, and how many rows it has in all."""
+    total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = conn.execute(query.order_by(*order).limit(limit).offset(offset)).mappings()
+    return [dict(r) for r in rows], total
 
 
 def list_households(
@@ -99,14 +91,11 @@ def list_households(
         query = query.where(Household.subdistrict_code.startswith(area, autoescape=True))
     if round_ is not None:
         query = query.where(Household.round == round_)
-    total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            query.order_by(Household.household_id, Household.round).limit(limit).offset(offset)
-        ).mappings()
-    ]
-    return _shown(rows, scope, key), total, [r["household_id"] for r in rows]
+    rows, total = _page(conn, query, (Household.household_id, Household.round), limit, offset)
+    ids = [r["household_id"] for r in rows]
+    if scope.pseudonymised:
+        rows = _pseudonymised(rows, key, PSEUDONYMISED_HOUSEHOLD)
+    return rows, total, ids
 
 
 def get_household(conn: Connection, scope: Scope, key: bytes, household_id: str) -> dict[str, Any]:
@@ -130,10 +119,10 @@ def get_household(conn: Connection, scope: Scope, key: bytes, household_id: str)
         ).mappings()
     ]
     if scope.pseudonymised:
-        ref = _shown(rounds[:1], scope, key)[0]["household_ref"]
+        shown = _pseudonymised(rounds, key, PSEUDONYMISED_HOUSEHOLD)
         return {
-            "household_ref": ref,
-            "rounds": _shown(rounds, scope, key),
+            "household_ref": shown[0]["household_ref"],
+            "rounds": shown,
             "problems": [{k: v for k, v in p.items() if k != "household_id"} for p in found],
         }
     return {"household_id": household_id, "rounds": rounds, "problems": found}
@@ -172,19 +161,11 @@ def list_problems(
         query = query.where(Problem.category == category)
     if status is not None:
         query = query.where(Problem.status == status)
-    total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            query.order_by(Problem.household_id, Problem.round, Problem.category)
-            .limit(limit)
-            .offset(offset)
-        ).mappings()
-    ]
+    order = (Problem.household_id, Problem.round, Problem.category)
+    rows, total = _page(conn, query, order, limit, offset)
     ids = [r["household_id"] for r in rows]
-    if scope.pseudonymised and rows:
-        refs = keyed_hash(pd.Series([r.pop("household_id") for r in rows]), key)
-        rows = [{"household_ref": ref, **r} for ref, r in zip(refs, rows, strict=True)]
+    if scope.pseudonymised:
+        rows = _pseudonymised(rows, key)
     return rows, total, ids
 
 
