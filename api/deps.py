@@ -38,6 +38,7 @@ RoundQuery = Annotated[
     int | None, Query(ge=2500, le=2700, description="survey round (BE year); default the latest")
 ]
 AdminLevel = Literal["province", "district", "subdistrict"]
+Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 
 
 class GeoJSONResponse(Response):

@@ -24,9 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from geo.stats import DIMENSIONS
+
 #: Levels of the administrative tree; village and community units come with later data.
 UNIT_LEVELS = ("province", "district", "subdistrict", "village", "community")
-DIMENSIONS = ("health", "living_conditions", "education", "income", "public_services")
 
 
 class Base(DeclarativeBase):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +11,7 @@ from api.auth import in_scope, requires
 from api.deps import (
     GEOJSON_OK,
     AreaQuery,
+    Dimension,
     GeoJSONResponse,
     RoundQuery,
     SessionDep,
@@ -21,8 +22,6 @@ from layers import analysis
 from layers.users import User
 
 router = APIRouter(prefix="/density", tags=["analysis"])
-
-Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 
 
 def filters(

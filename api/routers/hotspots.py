@@ -8,15 +8,12 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import in_scope, requires
-from api.deps import GEOJSON_OK, GeoJSONResponse, RowId, SessionDep, geojson
+from api.deps import GEOJSON_OK, Dimension, GeoJSONResponse, RowId, SessionDep, geojson
 from geo.errors import NotFoundError
 from layers import analysis
 from layers.users import User
 
 router = APIRouter(prefix="/hotspots", tags=["analysis"])
-
-
-Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 
 
 class HotspotRequest(BaseModel):
@@ -28,9 +25,7 @@ class HotspotRequest(BaseModel):
         "problems_per_1000"
     )
     round: int | None = Field(None, ge=2500, le=2700)
-    dimension: (
-        Literal["health", "living_conditions", "education", "income", "public_services"] | None
-    ) = None
+    dimension: Dimension | None = None
     permutations: int = Field(999, ge=99, le=9999)
     seed: int = Field(12345, ge=0, le=2**32 - 1)
     alpha: float = Field(0.05, gt=0, lt=0.5)

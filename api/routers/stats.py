@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.auth import in_scope, requires
-from api.deps import SessionDep
+from api.deps import Dimension, SessionDep
 from geo.access import PUBLIC
 from geo.errors import ForbiddenError
 from layers import stats
@@ -19,7 +19,6 @@ router = APIRouter(prefix="/stats", tags=["analysis"])
 Reader = Annotated[User | None, Depends(requires(PUBLIC))]
 
 Level = Literal["province", "district", "subdistrict", "village", "community"]
-Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 
 
 class AreaFigures(BaseModel):
