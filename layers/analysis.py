@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 from geo.density import Density, h3_resolution, hex_counts, kernel_density
 from geo.errors import InvalidInputError, NotFoundError
 from geo.hotspots import build_weights, hotspots, weights_from_frame, weights_to_frame
-from layers.geosocial import raster_store
+from layers.geosocial import raster_store, write_geotiff
 from layers.models import AdminUnit, HotspotResult, HotspotRun, Raster, SpatialWeights
 from layers.settings import Settings
 from layers.stats import latest_round, resolve_area, rollup
@@ -148,27 +148,16 @@ def density_surface(
 
 
 def write_density(surface: Density, path: Path, description: str) -> None:
-    height, width = surface.values.shape
-    with rasterio.open(
+    write_geotiff(
         path,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=1,
-        dtype="float32",
-        crs=f"EPSG:{surface.crs_epsg}",
+        surface.values,
+        crs_epsg=surface.crs_epsg,
         transform=surface.transform,
-        tiled=True,
-        compress="deflate",
-    ) as out:
-        out.write(surface.values, 1)
-        out.update_tags(
-            DESCRIPTION=description,
-            BANDWIDTH_M=str(surface.bandwidth_m),
-            CELL_M=str(surface.cell_m),
-            UNITS="problems per km2",
-        )
+        DESCRIPTION=description,
+        BANDWIDTH_M=str(surface.bandwidth_m),
+        CELL_M=str(surface.cell_m),
+        UNITS="problems per km2",
+    )
 
 
 def _area_km2(conn: Connection, area: str) -> float:

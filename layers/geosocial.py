@@ -20,6 +20,8 @@ import numpy as np
 import pyogrio
 import rasterio
 import shapely
+from affine import Affine
+from numpy.typing import NDArray
 from rasterio.warp import transform_bounds
 from sqlalchemy import Connection, func, insert, select, text, update
 
@@ -198,6 +200,35 @@ def list_layers(conn: Connection) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def write_geotiff(
+    path: Path,
+    values: NDArray[np.float32],
+    *,
+    crs_epsg: int,
+    transform: Affine,
+    nodata: float | None = None,
+    **tags: str,
+) -> None:
+    """One float32 band as a tiled, deflate-compressed GeoTIFF, with metadata ``tags``."""
+    height, width = values.shape
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="float32",
+        crs=f"EPSG:{crs_epsg}",
+        transform=transform,
+        nodata=nodata,
+        tiled=True,
+        compress="deflate",
+    ) as out:
+        out.write(values, 1)
+        out.update_tags(**tags)
 
 
 def raster_store(settings: Settings) -> Path:

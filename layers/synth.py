@@ -7,12 +7,12 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-import rasterio
 from sqlalchemy import Connection, select, text
 
 from geo.errors import InvalidInputError
 from geo.synth import CATEGORY_WEIGHTS, Synthetic, synthesize, to_csv_bytes
 from geo.synthwater import LABEL, SyntheticWater, synthesize_water
+from layers.geosocial import write_geotiff
 from layers.models import AdminUnit, ProblemCategory
 
 
@@ -102,26 +102,16 @@ def write_water(water: SyntheticWater, folder: Path) -> dict[str, Path]:
         path = files[kind]
         path.unlink(missing_ok=True)
         pyogrio.write_dataframe(frame, path, layer=kind, metadata={"DESCRIPTION": LABEL})
-    height, width = water.elevation.shape
     for kind, values in (
         ("elevation", water.elevation),
         ("flood_frequency", water.flood_frequency),
     ):
-        path = files[kind]
-        with rasterio.open(
-            path,
-            "w",
-            driver="GTiff",
-            width=width,
-            height=height,
-            count=1,
-            dtype="float32",
-            crs=f"EPSG:{water.crs_epsg}",
+        write_geotiff(
+            files[kind],
+            values,
+            crs_epsg=water.crs_epsg,
             transform=water.transform,
             nodata=water.nodata,
-            tiled=True,
-            compress="deflate",
-        ) as out:
-            out.write(values, 1)
-            out.update_tags(DESCRIPTION=LABEL)
+            DESCRIPTION=LABEL,
+        )
     return files
