@@ -105,61 +105,57 @@ def anonymous(analysis_settings: Settings) -> Iterator[httpx.Client]:
         yield client
 
 
+def conditions(
+    role: str, given: dict[str, Any], area: str
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """What a role may see, as SQL written independently of the product: conditions on the
+    household ``h``, conditions on its problem ``p`` (category ``c``), and their parameters."""
+    on_household = ["h.subdistrict_code LIKE :area"]
+    on_problem: list[str] = []
+    params: dict[str, Any] = {"area": area + "%"}
+    if given.get("area"):
+        on_household.append("h.subdistrict_code LIKE :own")
+        params["own"] = given["area"] + "%"
+    if role == "citizen":
+        on_household.append("h.household_id = :home")
+        params["home"] = given["household"]
+    if role == "community_leader":
+        on_household.append("h.community = :community")
+        params["community"] = given["community"]
+    if role == "agency_officer":
+        on_problem.append("p.category = ANY(:categories)")
+        params["categories"] = given["categories"]
+    if role == "reviewer":
+        on_problem.append("NOT c.within_mandate")
+    return on_household, on_problem, params
+
+
+WITH_PROBLEMS = (
+    "JOIN problem p ON p.household_id = h.household_id AND p.round = h.round "
+    "JOIN problem_category c ON c.code = p.category"
+)
+
+
 def oracle(
     engine: Engine, role: str, given: dict[str, Any], area: str, every_round: bool = False
 ) -> set[str]:
-    """The households a role may see in an area, computed independently in SQL."""
-    where = ["h.subdistrict_code LIKE :area"] + ([] if every_round else ["h.round = 2567"])
-    params: dict[str, Any] = {"area": area + "%"}
-    if given.get("area"):
-        where.append("h.subdistrict_code LIKE :own")
-        params["own"] = given["area"] + "%"
-    if role == "citizen":
-        where.append("h.household_id = :home")
-        params["home"] = given["household"]
-    if role == "community_leader":
-        where.append("h.community = :community")
-        params["community"] = given["community"]
-    if role == "agency_officer":
-        where.append(
-            "EXISTS (SELECT 1 FROM problem p WHERE p.household_id = h.household_id "
-            "AND p.round = h.round AND p.category = ANY(:categories))"
-        )
-        params["categories"] = given["categories"]
-    if role == "reviewer":
-        where.append(
-            "EXISTS (SELECT 1 FROM problem p JOIN problem_category c ON c.code = p.category "
-            "WHERE p.household_id = h.household_id AND p.round = h.round "
-            "AND NOT c.within_mandate)"
-        )
-    sql = f"SELECT household_id FROM household h WHERE {' AND '.join(where)}"  # noqa: S608
+    """The households a role may see in an area (in round 2567, or in any)."""
+    on_household, on_problem, params = conditions(role, given, area)
+    if not every_round:
+        on_household.append("h.round = 2567")
+    # Roles limited to some problems see the households that have one of them.
+    joined = WITH_PROBLEMS if on_problem else ""
+    where = " AND ".join(on_household + on_problem)
+    sql = f"SELECT DISTINCT h.household_id FROM household h {joined} WHERE {where}"  # noqa: S608
     with engine.connect() as conn:
         return set(conn.scalars(text(sql), params))
 
 
 def problem_oracle(engine: Engine, role: str, given: dict[str, Any], area: str) -> set[str]:
-    """The households whose problems (any round) a role may see in an area, in SQL."""
-    where = ["h.subdistrict_code LIKE :area"]
-    params: dict[str, Any] = {"area": area + "%"}
-    if given.get("area"):
-        where.append("h.subdistrict_code LIKE :own")
-        params["own"] = given["area"] + "%"
-    if role == "citizen":
-        where.append("h.household_id = :home")
-        params["home"] = given["household"]
-    if role == "community_leader":
-        where.append("h.community = :community")
-        params["community"] = given["community"]
-    if role == "agency_officer":
-        where.append("p.category = ANY(:categories)")
-        params["categories"] = given["categories"]
-    if role == "reviewer":
-        where.append("NOT c.within_mandate")
-    sql = (
-        "SELECT DISTINCT p.household_id FROM problem p JOIN household h "  # noqa: S608
-        "ON h.household_id = p.household_id AND h.round = p.round "
-        f"JOIN problem_category c ON c.code = p.category WHERE {' AND '.join(where)}"
-    )
+    """The households whose problems (any round) a role may see in an area."""
+    on_household, on_problem, params = conditions(role, given, area)
+    where = " AND ".join(on_household + on_problem)
+    sql = f"SELECT DISTINCT h.household_id FROM household h {WITH_PROBLEMS} WHERE {where}"  # noqa: S608
     with engine.connect() as conn:
         return set(conn.scalars(text(sql), params))
 
