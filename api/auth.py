@@ -70,23 +70,28 @@ def caller(request: Request, session: SessionDep, settings: SettingsDep) -> User
 
 
 class Permission:
-    """A route's declared permission; as a dependency it yields the caller (None if public)."""
+    """A route's declared permission; as a dependency it yields the caller (None if public).
 
-    def __init__(self, name: str) -> None:
+    ``anonymous``: callers without a login are let through too (the route then answers them
+    its public way); a logged-in caller still needs the permission.
+    """
+
+    def __init__(self, name: str, anonymous: bool = False) -> None:
         self.name = name
+        self.anonymous = anonymous or name == PUBLIC
 
     def __call__(self, user: Annotated[User | None, Depends(caller)]) -> User | None:
-        if self.name == PUBLIC:
-            return user
         if user is None:
+            if self.anonymous:
+                return None
             raise UnauthorizedError("log in first: POST /auth/token, or send an API token")
         if not user.scope.allows(self.name):
             raise ForbiddenError(f"the role {user.role} may not use this ({self.name})")
         return user
 
 
-def requires(name: str) -> Permission:
-    return Permission(name)
+def requires(name: str, anonymous: bool = False) -> Permission:
+    return Permission(name, anonymous)
 
 
 def in_scope(user: User | None, area: str) -> str:
