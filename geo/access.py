@@ -22,7 +22,9 @@ ROLES = (
     "analyst",
     "admin",
 )
-#: Functions a route may need. ``public`` needs no login.
+#: Functions a route may need. ``public`` needs no login. ``analysis:area`` is for analyses
+#: built on every problem of an area (hotspots, targeting, overlays): roles whose scope is
+#: narrower than an area (some categories, a community) do not get it.
 PUBLIC = "public"
 PERMISSIONS = (
     PUBLIC,
@@ -31,6 +33,7 @@ PERMISSIONS = (
     "problems:read",
     "households:export",
     "analysis:read",
+    "analysis:area",
     "analysis:run",
     "imports:read",
     "imports:write",
@@ -40,11 +43,17 @@ _CASEWORK = {"households:read", "problems:read", "households:export", "analysis:
 _GRANTED = {
     "citizen": {"households:read", "problems:read", "households:export"},
     "community_leader": _CASEWORK,
-    "officer": _CASEWORK | {"analysis:run", "imports:read", "imports:write"},
-    "governor": _CASEWORK | {"analysis:run", "imports:read"},
+    "officer": _CASEWORK | {"analysis:area", "analysis:run", "imports:read", "imports:write"},
+    "governor": _CASEWORK | {"analysis:area", "analysis:run", "imports:read"},
     "agency_officer": _CASEWORK,
     "reviewer": {"households:read", "problems:read", "analysis:read"},
-    "analyst": {"households:read", "problems:read", "analysis:read", "analysis:run"},
+    "analyst": {
+        "households:read",
+        "problems:read",
+        "analysis:read",
+        "analysis:area",
+        "analysis:run",
+    },
     "admin": set(PERMISSIONS),
 }
 GRANTS = {role: frozenset(granted | {"account"}) for role, granted in _GRANTED.items()}
@@ -79,6 +88,16 @@ class Scope:
     household: str | None = None
     community: str | None = None
     pseudonymised: bool = False
+
+    @property
+    def narrow(self) -> bool:
+        """Whether the scope is narrower than its area (some categories, a community, a home)."""
+        return (
+            self.categories is not None
+            or self.escalated
+            or self.household is not None
+            or self.community is not None
+        )
 
     def allows(self, permission: str) -> bool:
         return permission == PUBLIC or permission in GRANTS[self.role]

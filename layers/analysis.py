@@ -13,13 +13,25 @@ import pandas as pd
 import rasterio
 from libpysal.weights import W, w_subset
 from rasterio.warp import transform_bounds
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, and_, delete, func, insert, select, text
 
+from geo.access import Scope
 from geo.density import Density, h3_resolution, hex_counts, kernel_density
 from geo.errors import InvalidInputError, NotFoundError
 from geo.hotspots import build_weights, hotspots, weights_from_frame, weights_to_frame
+from geo.stats import SOLVED
+from layers import scope as scoped
 from layers.geosocial import raster_store, write_geotiff
-from layers.models import AdminUnit, HotspotResult, HotspotRun, Raster, SpatialWeights
+from layers.models import (
+    AdminUnit,
+    HotspotResult,
+    HotspotRun,
+    Household,
+    Problem,
+    ProblemCategory,
+    Raster,
+    SpatialWeights,
+)
 from layers.settings import Settings
 from layers.stats import latest_round, resolve_area, rollup
 
@@ -27,20 +39,6 @@ log = logging.getLogger(__name__)
 
 INDICATORS = ("problems_per_1000", "affected_per_1000", "unsolved_pct")
 WEIGHTS_METHOD = "queen+nearest-for-islands"
-# Households of an area with their problem counts; filters are optional.
-HOUSEHOLDS = """
-SELECT h.household_id, h.subdistrict_code, h.geom,
-       count(p.id) AS problems,
-       count(p.id) FILTER (WHERE p.status IN ('solved_by_agency', 'solved_by_household')) AS solved
-FROM household h
-LEFT JOIN problem p ON p.household_id = h.household_id AND p.round = h.round
-    AND (CAST(:category AS text) IS NULL OR p.category = :category)
-    AND (CAST(:status AS text) IS NULL OR p.status = :status)
-    AND (CAST(:dimension AS text) IS NULL OR p.category IN (
-        SELECT code FROM problem_category WHERE dimension = :dimension))
-WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
-GROUP BY h.household_id, h.subdistrict_code, h.geom
-"""
 BOUNDARIES_DIGEST = """
 SELECT md5(string_agg(code || ':' || md5(ST_AsBinary(geom)), ',' ORDER BY code))
 FROM admin_unit WHERE level = :level AND geom IS NOT NULL
@@ -55,19 +53,45 @@ class Filters:
 
 
 def households(
-    conn: Connection, area: str, round_: int | None = None, filters: Filters = Filters()
+    conn: Connection,
+    area: str,
+    round_: int | None = None,
+    filters: Filters = Filters(),
+    scope: Scope | None = None,
 ) -> gpd.GeoDataFrame:
-    """The households of an area as points, with ``problems`` and ``solved`` counts."""
+    """The households of an area as points, with ``problems`` and ``solved`` counts.
+
+    With a ``scope``, only what it may see: its households, and of their problems its own.
+    """
     unit = resolve_area(conn, area)
     round_ = round_ or latest_round(conn)
-    params = {
-        "round": round_,
-        "prefix": unit.code + "%",
-        "category": filters.category,
-        "status": filters.status,
-        "dimension": filters.dimension,
-    }
-    frame = gpd.read_postgis(text(HOUSEHOLDS), conn, geom_col="geom", params=params)
+    counted = [Problem.household_id == Household.household_id, Problem.round == Household.round]
+    if filters.category is not None:
+        counted.append(Problem.category == filters.category)
+    if filters.status is not None:
+        counted.append(Problem.status == filters.status)
+    if filters.dimension is not None:
+        of_dimension = select(ProblemCategory.code).where(
+            ProblemCategory.dimension == filters.dimension
+        )
+        counted.append(Problem.category.in_(of_dimension.scalar_subquery()))
+    query = select(
+        Household.household_id,
+        Household.subdistrict_code,
+        Household.geom,
+        func.count(Problem.id).label("problems"),
+        func.count(Problem.id).filter(Problem.status.in_(SOLVED)).label("solved"),
+    ).where(
+        Household.round == round_,
+        Household.subdistrict_code.startswith(unit.code, autoescape=True),
+    )
+    if scope is not None:
+        counted.append(scoped.problems(scope))
+        query = query.where(scoped.denominator(scope))
+    query = query.outerjoin(Problem, and_(*counted)).group_by(
+        Household.household_id, Household.round
+    )
+    frame = gpd.read_postgis(query, conn, geom_col="geom")
     return frame.set_crs(4326, allow_override=True)  # an empty result comes without one
 
 
@@ -77,12 +101,13 @@ def hexagons(
     round_: int | None = None,
     filters: Filters = Filters(),
     resolution: int | None = None,
+    scope: Scope | None = None,
 ) -> gpd.GeoDataFrame:
     """Counts and rates per H3 cell; the resolution follows the area's size unless given."""
     if resolution is None:
         size = _area_km2(conn, area)
         resolution = h3_resolution(size)
-    frame = hex_counts(households(conn, area, round_, filters), resolution)
+    frame = hex_counts(households(conn, area, round_, filters, scope), resolution)
     frame.attrs["resolution"] = resolution
     return frame
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import ColumnElement, and_, exists, select, true
 
 from geo.access import Scope
@@ -53,3 +55,9 @@ def households(scope: Scope) -> ColumnElement[bool]:
             )
         )
     return and_(true(), *conditions)
+
+
+def denominator(scope: Scope) -> ColumnElement[bool]:
+    """The households of the scope's area (and community), whatever their problems: the base
+    of its rates. Categories limit which problems are counted, not who was surveyed."""
+    return households(replace(scope, categories=None, escalated=False))

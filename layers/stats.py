@@ -10,11 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    SQLColumnExpression,
+    String,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+)
 
+from geo.access import Scope
 from geo.errors import InvalidInputError, NotFoundError
 from geo.stats import summarise
-from layers.models import AdminUnit, ProblemCategory, Rollup
+from layers import scope as scoped
+from layers.models import AdminUnit, Household, Problem, ProblemCategory, Rollup
 
 LEVELS = ("province", "district", "subdistrict", "village", "community")
 CODE_LENGTH = {"country": 0, "province": 2, "district": 4, "subdistrict": 6}
@@ -31,37 +43,6 @@ WHERE round = :round AND length(code) = :length AND code LIKE :prefix AND n <> 0
   AND (key IN ('households', :affected) OR key LIKE :status OR key LIKE 'category:%'
        OR key LIKE 'dimension:%')
 """
-# The same long form counted from the raw rows of one area, for units below a subdistrict.
-# ``{unit}`` is the SQL for the child unit's code, one of ``UNIT_SQL``.
-LIVE = """
-WITH h AS (
-    SELECT household_id, {unit} AS code FROM household
-    WHERE round = :round AND subdistrict_code LIKE :prefix AND {unit} IS NOT NULL
-), p AS (
-    SELECT h.code, q.household_id, q.category, q.status, c.dimension
-    FROM h JOIN problem q ON q.household_id = h.household_id AND q.round = :round
-    JOIN problem_category c ON c.code = q.category
-)
-SELECT code, 'households' AS key, count(*) AS n FROM h GROUP BY code
-UNION ALL
-SELECT code, 'affected' || coalesce(':' || dimension, ''), count(DISTINCT household_id)
-FROM p GROUP BY GROUPING SETS ((code, dimension), (code))
-UNION ALL
-SELECT code,
-    CASE WHEN GROUPING(dimension) = 0 AND GROUPING(status) = 0
-            THEN 'dimension_status:' || dimension || ':' || status
-         WHEN GROUPING(status) = 0 THEN 'status:' || status
-         WHEN GROUPING(category) = 0 THEN 'category:' || category
-         ELSE 'dimension:' || dimension END,
-    count(*)
-FROM p
-GROUP BY GROUPING SETS ((code, status), (code, category), (code, dimension),
-                        (code, dimension, status))
-"""
-UNIT_SQL = {
-    "village": "subdistrict_code || lpad(coalesce(moo, 0)::text, 2, '0')",
-    "community": "community",
-}
 
 
 @dataclass(frozen=True)
@@ -109,10 +90,13 @@ def rollup(
     level: str,
     round_: int | None = None,
     dimension: str | None = None,
+    scope: Scope | None = None,
 ) -> list[dict[str, Any]]:
     """Figures for each child area of ``area`` at ``level``, ordered by code.
 
     Every unit of the level inside the area is listed, with zeros where nobody was surveyed.
+    A ``scope`` narrower than an area (categories, a community) is counted live from the rows it
+    may see; ``households`` stays the denominator (``layers.scope.denominator``).
     """
     parent = resolve_area(conn, area)
     if level not in LEVELS:
@@ -126,18 +110,20 @@ def rollup(
     elif CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
         raise InvalidInputError(f"level {level!r} is not below the {parent.level} {parent.code!r}")
     round_ = round_ if round_ is not None else latest_round(conn)
-    params = {
-        "round": round_,
-        "prefix": parent.code + "%",
-        "affected": "affected" if dimension is None else f"affected:{dimension}",
-        "status": "status:%" if dimension is None else f"dimension_status:{dimension}:%",
-    }
+    if level in LIVE_WITHIN or (scope is not None and scope.narrow):
+        counts = _live_counts(conn, level, parent.code, round_, scope)
+    else:
+        params = {
+            "round": round_,
+            "length": CODE_LENGTH[level],
+            "prefix": parent.code + "%",
+            "affected": "affected" if dimension is None else f"affected:{dimension}",
+            "status": "status:%" if dimension is None else f"dimension_status:{dimension}:%",
+        }
+        counts = [(c, k, int(n)) for c, k, n in conn.execute(text(ROLLUP), params)]
     if level in LIVE_WITHIN:
-        counts = conn.execute(text(LIVE.format(unit=UNIT_SQL[level])), params).all()
         names = _live_names([c for c, _, _ in counts], level)
     else:
-        params["length"] = CODE_LENGTH[level]
-        counts = conn.execute(text(ROLLUP), params).all()
         names = {
             code: (th, en)
             for code, th, en in conn.execute(
@@ -159,6 +145,72 @@ def rollup(
         }
         for code, row in figures.items()
     ]
+
+
+def _unit(level: str) -> SQLColumnExpression[Any]:
+    """The code of the unit at ``level`` a household belongs to."""
+    if level == "village":
+        moo = func.lpad(func.coalesce(Household.moo, 0).cast(String), 2, "0")
+        return Household.subdistrict_code.concat(moo)
+    if level == "community":
+        return Household.community
+    if level == "subdistrict":
+        return Household.subdistrict_code
+    return func.left(Household.subdistrict_code, CODE_LENGTH[level])
+
+
+def _live_counts(
+    conn: Connection, level: str, prefix: str, round_: int, scope: Scope | None
+) -> list[tuple[str, str, int]]:
+    """The long form of ``rollup`` (code, key, n) counted from the raw rows ``scope`` may see."""
+    unit: ColumnElement[Any] = _unit(level).label("code")
+    seen = select(Household.household_id, unit).where(
+        Household.round == round_,
+        Household.subdistrict_code.startswith(prefix, autoescape=True),
+        unit.is_not(None),
+    )
+    if scope is not None:
+        seen = seen.where(scoped.denominator(scope))
+    h = seen.cte("h")
+    picked = (
+        select(h.c.code, Problem.household_id, Problem.category, Problem.status)
+        .add_columns(ProblemCategory.dimension)
+        .join_from(h, Problem, Problem.household_id == h.c.household_id)
+        .join(ProblemCategory, ProblemCategory.code == Problem.category)
+        .where(Problem.round == round_)
+    )
+    if scope is not None:
+        picked = picked.where(scoped.problems(scope))
+    p = picked.cte("p")
+
+    def key(*parts: Any) -> ColumnElement[str]:
+        joined: ColumnElement[str] = literal(parts[0], String)
+        for part in parts[1:]:
+            joined = joined.concat(part)
+        return joined.label("key")
+
+    households = func.count(p.c.household_id.distinct()).label("n")
+    problems = func.count().label("n")
+    counted = conn.execute(
+        union_all(
+            select(h.c.code, key("households"), func.count().label("n")).group_by(h.c.code),
+            select(p.c.code, key("affected"), households).group_by(p.c.code),
+            select(p.c.code, key("affected:", p.c.dimension), households).group_by(
+                p.c.code, p.c.dimension
+            ),
+            select(p.c.code, key("status:", p.c.status), problems).group_by(p.c.code, p.c.status),
+            select(p.c.code, key("category:", p.c.category), problems).group_by(
+                p.c.code, p.c.category
+            ),
+            select(p.c.code, key("dimension:", p.c.dimension), problems).group_by(
+                p.c.code, p.c.dimension
+            ),
+            select(
+                p.c.code, key("dimension_status:", p.c.dimension, ":", p.c.status), problems
+            ).group_by(p.c.code, p.c.dimension, p.c.status),
+        )
+    )
+    return [(code, key, int(n)) for code, key, n in counted]
 
 
 def _live_names(codes: list[str], level: str) -> dict[str, tuple[str | None, str | None]]:

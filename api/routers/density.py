@@ -52,7 +52,9 @@ def hexagons(
     ] = None,
 ) -> Response:
     area = in_scope(user, area)
-    cells = analysis.hexagons(session.connection(), area, round, chosen, resolution)
+    cells = analysis.hexagons(
+        session.connection(), area, round, chosen, resolution, user.scope if user else None
+    )
     return geojson(cells, resolution=cells.attrs["resolution"], area=area)
 
 

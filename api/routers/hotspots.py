@@ -67,7 +67,7 @@ def run(
 )
 def get_run(
     session: SessionDep,
-    user: Annotated[User | None, Depends(requires("analysis:read"))],
+    user: Annotated[User | None, Depends(requires("analysis:area"))],
     run_id: RowId,
 ) -> Response:
     layer = analysis.hotspot_layer(session.connection(), run_id)

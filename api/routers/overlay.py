@@ -21,7 +21,7 @@ from layers import overlay
 from layers.users import User
 
 router = APIRouter(prefix="/overlay", tags=["analysis"])
-Reader = Annotated[User | None, Depends(requires("analysis:read"))]
+Reader = Annotated[User | None, Depends(requires("analysis:area"))]
 
 ZoneKind = Literal["flood_zones", "drought_zones", "land_use"]
 

@@ -82,4 +82,5 @@ def get_stats(
         level=query.level,
         round_=query.round,
         dimension=query.dimension,
+        scope=user.scope,
     )

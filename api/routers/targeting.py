@@ -20,7 +20,7 @@ CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
 @router.get("", summary="Rank the child areas of an area; stored as a targeting run")
 def rank(
     session: SessionDep,
-    user: Annotated[User | None, Depends(requires("analysis:read"))],
+    user: Annotated[User | None, Depends(requires("analysis:area"))],
     level: Annotated[AdminLevel, Query(description="level of the areas ranked")],
     area: AreaQuery = "",
     round: RoundQuery = None,
