@@ -10,6 +10,7 @@ import geopandas as gpd
 from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from geo.errors import TooLargeError
 from layers.settings import Settings
 
 
@@ -65,8 +66,16 @@ GEOJSON_OK: dict[int | str, dict[str, Any]] = {
 }
 
 
-def geojson(frame: gpd.GeoDataFrame, **members: Any) -> Response:
-    """A GeoDataFrame as a GeoJSON FeatureCollection (EPSG:4326), with extra top-level members."""
+def geojson(frame: gpd.GeoDataFrame, *, limit: int, **members: Any) -> Response:
+    """A GeoDataFrame as a GeoJSON FeatureCollection (EPSG:4326), with extra top-level members.
+
+    More than ``limit`` features answer 413 rather than a response nobody can open.
+    """
+    if len(frame) > limit:
+        raise TooLargeError(
+            f"more than {limit:,} features, the limit of one response "
+            "(BAMRUNG_EXPORT_MAX_FEATURES): ask for a smaller area or bbox"
+        )
     collection = (
         json.loads(frame.to_json(na="null", drop_id=True))
         if len(frame)

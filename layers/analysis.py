@@ -92,7 +92,9 @@ def households(
         Household.household_id, Household.round
     )
     frame = gpd.read_postgis(query, conn, geom_col="geom")
-    return frame.set_crs(4326, allow_override=True)  # an empty result comes without one
+    # An empty result comes without a CRS or integer counts.
+    frame = frame.astype({"problems": "int64", "solved": "int64"})
+    return frame.set_crs(4326, allow_override=True)
 
 
 def hexagons(

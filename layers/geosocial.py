@@ -336,15 +336,22 @@ def _slug(value: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-")[:64] or "raster"
 
 
-def features_frame(conn: Connection, kind: str, bbox: tuple[float, ...] | None = None) -> Any:
-    """The features of every layer of ``kind`` as a GeoDataFrame (EPSG:4326)."""
+def features_frame(
+    conn: Connection, kind: str, bbox: tuple[float, ...] | None = None, limit: int | None = None
+) -> Any:
+    """The features of every layer of ``kind`` as a GeoDataFrame (EPSG:4326), the first
+    ``limit`` of them when given."""
     sql = (
         "SELECT f.id, f.layer_id, f.name, f.status, f.properties, f.geom FROM layer_feature f "
         "WHERE f.kind = :kind AND (CAST(:bbox AS float8[]) IS NULL OR f.geom && "
-        "ST_MakeEnvelope((:bbox)[1], (:bbox)[2], (:bbox)[3], (:bbox)[4], 4326)) ORDER BY f.id"
+        "ST_MakeEnvelope((:bbox)[1], (:bbox)[2], (:bbox)[3], (:bbox)[4], 4326)) ORDER BY f.id "
+        "LIMIT :limit"
     )
     return gpd.read_postgis(
-        text(sql), conn, geom_col="geom", params={"kind": kind, "bbox": _floats(bbox)}
+        text(sql),
+        conn,
+        geom_col="geom",
+        params={"kind": kind, "bbox": _floats(bbox), "limit": limit},
     )
 
 

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 60_000
     page_size_max: int = 1_000
     bbox_max_km2: float = Field(default=100_000.0, description="largest bbox a feature query takes")
+    export_max_features: int = Field(
+        default=50_000, description="most features one GeoJSON response carries"
+    )
     download_timeout_s: float = 60.0
     upload_max_bytes: int = Field(default=200 * 1024 * 1024, description="largest survey upload")
     jwt_secret: SecretStr | None = Field(

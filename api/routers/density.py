@@ -43,6 +43,7 @@ FiltersDep = Annotated[analysis.Filters, Depends(filters)]
 )
 def hexagons(
     session: SessionDep,
+    settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("analysis:read"))],
     chosen: FiltersDep,
     area: AreaQuery = "34",
@@ -55,7 +56,9 @@ def hexagons(
     cells = analysis.hexagons(
         session.connection(), area, round, chosen, resolution, user.scope if user else None
     )
-    return geojson(cells, resolution=cells.attrs["resolution"], area=area)
+    return geojson(
+        cells, limit=settings.export_max_features, resolution=cells.attrs["resolution"], area=area
+    )
 
 
 class SurfaceRequest(BaseModel):

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import in_scope, requires
-from api.deps import GEOJSON_OK, Dimension, GeoJSONResponse, RowId, SessionDep, geojson
+from api.deps import (
+    GEOJSON_OK,
+    Dimension,
+    GeoJSONResponse,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    geojson,
+)
 from geo.errors import NotFoundError
 from layers import analysis
 from layers.users import User
@@ -39,6 +47,7 @@ class HotspotRequest(BaseModel):
 )
 def run(
     session: SessionDep,
+    settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("analysis:run"))],
     request: HotspotRequest,
 ) -> Response:
@@ -56,7 +65,7 @@ def run(
     )
     layer = analysis.hotspot_layer(conn, run_id)
     session.commit()
-    return geojson(layer, run=layer.attrs["run"])
+    return geojson(layer, limit=settings.export_max_features, run=layer.attrs["run"])
 
 
 @router.get(
@@ -67,10 +76,11 @@ def run(
 )
 def get_run(
     session: SessionDep,
+    settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("analysis:area"))],
     run_id: RowId,
 ) -> Response:
     layer = analysis.hotspot_layer(session.connection(), run_id)
     if user is not None and not layer.attrs["run"]["area"].startswith(user.scope.area):
         raise NotFoundError(f"no hotspot run {run_id}")
-    return geojson(layer, run=layer.attrs["run"])
+    return geojson(layer, limit=settings.export_max_features, run=layer.attrs["run"])

@@ -13,7 +13,6 @@ from geo.errors import InvalidInputError, TooLargeError
 from layers import geosocial
 
 router = APIRouter(tags=["layers"], dependencies=[Depends(requires("analysis:read"))])
-MAX_FEATURES = 50_000
 
 
 @router.get("/layers", summary="Imported vector layers")
@@ -41,10 +40,9 @@ def features(
                 f"the bbox covers {size:,.0f} km², more than the limit of "
                 f"{settings.bbox_max_km2:,.0f} km² (BAMRUNG_BBOX_MAX_KM2)"
             )
-    frame = geosocial.features_frame(session.connection(), kind, box)
-    if len(frame) > MAX_FEATURES:
-        raise TooLargeError(f"{len(frame):,} features, more than {MAX_FEATURES:,}: narrow the bbox")
-    return geojson(frame, kind=kind)
+    limit = settings.export_max_features
+    frame = geosocial.features_frame(session.connection(), kind, box, limit=limit + 1)
+    return geojson(frame, limit=limit, kind=kind)
 
 
 @router.get("/rasters", summary="Registered rasters")

@@ -74,4 +74,4 @@ def zonal(
     frame = overlay.zonal_by_area(
         session.connection(), settings, raster_id=raster, area=in_scope(user, area), level=level
     )
-    return geojson(frame, raster=raster)
+    return geojson(frame, limit=settings.export_max_features, raster=raster)

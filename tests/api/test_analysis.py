@@ -123,6 +123,24 @@ def test_overlays_and_layers(client: httpx.Client) -> None:
     }
 
 
+def test_geojson_answers_past_the_export_limit_are_refused_with_413(
+    analysis_settings: Settings,
+) -> None:
+    assert analysis_settings.database_url is not None
+    small = analysis_settings.model_copy(update={"export_max_features": 3})
+    with serve(small, token_for(analysis_settings.database_url)) as http:
+        for path, params in (
+            ("/density/hexagons", {"area": "34"}),
+            ("/layers/water_sources/features", {}),
+        ):
+            refused = http.get(path, params=params)
+            assert refused.status_code == 413, (path, refused.text)
+            assert "BAMRUNG_EXPORT_MAX_FEATURES" in refused.json()["detail"]
+        few = http.get("/density/hexagons", params={"area": "3419", "resolution": 4})
+        assert few.status_code == 200, few.text
+        assert 0 < len(few.json()["features"]) <= 3
+
+
 def test_stats_json_on_the_command_line(analysis_settings: Settings) -> None:
     assert analysis_settings.database_url is not None
     done = run(
