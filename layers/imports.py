@@ -7,15 +7,26 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from geo.access import Scope
 from geo.errors import NotFoundError
+from layers import scope as scoped
 from layers.models import ImportJob, QuarantinedRow
 
 
-def queue_job(session: Session, file_name: str, round: int | None, profile: str | None) -> int:
+def queue_job(
+    session: Session, file_name: str, round: int | None, profile: str | None, started_by: str
+) -> int:
     """A job row for an upload that will be imported after the response."""
     job_id = session.scalar(
         insert(ImportJob)
-        .values(file_name=file_name, sha256="", round=round, profile=profile, state="queued")
+        .values(
+            file_name=file_name,
+            sha256="",
+            round=round,
+            profile=profile,
+            state="queued",
+            started_by=started_by,
+        )
         .returning(ImportJob.id)
     )
     assert job_id is not None
@@ -50,11 +61,13 @@ def job(session: Session, job_id: int) -> dict[str, Any]:
 
 
 def quarantine(
-    session: Session, job_id: int, *, limit: int, offset: int
+    session: Session, job_id: int, scope: Scope, user: str, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """The rows an import refused (ordered by row number), and how many there are."""
+    """The rows an import refused that ``user`` may see (ordered by row number), and how many."""
     job(session, job_id)
-    query = select(QuarantinedRow).where(QuarantinedRow.import_job_id == job_id)
+    query = select(QuarantinedRow).where(
+        QuarantinedRow.import_job_id == job_id, scoped.quarantined(scope, user)
+    )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(QuarantinedRow.row_number).limit(limit).offset(offset))
     return [

@@ -141,6 +141,8 @@ class ImportJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_by: Mapped[str | None] = mapped_column(Text)
+    """The user who uploaded the file (None: the command line)."""
 
 
 class Household(Base):
@@ -203,6 +205,8 @@ class QuarantinedRow(Base):
     reasons: Mapped[list[str]] = mapped_column(ARRAY(Text))
     messages: Mapped[list[str]] = mapped_column(ARRAY(Text))
     values: Mapped[dict[str, Any]] = mapped_column()
+    subdistrict_code: Mapped[str | None] = mapped_column(String(6, collation="C"))
+    """The subdistrict the row declared, when it is a well-formed code: who may see the row."""
 
 
 class Rollup(Base):

@@ -1,17 +1,18 @@
 """The one filter that keeps every query inside a user's scope.
 
-``households(scope)`` and ``problems(scope)`` are SQL conditions on ``household`` and
-``problem``; every repository function that reads personal records uses them.
+``households(scope)``, ``problems(scope)`` and ``quarantined(scope, user)`` are SQL conditions
+on ``household``, ``problem`` and ``quarantine``; every repository function that reads personal
+records uses them.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import ColumnElement, and_, exists, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 
 from geo.access import Scope
-from layers.models import Household, Problem, ProblemCategory
+from layers.models import Household, ImportJob, Problem, ProblemCategory, QuarantinedRow
 
 
 def problems(scope: Scope) -> ColumnElement[bool]:
@@ -61,3 +62,15 @@ def denominator(scope: Scope) -> ColumnElement[bool]:
     """The households of the scope's area (and community), whatever their problems: the base
     of its rates. Categories limit which problems are counted, not who was surveyed."""
     return households(replace(scope, categories=None, escalated=False))
+
+
+def quarantined(scope: Scope, user: str) -> ColumnElement[bool]:
+    """The refused rows ``scope`` may see: those that declare a subdistrict inside its area, and
+    every row of the files ``user`` uploaded."""
+    if not scope.area:
+        return true()
+    uploaded = select(ImportJob.id).where(ImportJob.started_by == user)
+    return or_(
+        QuarantinedRow.subdistrict_code.startswith(scope.area, autoescape=True),
+        QuarantinedRow.import_job_id.in_(uploaded.scalar_subquery()),
+    )

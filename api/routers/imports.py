@@ -106,12 +106,12 @@ def _run_import(
     status_code=202,
     response_model=Job,
     summary="Upload a survey file and import it",
-    dependencies=[Depends(requires("imports:write"))],
 )
 def start_import(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("imports:write"))],
     background: BackgroundTasks,
     file: Annotated[UploadFile, File(description="CSV, XLSX, GeoJSON or GeoPackage")],
     round: Annotated[
@@ -121,8 +121,9 @@ def start_import(
         str | None, Form(pattern=r"^[a-z0-9_-]+$", description="odk or kobo")
     ] = None,
 ) -> Any:
+    assert user is not None
     path = _save(file, settings.home / "uploads", settings.upload_max_bytes)
-    job_id = imports.queue_job(session, path.name.split("-", 1)[1], round, profile)
+    job_id = imports.queue_job(session, path.name.split("-", 1)[1], round, profile, user.name)
     session.commit()
     background.add_task(_run_import, request, settings, path, job_id, round, profile)
     return imports.job(session, job_id)
@@ -141,7 +142,8 @@ def get_import(session: SessionDep, job_id: RowId) -> Any:
 @router.get(
     "/{job_id}/quarantine",
     response_model=RejectedList,
-    summary="Rows the import refused, with reasons",
+    summary="Rows the import refused, with reasons: those declaring a subdistrict in the "
+    "caller's area, and all rows of the caller's own uploads",
 )
 def get_quarantine(
     request: Request,
@@ -151,7 +153,9 @@ def get_quarantine(
     paging: Annotated[Page, Depends(page)],
 ) -> RejectedList:
     assert user is not None
-    items, total = imports.quarantine(session, job_id, limit=paging.limit, offset=paging.offset)
+    items, total = imports.quarantine(
+        session, job_id, user.scope, user.name, limit=paging.limit, offset=paging.offset
+    )
     # Refused rows hold the file's values (addresses among them): personal data, logged.
     households = [str(i["values"].get("household_id")) for i in items if i["values"]]
     fields = sorted({k for i in items for k in (i["values"] or {})})

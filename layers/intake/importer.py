@@ -256,6 +256,8 @@ class SeenRows:
         return found
 
     def add(self, values: NDArray[np.int64]) -> None:
+        if not len(values):  # a batch with every row refused; an empty run breaks ``seen``
+            return
         run = np.unique(values)
         while self.runs and len(self.runs[-1]) <= 2 * len(run):
             run = np.union1d(self.runs.pop(), run)
@@ -657,6 +659,7 @@ class Importer:
         if not refused.any():
             return
         records = batch.original[refused].to_dict("records")
+        declared = batch.values["declared_subdistrict"].to_numpy(dtype=object)
         entries = [
             {
                 "import_job_id": report.job_id,
@@ -666,12 +669,18 @@ class Importer:
                 "reasons": batch.reasons[i],
                 "messages": batch.messages[i],
                 "values": {k: v for k, v in record.items() if v not in ("", None)},
+                "subdistrict_code": _code(declared[i]),
             }
             for i, record in zip(np.flatnonzero(refused).tolist(), records, strict=True)
         ]
         conn.execute(insert(QuarantinedRow), entries)
         for i in np.flatnonzero(refused).tolist():
             report.quarantine_reasons.update(set(batch.reasons[i]))
+
+
+def _code(value: object) -> str | None:
+    """A declared subdistrict code, if it is one."""
+    return value if isinstance(value, str) and len(value) == 6 and value.isdigit() else None
 
 
 def household_id_column(profile: Profile, columns: list[str]) -> str:

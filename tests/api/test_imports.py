@@ -63,6 +63,35 @@ def test_an_upload_is_imported_and_its_refused_rows_listed(
     assert all("head_name" not in item["values"] for item in refused["items"])
 
 
+def test_refused_rows_are_shown_inside_the_callers_area_and_to_the_uploader(
+    loaded_url: str, api: httpx.Client
+) -> None:
+    """An officer uploads rows for their district and for Bangkok, all refused (unknown code)."""
+    csv = (
+        b"household_id,round,subdistrict_code,lat,lon,problem_code\n"
+        b"Q-1,2567,341901,15.24,105.23,no_such_code\n"
+        b"Q-2,2567,341902,15.25,105.24,no_such_code\n"
+        b"Q-3,2567,100101,13.75,100.50,no_such_code\n"
+    )
+    settings = Settings(database_url=loaded_url)
+    officer = token_for(loaded_url, "officer", area="3419")
+    with serve(settings, officer) as uploader:
+        started = uploader.post("/imports", files={"file": ("mixed.csv", csv, "text/csv")})
+        assert started.status_code == 202, started.text
+        job = wait_for(uploader, started.json()["id"])
+        assert job["state"] == "done" and job["report"]["rows_quarantined"] == 3
+        mine = uploader.get(f"/imports/{job['id']}/quarantine").json()
+        assert mine["total"] == 3
+    seen = {}
+    for name, area in (("ubon", "34"), ("bangkok", "10"), ("other", "50")):
+        with serve(settings, token_for(loaded_url, "governor", area=area)) as governor:
+            listed = governor.get(f"/imports/{job['id']}/quarantine").json()
+        seen[name] = sorted(i["values"]["household_id"] for i in listed["items"])
+        assert listed["total"] == len(seen[name])
+    assert seen == {"ubon": ["Q-1", "Q-2"], "bangkok": ["Q-3"], "other": []}
+    assert api.get(f"/imports/{job['id']}/quarantine").json()["total"] == 3  # the admin
+
+
 def test_a_bad_upload_ends_in_a_failed_job_that_says_why(api: httpx.Client, tmp_path: Path) -> None:
     response = api.post(
         "/imports", files={"file": ("bad.csv", b"household,tambon\nA,341901\n", "text/csv")}

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 
 from geo.errors import InvalidInputError
 from geo.synth import Synthetic
-from layers.intake.importer import Importer
+from layers.intake.importer import Importer, SeenRows
 from layers.settings import Settings
 from tests.conftest import _with_boundaries, engine_for
 
@@ -516,3 +516,10 @@ def test_a_failure_while_storing_stops_the_import_without_hanging(
     with survey_engine.connect() as conn:
         state, error = conn.execute(text("SELECT state, error FROM import_job")).one()
     assert (state, error) == ("failed", "RuntimeError")
+
+
+def test_duplicates_are_still_found_after_a_batch_with_every_row_refused() -> None:
+    seen = SeenRows()
+    seen.add(np.array([], dtype=np.int64))
+    seen.add(np.array([7, 3], dtype=np.int64))
+    assert seen.seen(np.array([3, 5, 7], dtype=np.int64)).tolist() == [True, False, True]
