@@ -8,6 +8,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from rasterio.errors import WindowError
+from rasterio.io import DatasetReader
 from rasterio.windows import Window, from_bounds
 from sqlalchemy import Connection, select, text
 
@@ -174,26 +176,40 @@ def zonal_by_area(
         geom_col="geom",
     )
     with open_raster(conn, settings, raster_id) as dataset:
-        # The cells under the units, whole cells outwards, within the raster.
-        cover = from_bounds(*units.to_crs(dataset.crs).total_bounds, transform=dataset.transform)
-        col, row = math.floor(cover.col_off), math.floor(cover.row_off)
-        window = Window(
-            col,
-            row,
-            math.ceil(cover.col_off + cover.width) - col,
-            math.ceil(cover.row_off + cover.height) - row,
-        ).intersection(Window(0, 0, dataset.width, dataset.height))
-        values = dataset.read(1, window=window)
-        figures = zonal(
-            units,
-            values,
-            dataset.window_transform(window),
-            dataset.crs,
-            dataset.nodata,
-            stats,
-        )
+        window = _cover(dataset, units)
+        if window is None:  # no unit, or every unit off the raster: no cells
+            figures = pd.DataFrame(
+                {s: 0 if s == "count" else np.nan for s in stats}, index=units.index
+            )
+        else:
+            figures = zonal(
+                units,
+                dataset.read(1, window=window),
+                dataset.window_transform(window),
+                dataset.crs,
+                dataset.nodata,
+                stats,
+            )
     frame = pd.concat([units, figures.round(3)], axis=1)
     return gpd.GeoDataFrame(frame, geometry="geom", crs=4326)
+
+
+def _cover(dataset: DatasetReader, units: gpd.GeoDataFrame) -> Window | None:
+    """The cells under the units, whole cells outwards, within the raster (None: no cells)."""
+    if units.empty:
+        return None
+    cover = from_bounds(*units.to_crs(dataset.crs).total_bounds, transform=dataset.transform)
+    col, row = math.floor(cover.col_off), math.floor(cover.row_off)
+    whole = Window(
+        col,
+        row,
+        math.ceil(cover.col_off + cover.width) - col,
+        math.ceil(cover.row_off + cover.height) - row,
+    )
+    try:
+        return whole.intersection(Window(0, 0, dataset.width, dataset.height))
+    except WindowError:
+        return None
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

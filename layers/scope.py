@@ -29,11 +29,14 @@ def problems(scope: Scope) -> ColumnElement[bool]:
         conditions.append(Problem.household_id == scope.household)
     if scope.community is not None:
         conditions.append(
-            exists().where(
+            exists()
+            .where(
                 Household.household_id == Problem.household_id,
                 Household.round == Problem.round,
                 Household.community == scope.community,
             )
+            # Only the problem comes from outside: a query may hold both tables.
+            .correlate(Problem)
         )
     return and_(true(), *conditions)
 
@@ -49,11 +52,13 @@ def households(scope: Scope) -> ColumnElement[bool]:
         conditions.append(Household.community == scope.community)
     if scope.categories is not None or scope.escalated:
         conditions.append(
-            exists().where(
+            exists()
+            .where(
                 Problem.household_id == Household.household_id,
                 Problem.round == Household.round,
                 problems(scope),
             )
+            .correlate(Household)
         )
     return and_(true(), *conditions)
 
