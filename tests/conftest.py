@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -34,6 +35,7 @@ from layers.registry import check_registry
 from layers.settings import PROJECT_ROOT, Settings
 from layers.synth import generate, generate_water, write, write_water
 from layers.users import add_user, issue_token
+from tests.recorder import SEEN, Recorder, Seen
 
 SHARED_BOUNDARIES = Path(
     os.environ.get(
@@ -85,6 +87,33 @@ def new_database(server_url: str) -> Iterator[Callable[[], str]]:
     yield make
     for name in made:
         drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def access_log_is_complete(new_database: Callable[[], str]) -> Iterator[None]:
+    """After the whole run, before its databases go: every response the test servers sent with
+    personal data left exactly one access-log row, and no other response left one."""
+    yield
+    wrong = []
+    by_database: dict[str, list[Seen]] = {}
+    for seen in SEEN:
+        by_database.setdefault(seen.database_url, []).append(seen)
+    for url, responses in by_database.items():
+        engine = engine_for(url)
+        with engine.connect() as conn:
+            rows = Counter(conn.scalars(text("SELECT request_id FROM access_log")))
+        engine.dispose()
+        for seen in responses:
+            if rows[seen.request_id] != int(seen.personal):
+                wrong.append(
+                    f"{seen.method} {seen.path} -> {seen.status}: {rows[seen.request_id]} log "
+                    f"rows, personal data {'sent' if seen.personal else 'not sent'}"
+                )
+    personal = sum(s.personal for s in SEEN)
+    assert not wrong, (
+        f"{len(wrong)} of {len(SEEN)} responses ({personal} personal) are logged wrongly:\n"
+        + "\n".join(wrong[:50])
+    )
 
 
 def engine_for(url: str) -> Engine:
@@ -169,9 +198,9 @@ def token_for(url: str, role: str = "admin", **assignment: object) -> str:
 def serve(settings: Settings, token: str | None = None) -> Iterator[httpx.Client]:
     """The API served by uvicorn on a free local port; requests carry ``token`` if given."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    assert settings.database_url is not None
+    app = Recorder(create_app(settings), settings.database_url)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

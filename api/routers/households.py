@@ -30,7 +30,10 @@ def audit(
     households: list[str],
     fields: list[str],
 ) -> None:
-    """One access-log row for this response, committed before the body is sent."""
+    """One access-log row for this response, committed before the body is sent; none when it
+    holds no household."""
+    if not households:
+        return
     records.log_access(
         session.connection(),
         user=user.name,

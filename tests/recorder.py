@@ -1,0 +1,96 @@
+"""Every response the test servers send, and whether it carried personal data: replaying the
+suite must leave exactly one access-log row per such response (and none for the others).
+
+Personal data is recognised here independently of the product: any JSON object holding a
+household's id, pseudonymous reference or house number, or a refused row as read from a file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+PERSONAL_KEYS = frozenset({"household_id", "household_ref", "house_no"})
+#: The API's own description names those keys: it is not data.
+DOCUMENTS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+@dataclass(frozen=True)
+class Seen:
+    database_url: str
+    request_id: str
+    method: str
+    path: str
+    status: int
+    personal: bool
+
+
+SEEN: list[Seen] = []
+
+
+def personal(body: bytes) -> bool:
+    if not any(f'"{key}"'.encode() in body for key in (*PERSONAL_KEYS, "row_number")):
+        return False
+    try:
+        stack = [json.loads(body)]
+    except ValueError:
+        return True  # names a personal key but is not JSON: count it, to be looked at
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if PERSONAL_KEYS & item.keys():
+                return True
+            if "row_number" in item and item.get("values"):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class Recorder:
+    """ASGI middleware around the app under test that notes each response in ``SEEN``."""
+
+    def __init__(self, app: ASGIApp, database_url: str) -> None:
+        self.app = app
+        self.database_url = database_url
+
+    async def __call__(
+        self,
+        scope: Message,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or scope["path"] in DOCUMENTS:
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        body = bytearray()
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, noting)
+        headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
+        SEEN.append(
+            Seen(
+                self.database_url,
+                headers.get("x-request-id", ""),
+                scope["method"],
+                scope["path"],
+                int(start.get("status", 0)),
+                personal(bytes(body)),
+            )
+        )
