@@ -30,6 +30,7 @@ from tests.api.oracle import (
     role_of,
 )
 from tests.conftest import engine_for, serve
+from tests.recorder import personal
 
 # The policy, by user of ``tests.api.oracle.make_world`` (two officers: a subdistrict's and a
 # district's). "anonymous" is a caller without a token.
@@ -267,6 +268,21 @@ def test_every_route_declares_its_permission_and_has_a_matrix_probe() -> None:
     )
 
 
+def test_request_bodies_refuse_unknown_fields() -> None:
+    """No JSON body takes a field it does not declare (no mass assignment of scope or owner)."""
+    document = create_app(Settings(database_url="postgresql://unused/none")).openapi()
+    schemas = document["components"]["schemas"]
+    bodies = [
+        content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for methods in document["paths"].values()
+        for operation in methods.values()
+        for content in [operation.get("requestBody", {}).get("content", {})]
+        if "application/json" in content
+    ]
+    assert bodies, "no JSON request bodies found"
+    assert all(schemas[name].get("additionalProperties") is False for name in bodies), bodies
+
+
 @pytest.fixture(scope="module")
 def objects(world: dict[str, Any], analysis_settings: Settings) -> dict[str, Any]:
     """One household per relation, hotspot runs, an import job and a user who can log in."""
@@ -354,6 +370,10 @@ def test_every_endpoint_answers_every_role_and_relation_as_the_policy_says(
                         )
                     if want == "404" and objects["households"][relation] in response.text:
                         failures.append(f"{name} {route} {relation}: the 404 names the household")
+                    if name == "anonymous" and (
+                        personal(response.content) or '"Point"' in response.text
+                    ):
+                        failures.append(f"{name} {route} {relation}: a record or a point")
     engine.dispose()
     assert cells > 1000
     assert not failures, f"{len(failures)} of {cells} cells wrong:\n" + "\n".join(failures)
