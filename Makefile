@@ -10,8 +10,9 @@ DEMO_HOUSEHOLDS ?= 200000
 DEMO_SURVEY ?= .bamrung/demo/ubon-survey.csv
 DEMO_PASSWORD ?= bamrung-demo-2567
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENDOR := api/static/vendor
 
-.PHONY: help demo test bench setup system lint clean
+.PHONY: help demo test bench setup system browser lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,7 +42,7 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	@$(BIN)/bamrung users token demo --label "make demo"
 	$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
 
-test: setup lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
+test: setup browser lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
 	$(BIN)/pytest
 
 bench: setup  ## speed against peer tools (installs gdal-bin for ogr2ogr); a national survey is built once
@@ -54,7 +55,7 @@ lint: setup  ## ruff and mypy
 	$(BIN)/ruff format --check geo layers api tests bench
 	$(BIN)/mypy
 
-setup: system $(VENV)/.installed  ## system packages, a virtualenv and the package (editable)
+setup: system $(VENV)/.installed $(VENDOR)/node_modules/.installed  ## system packages, a virtualenv, the package (editable) and the maps' pinned Leaflet files
 
 system:  ## the Debian packages that are missing: PostgreSQL + PostGIS, python3-venv
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -63,6 +64,7 @@ system:  ## the Debian packages that are missing: PostgreSQL + PostGIS, python3-
 	if [ -z "$$DATABASE_URL" ] && ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
 		missing="$$missing postgresql postgresql-postgis"; fi; \
 	if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if ! command -v npm >/dev/null; then missing="$$missing nodejs npm"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -73,6 +75,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# Leaflet and its plugins, pinned by package-lock.json and served by the app: maps never load a CDN.
+$(VENDOR)/node_modules/.installed: $(VENDOR)/package.json $(VENDOR)/package-lock.json
+	npm ci --prefix $(VENDOR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser:  ## Debian's Chromium and a Thai font, for the map tests and their screenshots
+	@[ -x /usr/bin/chromium ] && fc-list :lang=th | grep -q . || { echo "installing Debian packages: chromium fonts-thai-tlwg"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg; }
+
 clean:  ## stop the private cluster and remove it with the virtualenv
 	-[ -x $(BIN)/bamrung ] && $(BIN)/bamrung db down
-	rm -rf .bamrung $(VENV)
+	rm -rf .bamrung $(VENV) $(VENDOR)/node_modules

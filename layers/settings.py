@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     )
     download_timeout_s: float = 60.0
     upload_max_bytes: int = Field(default=200 * 1024 * 1024, description="largest survey upload")
+    map_tiles: str = Field(
+        default="OpenStreetMap",
+        description="basemap of the maps: a folium tile name or URL template; 'none' = offline",
+    )
+    map_attribution: str | None = Field(default=None, description="attribution of map_tiles")
+    map_points_max: int = Field(
+        default=5_000, description="most household points a map shows (hexagons above it)"
+    )
     jwt_secret: SecretStr | None = Field(
         default=None, description="key signing login tokens; unset = generated in BAMRUNG_HOME"
     )

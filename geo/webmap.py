@@ -1,0 +1,625 @@
+"""Folium maps of the analysis: GeoDataFrames in, ``folium.Map`` out.
+
+Every map has Thai or English labels, tooltips, a layer control, a scale, a fullscreen button, a
+search box over area names, the area's outline for context and a footer naming the data's sources
+and licences. Which assets the page loads is decided later (``geo.mapassets``): nothing here
+names a CDN.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import pandas as pd
+import rasterio.transform
+import shapely
+from branca.element import MacroElement, Template
+from branca.utilities import color_brewer
+from folium import plugins
+from matplotlib import colormaps
+from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
+from geo.crs import require_crs
+from geo.errors import InvalidInputError
+
+KINDS = ("choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households")
+SCHEMES = {
+    "quantiles": "Quantiles",
+    "natural_breaks": "NaturalBreaks",
+    "equal_interval": "EqualInterval",
+}
+#: Shown on every map: words in Thai and English.
+WORDS: dict[str, dict[str, str]] = {
+    "th": {
+        "boundary": "ขอบเขตพื้นที่",
+        "no_data": "ไม่มีข้อมูล / ปกปิด",
+        "data": "ข้อมูล",
+        "search": "ค้นหาพื้นที่",
+        "households": "ครัวเรือน",
+        "problems": "ปัญหา",
+        "score": "คะแนน",
+        "rank": "ลำดับ",
+        "fallback": "จุดมากเกินไป ({n:,} > {cap:,}): แสดงเป็นรูปหกเหลี่ยมแทน",
+        "hexagons": "รูปหกเหลี่ยม H3",
+        "heat": "ความหนาแน่นของปัญหา",
+        "hotspots": "จุดร้อน/จุดเย็น (Gi*)",
+        "raster": "แรสเตอร์",
+    },
+    "en": {
+        "boundary": "Area boundary",
+        "no_data": "No data / hidden",
+        "data": "Data",
+        "search": "Find an area",
+        "households": "Households",
+        "problems": "Problems",
+        "score": "Score",
+        "rank": "Rank",
+        "fallback": "Too many points ({n:,} > {cap:,}): shown as hexagons instead",
+        "hexagons": "H3 hexagons",
+        "heat": "Problem density",
+        "hotspots": "Hot and cold spots (Gi*)",
+        "raster": "Raster",
+    },
+}
+GI_COLOURS = {
+    "hot_99": "#b2182b",
+    "hot_95": "#ef8a62",
+    "hot_90": "#fddbc7",
+    "not_significant": "#f0f0f0",
+    "cold_90": "#d1e5f0",
+    "cold_95": "#67a9cf",
+    "cold_99": "#2166ac",
+}
+GI_LABELS = {
+    "th": {
+        "hot_99": "จุดร้อน 99 %",
+        "hot_95": "จุดร้อน 95 %",
+        "hot_90": "จุดร้อน 90 %",
+        "not_significant": "ไม่มีนัยสำคัญ",
+        "cold_90": "จุดเย็น 90 %",
+        "cold_95": "จุดเย็น 95 %",
+        "cold_99": "จุดเย็น 99 %",
+    },
+    "en": {
+        "hot_99": "Hot spot 99 %",
+        "hot_95": "Hot spot 95 %",
+        "hot_90": "Hot spot 90 %",
+        "not_significant": "Not significant",
+        "cold_90": "Cold spot 90 %",
+        "cold_95": "Cold spot 95 %",
+        "cold_99": "Cold spot 99 %",
+    },
+}
+WATER_STYLE = {
+    "flood_zones": "#4393c3",
+    "drought_zones": "#d6604d",
+    "waterways": "#2166ac",
+    "water_sources": "#053061",
+    "land_use": "#7fbc41",
+}
+NO_DATA = "#d9d9d9"
+
+
+@dataclass(frozen=True)
+class MapContext:
+    """What every map shows besides its data.
+
+    ``title`` and ``subtitle`` are already in the map's language; ``outline`` is the area's
+    boundary (EPSG:4326); ``sources`` are footer lines (source and licence); ``tiles`` is a
+    Leaflet tile URL or folium's name of one, None for a plain basemap (offline).
+    """
+
+    title: str
+    lang: str = "th"
+    subtitle: str = ""
+    outline: gpd.GeoDataFrame | None = None
+    sources: Sequence[str] = ()
+    tiles: str | None = "OpenStreetMap"
+    attribution: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def word(self, key: str) -> str:
+        return WORDS[self.lang][key]
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Class breaks of a numeric indicator, and each value's class (-1: no data)."""
+
+    scheme: str
+    upper: list[float]
+    minimum: float
+    classes: np.ndarray
+    colours: list[str]
+
+    def labels(self) -> list[str]:
+        lows = [self.minimum, *self.upper[:-1]]
+        return [f"{_num(lo)} – {_num(hi)}" for lo, hi in zip(lows, self.upper, strict=True)]
+
+    def colour_of(self, value_class: int) -> str:
+        return NO_DATA if value_class < 0 else self.colours[value_class]
+
+
+def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5) -> Classes:
+    """Classes of ``values`` by ``mapclassify`` (quantiles, natural breaks or equal interval).
+
+    Missing values (no data, or hidden by disclosure control) get class -1.
+    """
+    if scheme not in SCHEMES:
+        raise InvalidInputError(f"scheme: {scheme!r} is not one of {', '.join(SCHEMES)}")
+    if not 3 <= k <= 9:
+        raise InvalidInputError(f"classes: {k} is not between 3 and 9")
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    known = numbers.dropna().to_numpy()
+    classes = np.full(len(numbers), -1, dtype=int)
+    if not len(known):
+        return Classes(scheme, [], 0.0, classes, [])
+    distinct = len(np.unique(known))
+    k = min(k, distinct) if distinct > 1 else 1
+    if k == 1:
+        upper, minimum = [float(known.max())], float(known.min())
+        classes[numbers.notna().to_numpy()] = 0
+    else:
+        fitted = getattr(mapclassify, SCHEMES[scheme])(known, k=k)
+        upper = [float(b) for b in fitted.bins]
+        minimum = float(known.min())
+        classes[numbers.notna().to_numpy()] = np.asarray(fitted.yb, dtype=int)
+    colours = color_brewer("YlOrRd", n=max(len(upper), 3))[-len(upper) :]
+    return Classes(scheme, upper, minimum, classes, list(colours))
+
+
+def simplify_coverage(frame: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
+    """Polygons that tile an area, simplified together so shared borders stay shared.
+
+    The tolerance is in metres (taken as degrees at the equator: close enough for a zoom level);
+    coordinates are then rounded to 1e-5 degrees (about a metre), vertex by vertex.
+    """
+    require_crs(frame)
+    if frame.empty or tolerance_m <= 0:
+        return frame
+    geoms = frame.geometry.to_numpy()
+    simplified = shapely.coverage_simplify(geoms, tolerance_m / 111_320.0)
+    rounded = shapely.set_precision(simplified, 1e-5, mode="pointwise")
+    out = frame.copy()
+    out[frame.geometry.name] = shapely.make_valid(rounded)
+    return out
+
+
+def raster_image(
+    values: np.ndarray, transform: Any, crs: Any, nodata: float | None, cmap: str = "Blues"
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A raster band as an RGBA image in Web Mercator (what Leaflet draws), and its bounds in
+    degrees (west, south, east, north). Nodata and zero cells are transparent."""
+    rows, cols = values.shape
+    west, south, east, north = rasterio.transform.array_bounds(rows, cols, transform)
+    target, width, height = calculate_default_transform(
+        crs, "EPSG:3857", cols, rows, west, south, east, north
+    )
+    mercator = np.full((height, width), np.nan, dtype="float32")
+    source = values.astype("float32")
+    if nodata is not None:
+        source[values == nodata] = np.nan
+    reproject(
+        source,
+        mercator,
+        src_transform=transform,
+        src_crs=crs,
+        src_nodata=np.nan,
+        dst_transform=target,
+        dst_crs="EPSG:3857",
+        dst_nodata=np.nan,
+        resampling=Resampling.nearest,
+    )
+    shown = np.isfinite(mercator) & (mercator != 0)
+    top = float(np.nanmax(mercator[shown])) if shown.any() else 1.0
+    rgba = (colormaps[cmap](np.clip(np.nan_to_num(mercator) / (top or 1.0), 0, 1)) * 255).astype(
+        "uint8"
+    )
+    rgba[..., 3] = np.where(shown, 200, 0)
+    left, bottom, right, top_ = rasterio.transform.array_bounds(height, width, target)
+    box = transform_bounds("EPSG:3857", "EPSG:4326", left, bottom, right, top_)
+    return rgba, (box[0], box[1], box[2], box[3])
+
+
+def base_map(context: MapContext, bounds: Sequence[float]) -> folium.Map:
+    """An empty map fitted to ``bounds`` (west, south, east, north), with the context layers."""
+    west, south, east, north = (float(b) for b in bounds)
+    if context.tiles is None:
+        m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, max_zoom=18)
+    else:
+        m = folium.Map(
+            tiles=context.tiles,
+            attr=context.attribution,
+            control_scale=True,
+            prefer_canvas=True,
+            max_zoom=18,
+        )
+    m.fit_bounds([[south, west], [north, east]])
+    plugins.Fullscreen(position="topleft").add_to(m)
+    if context.outline is not None and not context.outline.empty:
+        require_crs(context.outline)
+        folium.GeoJson(
+            context.outline[[context.outline.geometry.name]].to_crs(4326),
+            name=context.word("boundary"),
+            style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
+            interactive=False,
+        ).add_to(m)
+    return m
+
+
+def finish(
+    m: folium.Map,
+    context: MapContext,
+    *,
+    search: folium.GeoJson | None = None,
+    legend: str = "",
+) -> folium.Map:
+    """The layer control, the search box, the title, the legend and the footer."""
+    if search is not None:
+        plugins.Search(
+            layer=search,
+            search_label="name",
+            placeholder=context.word("search"),
+            collapsed=False,
+            position="topright",
+        ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    notes = "".join(f"<div class='bmr-note'>{html.escape(n)}</div>" for n in context.notes)
+    title = (
+        f"<div class='bmr-title'><b>{html.escape(context.title)}</b>"
+        f"<div>{html.escape(context.subtitle)}</div>{notes}</div>"
+    )
+    footer = " · ".join(html.escape(s) for s in context.sources)
+    _Overlay(title, legend, f"<div class='bmr-footer'>{footer}</div>").add_to(m)
+    return m
+
+
+def legend_html(title: str, rows: Sequence[tuple[str, str]], note: str = "") -> str:
+    """A legend: a title, then one swatch and label per row, then a note (the data's date)."""
+    swatches = "".join(
+        f"<div><i style='background:{colour}'></i>{html.escape(label)}</div>"
+        for colour, label in rows
+    )
+    return (
+        f"<div class='bmr-legend'><b>{html.escape(title)}</b>{swatches}"
+        f"<div class='bmr-note'>{html.escape(note)}</div></div>"
+    )
+
+
+def choropleth(
+    units: gpd.GeoDataFrame,
+    context: MapContext,
+    *,
+    column: str,
+    label: str,
+    scheme: str = "quantiles",
+    k: int = 5,
+    tooltip: Sequence[tuple[str, str]] = (),
+    popup: Sequence[tuple[str, str]] = (),
+    name: str | None = None,
+) -> folium.Map:
+    """Areas coloured by ``column`` in classes, with a legend that states them.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        One row per area in EPSG:4326 with ``code``, ``name`` (in the map's language) and
+        ``column`` (None where there is no figure, or it is hidden).
+    tooltip, popup
+        (column, label) pairs shown on hover and on click.
+    """
+    _check_units(units, [column])
+    classes = classify(units[column], scheme, k)
+    frame = units.copy()
+    frame["_fill"] = [classes.colour_of(c) for c in classes.classes]
+    m = base_map(context, frame.total_bounds)
+    fields = [("name", context.word("data")), (column, label), *tooltip]
+    layer = folium.GeoJson(
+        _geojson(frame, [*[f for f, _ in [*fields, *popup]], "_fill"]),
+        name=name or label,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "color": "#555",
+            "weight": 0.6,
+            "fillOpacity": 0.75,
+        },
+        highlight_function=lambda _: {"weight": 2.5, "color": "#000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=[f for f, _ in fields], aliases=[a for _, a in fields], localize=True
+        ),
+        popup=folium.GeoJsonPopup(
+            fields=[f for f, _ in [*fields, *popup]],
+            aliases=[a for _, a in [*fields, *popup]],
+            localize=True,
+        ),
+    )
+    layer.add_to(m)
+    rows = list(zip(classes.colours, classes.labels(), strict=True))
+    if (classes.classes < 0).any():
+        rows.append((NO_DATA, context.word("no_data")))
+    scheme_name = scheme.replace("_", " ")
+    legend = legend_html(label, rows, f"{scheme_name} · {context.subtitle}")
+    return finish(m, context, search=layer, legend=legend)
+
+
+def hexbin(
+    cells: gpd.GeoDataFrame,
+    context: MapContext,
+    *,
+    column: str = "problems",
+    label: str | None = None,
+    m: folium.Map | None = None,
+) -> folium.Map:
+    """H3 cells coloured by ``column`` (counts or rates), in quantile classes."""
+    _check_units(cells, [column])
+    classes = classify(cells[column], "quantiles", 5)
+    frame = cells.copy()
+    frame["_fill"] = [classes.colour_of(c) for c in classes.classes]
+    label = label or context.word("problems")
+    fresh = m is None
+    if m is None:
+        m = base_map(context, frame.total_bounds)
+    shown = [c for c in ("cell", "households", "problems", "problems_per_1000") if c in frame]
+    folium.GeoJson(
+        _geojson(frame, [*shown, "_fill"]),
+        name=context.word("hexagons"),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "color": "#777",
+            "weight": 0.3,
+            "fillOpacity": 0.7,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=shown, localize=True),
+    ).add_to(m)
+    if not fresh:
+        return m
+    rows = list(zip(classes.colours, classes.labels(), strict=True))
+    return finish(m, context, legend=legend_html(label, rows, context.subtitle))
+
+
+def heatmap(
+    points: pd.DataFrame, context: MapContext, *, bounds: Sequence[float], weight: str = "weight"
+) -> folium.Map:
+    """A heatmap of weighted points (``lat``, ``lon``, ``weight``): positions already
+    aggregated (cell centres), never one point per household."""
+    m = base_map(context, bounds)
+    data = points[["lat", "lon", weight]].astype(float).round(5).to_numpy().tolist()
+    plugins.HeatMap(data, name=context.word("heat"), radius=14, blur=18, max_zoom=12).add_to(m)
+    legend = legend_html(
+        context.word("heat"),
+        [("#0000ff", "low"), ("#00ff00", ""), ("#ffff00", ""), ("#ff0000", "high")],
+        context.subtitle,
+    )
+    return finish(m, context, legend=legend)
+
+
+def hotspot_map(layer: gpd.GeoDataFrame, context: MapContext) -> folium.Map:
+    """Gi* classes of a stored run; the run's parameters are in the subtitle."""
+    _check_units(layer, ["gi_class"])
+    labels = GI_LABELS[context.lang]
+    frame = layer.copy()
+    frame["_fill"] = frame["gi_class"].map(GI_COLOURS).fillna(NO_DATA)
+    frame["class_label"] = frame["gi_class"].map(labels)
+    m = base_map(context, frame.total_bounds)
+    fields = [
+        c for c in ("name", "class_label", "value", "gi_z", "gi_p", "moran_class") if c in frame
+    ]
+    layer_ = folium.GeoJson(
+        _geojson(frame, [*fields, "_fill"]),
+        name=context.word("hotspots"),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "color": "#666",
+            "weight": 0.5,
+            "fillOpacity": 0.8,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, localize=True),
+    )
+    layer_.add_to(m)
+    rows = [(GI_COLOURS[c], labels[c]) for c in GI_COLOURS]
+    return finish(
+        m,
+        context,
+        search=layer_,
+        legend=legend_html(context.word("hotspots"), rows, context.subtitle),
+    )
+
+
+def water_map(
+    layers: dict[str, gpd.GeoDataFrame],
+    context: MapContext,
+    *,
+    bounds: Sequence[float],
+    names: dict[str, str],
+    raster: tuple[np.ndarray, Sequence[float], str] | None = None,
+    households: gpd.GeoDataFrame | None = None,
+) -> folium.Map:
+    """Water sources, waterways, flood and drought zones, a raster, and what lies under them.
+
+    ``raster`` is an RGBA image (rows × cols × 4, uint8) in Web Mercator with its bounds
+    (west, south, east, north in degrees) and a name. ``households`` are points or polygons
+    (hexagons where the caller may not see points) of households with water problems.
+    """
+    m = base_map(context, bounds)
+    if raster is not None:
+        image, (west, south, east, north), raster_name = raster
+        folium.raster_layers.ImageOverlay(
+            image,
+            bounds=[[south, west], [north, east]],
+            name=raster_name,
+            opacity=0.6,
+            mercator_project=False,
+        ).add_to(m)
+    for kind in ("flood_zones", "drought_zones", "land_use", "waterways", "water_sources"):
+        frame = layers.get(kind)
+        if frame is None or frame.empty:
+            continue
+        require_crs(frame)
+        colour = WATER_STYLE[kind]
+        shown = [c for c in ("name", "status") if c in frame]
+        if kind == "water_sources":
+            group = folium.FeatureGroup(name=names[kind])
+            tips = frame[shown].astype(str).agg(" · ".join, axis=1) if shown else None
+            for i, point in enumerate(frame.geometry):
+                folium.CircleMarker(
+                    [point.y, point.x],
+                    radius=4,
+                    color=colour,
+                    fill=True,
+                    fill_opacity=0.9,
+                    tooltip=None if tips is None else tips.iloc[i],
+                ).add_to(group)
+            group.add_to(m)
+            continue
+        folium.GeoJson(
+            _geojson(frame, shown),
+            name=names[kind],
+            style_function=lambda _, colour=colour: {
+                "color": colour,
+                "weight": 1.5,
+                "fillColor": colour,
+                "fillOpacity": 0.3,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=shown) if shown else None,
+        ).add_to(m)
+    if households is not None and not households.empty:
+        if households.geom_type.isin(["Point"]).all():
+            group = folium.FeatureGroup(name=names.get("households", context.word("households")))
+            for point in households.geometry:
+                folium.CircleMarker([point.y, point.x], radius=2, color="#e08214", weight=1).add_to(
+                    group
+                )
+            group.add_to(m)
+        else:
+            hexbin(households, context, m=m)
+    rows = [(WATER_STYLE[k], names[k]) for k in WATER_STYLE if k in layers]
+    return finish(m, context, legend=legend_html(names.get("legend", ""), rows, context.subtitle))
+
+
+def targeting_map(
+    ranked: gpd.GeoDataFrame,
+    context: MapContext,
+    *,
+    components: Sequence[tuple[str, str]],
+    label: str,
+) -> folium.Map:
+    """Areas coloured by targeting score; the popup lists every component's points."""
+    return choropleth(
+        ranked,
+        context,
+        column="score",
+        label=label,
+        scheme="quantiles",
+        tooltip=[("rank", context.word("rank"))],
+        popup=list(components),
+    )
+
+
+def household_map(
+    points: gpd.GeoDataFrame,
+    context: MapContext,
+    *,
+    cap: int,
+    cells: gpd.GeoDataFrame | None = None,
+) -> folium.Map:
+    """Household points in clusters; above ``cap`` points, ``cells`` (hexagons) instead, and the
+    map says so."""
+    require_crs(points)
+    if len(points) > cap:
+        if cells is None:
+            raise InvalidInputError(f"{len(points):,} households, more than {cap:,}")
+        note = context.word("fallback").format(n=len(points), cap=cap)
+        fallback = MapContext(
+            title=context.title,
+            lang=context.lang,
+            subtitle=context.subtitle,
+            outline=context.outline,
+            sources=context.sources,
+            tiles=context.tiles,
+            attribution=context.attribution,
+            notes=[*context.notes, note],
+        )
+        return hexbin(cells, fallback)
+    m = base_map(context, points.total_bounds if len(points) else _bounds(context))
+    data = [
+        [round(p.y, 6), round(p.x, 6), str(label)]
+        for p, label in zip(points.geometry, points["label"], strict=True)
+    ]
+    plugins.FastMarkerCluster(
+        data,
+        name=context.word("households"),
+        callback=(
+            "function (row) {"
+            " var m = L.circleMarker(new L.LatLng(row[0], row[1]),"
+            " {radius: 5, color: '#b2182b', weight: 1, fillOpacity: 0.8});"
+            " m.bindTooltip(row[2]); return m; }"
+        ),
+    ).add_to(m)
+    legend = legend_html(context.word("households"), [("#b2182b", f"{len(points):,}")])
+    return finish(m, context, legend=legend)
+
+
+def _bounds(context: MapContext) -> Sequence[float]:
+    if context.outline is None or context.outline.empty:
+        return (97.3, 5.6, 105.7, 20.5)  # Thailand
+    return [float(b) for b in context.outline.total_bounds]
+
+
+def _check_units(frame: gpd.GeoDataFrame, columns: list[str]) -> None:
+    require_crs(frame)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"the layer has no column {', '.join(missing)}")
+
+
+def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
+    """The columns a map shows, as GeoJSON: nothing else of the frame goes into the page."""
+    keep = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    shown = frame[[*keep, frame.geometry.name]]
+    return shown.__geo_interface__
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+class _Overlay(MacroElement):
+    """The title box, the legend and the footer, drawn over the map."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>
+        .bmr-title {position: absolute; top: 10px; left: 60px; z-index: 1000; background: #fff;
+            padding: 6px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
+            font: 14px/1.3 sans-serif; max-width: 45%;}
+        .bmr-legend {position: absolute; bottom: 34px; right: 10px; z-index: 1000;
+            background: #fff; padding: 6px 10px; border-radius: 4px; font: 12px/1.5 sans-serif;
+            box-shadow: 0 1px 4px rgba(0,0,0,.3);}
+        .bmr-legend i {display: inline-block; width: 14px; height: 12px; margin-right: 6px;
+            vertical-align: middle; opacity: .85;}
+        .bmr-note {color: #555; font-size: 11px;}
+        .leaflet-bottom {margin-bottom: 18px;}
+        .bmr-footer {position: absolute; bottom: 0; left: 0; right: 0; z-index: 999;
+            background: rgba(255,255,255,.85); font: 11px/1.4 sans-serif; padding: 2px 8px;}
+        </style>
+        {% endmacro %}
+        {% macro html(this, kwargs) %}
+        {{ this.title }}{{ this.legend }}{{ this.footer }}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title: str, legend: str, footer: str) -> None:
+        super().__init__()
+        self._name = "BamrungOverlay"
+        self.title = title
+        self.legend = legend
+        self.footer = footer

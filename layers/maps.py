@@ -1,0 +1,419 @@
+"""The data behind each map kind, read inside the caller's scope, handed to ``geo.webmap``.
+
+Every function returns the ``folium.Map`` and the households whose records the map shows (for
+the access log; empty for aggregate maps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+import geopandas as gpd
+import pandas as pd
+from rasterio.warp import transform_bounds
+from rasterio.windows import from_bounds
+from sqlalchemy import Connection, func, select
+
+from geo import webmap
+from geo.access import Scope
+from geo.density import h3_resolution
+from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
+from layers import analysis, geosocial, stats, targeting
+from layers.models import AdminUnit, HotspotRun, ProblemCategory, Raster
+from layers.public import public_rollup
+from layers.settings import PROJECT_ROOT, Settings
+from layers.stats import CODE_LENGTH, latest_round, resolve_area
+
+INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
+WATER_KINDS = ("flood_zones", "drought_zones", "waterways", "water_sources")
+WATER_CATEGORIES = ("no_clean_water", "flood_drought_damage")
+TARGETING_CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
+SOURCES = {
+    "th": [
+        "ขอบเขต: OCHA COD-AB ประเทศไทย (CC BY-IGO 3.0)",
+        "ข้อมูลสำรวจ: สังเคราะห์ (SYNTHETIC) สำหรับการสาธิต",
+        "แผนที่: Leaflet (BSD-2), Folium (MIT)",
+    ],
+    "en": [
+        "Boundaries: OCHA COD-AB Thailand (CC BY-IGO 3.0)",
+        "Survey: SYNTHETIC, for demonstration",
+        "Maps: Leaflet (BSD-2), Folium (MIT)",
+    ],
+}
+LABELS = {
+    "th": {
+        "problems_per_1000": "ปัญหาต่อ 1,000 ครัวเรือน",
+        "affected_per_1000": "ครัวเรือนที่มีปัญหาต่อ 1,000 ครัวเรือน",
+        "solved_pct": "แก้ไขแล้ว (%)",
+        "problems": "จำนวนปัญหา",
+        "households": "จำนวนครัวเรือน",
+        "score": "คะแนนความสำคัญ",
+        "round": "รอบสำรวจ",
+        "water": "แหล่งน้ำ พื้นที่น้ำท่วมและภัยแล้ง",
+        "water_households": "ครัวเรือนที่มีปัญหาเรื่องน้ำ",
+        "flood_zones": "พื้นที่น้ำท่วม",
+        "drought_zones": "พื้นที่ภัยแล้ง",
+        "waterways": "ทางน้ำ",
+        "water_sources": "แหล่งน้ำ",
+        "land_use": "การใช้ที่ดิน",
+        "households_map": "ครัวเรือน",
+    },
+    "en": {
+        "problems_per_1000": "Problems per 1,000 households",
+        "affected_per_1000": "Households with problems per 1,000",
+        "solved_pct": "Solved (%)",
+        "problems": "Problems",
+        "households": "Households",
+        "score": "Priority score",
+        "round": "Survey round",
+        "water": "Water sources, flood and drought zones",
+        "water_households": "Households with water problems",
+        "flood_zones": "Flood zones",
+        "drought_zones": "Drought zones",
+        "waterways": "Waterways",
+        "water_sources": "Water sources",
+        "land_use": "Land use",
+        "households_map": "Households",
+    },
+}
+
+
+@dataclass(frozen=True)
+class MapQuery:
+    """What a map shows. ``level`` is the level of the areas drawn (area maps)."""
+
+    area: str = ""
+    level: str = "district"
+    indicator: str = "problems_per_1000"
+    scheme: str = "quantiles"
+    classes: int = 5
+    round: int | None = None
+    lang: str = "th"
+    dimension: str | None = None
+    category: str | None = None
+    status: str | None = None
+    raster: str | None = None
+    run: int | None = None
+
+
+@dataclass(frozen=True)
+class Made:
+    map: folium.Map
+    households: list[str]
+
+
+def choropleth(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    """Areas by a roll-up indicator; with no scope (the public), counts are suppressed."""
+    if query.indicator not in INDICATORS and not query.indicator.startswith("category:"):
+        raise InvalidInputError(
+            f"indicator: {query.indicator!r} is not one of {', '.join(INDICATORS)} or category:CODE"
+        )
+    round_ = query.round or latest_round(conn)
+    if scope is None:
+        rows = public_rollup(
+            conn, area=query.area, level=query.level, round_=round_, dimension=query.dimension
+        )
+    else:
+        rows = stats.rollup(
+            conn,
+            area=query.area,
+            level=query.level,
+            round_=round_,
+            dimension=query.dimension,
+            scope=scope,
+        )
+    figures = pd.DataFrame(rows)
+    column = query.indicator
+    if column.startswith("category:"):
+        code = column.split(":", 1)[1]
+        counts = figures["by_category"].map(lambda c: (c or {}).get(code))
+        households = figures["households"]
+        figures[column] = (1000 * counts / households.where(households > 0)).round(1)
+    units = _units(conn, query.area, query.level, figures, query.lang)
+    label = _label(conn, column, query.lang)
+    context = _context(conn, settings, query, title=label, round_=round_)
+    made = webmap.choropleth(
+        units,
+        context,
+        column=column,
+        label=label,
+        scheme=query.scheme,
+        k=query.classes,
+        tooltip=[("households", LABELS[query.lang]["households"])],
+        popup=[
+            ("problems", LABELS[query.lang]["problems"]),
+            ("solved_pct", LABELS[query.lang]["solved_pct"]),
+        ],
+    )
+    return Made(made, [])
+
+
+def hexbin(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    round_ = query.round or latest_round(conn)
+    cells = analysis.hexagons(conn, query.area, round_, _filters(query), None, scope)
+    label = LABELS[query.lang]["problems"]
+    context = _context(conn, settings, query, title=label, round_=round_)
+    return Made(webmap.hexbin(cells, context, label=label), [])
+
+
+def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    """Problems weighted at the centres of fine H3 cells (never one point per household)."""
+    round_ = query.round or latest_round(conn)
+    fine = min(h3_resolution(_area_km2(conn, query.area)) + 2, 9)
+    cells = analysis.hexagons(conn, query.area, round_, _filters(query), fine, scope)
+    cells = cells[cells["problems"] > 0]
+    centres = cells.to_crs(cells.estimate_utm_crs()).centroid.to_crs(4326)
+    points = pd.DataFrame({"lat": centres.y, "lon": centres.x, "weight": cells["problems"]})
+    context = _context(conn, settings, query, title=webmap.WORDS[query.lang]["heat"], round_=round_)
+    return Made(webmap.heatmap(points, context, bounds=_bounds(conn, query.area)), [])
+
+
+def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    run_id = query.run or conn.scalar(
+        select(func.max(HotspotRun.id)).where(HotspotRun.area == query.area)
+    )
+    if run_id is None:
+        raise NotFoundError(f"no hotspot run for area {query.area or 'Thailand'!r}: run one")
+    layer = analysis.hotspot_layer(conn, run_id)
+    run = layer.attrs["run"]
+    if scope is not None and not str(run["area"]).startswith(scope.area):
+        raise NotFoundError(f"no hotspot run {run_id}")
+    layer["name"] = layer["name_th" if query.lang == "th" else "name_en"]
+    context = _context(
+        conn,
+        settings,
+        MapQuery(area=str(run["area"]), lang=query.lang),
+        title=f"{webmap.WORDS[query.lang]['hotspots']}: {run['indicator']}",
+        round_=int(run["round"]),
+        extra=f"run {run_id}, {run['parameters'].get('permutations')} permutations, "
+        f"α {run['parameters'].get('alpha')}, FDR",
+    )
+    return Made(webmap.hotspot_map(layer, context), [])
+
+
+def targeting_map(
+    conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None
+) -> Made:
+    config = targeting.load_config(TARGETING_CONFIG)
+    _, ranked = targeting.target_areas(
+        conn, config, area=query.area, level=query.level, round_=query.round
+    )
+    points = [c for c in ranked.columns if c.endswith("_points")]
+    figures = ranked.reset_index(names="code")
+    figures[points] = figures[points].astype(float).round(2)
+    figures["score"] = figures["score"].astype(float).round(2)
+    units = _units(conn, query.area, query.level, figures, query.lang)
+    units = units[units["score"].notna()]
+    label = LABELS[query.lang]["score"]
+    context = _context(conn, settings, query, title=label, round_=query.round or latest_round(conn))
+    made = webmap.targeting_map(
+        units, context, components=[(c, c.removesuffix("_points")) for c in points], label=label
+    )
+    return Made(made, [])
+
+
+def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    """The water layers of the area, a raster, and households with water problems: as points
+    where the scope allows them, else as hexagons."""
+    bounds = _bounds(conn, query.area)
+    layers = {
+        kind: _clip(geosocial.features_frame(conn, kind, tuple(bounds)), bounds)
+        for kind in WATER_KINDS
+    }
+    words = LABELS[query.lang]
+    names = {kind: words[kind] for kind in (*WATER_KINDS, "land_use")}
+    names["legend"] = words["water"]
+    names["households"] = words["water_households"]
+    raster = _raster_image(conn, settings, query.raster, bounds)
+    round_ = query.round or latest_round(conn)
+    shown: list[str] = []
+    points = analysis.households(
+        conn, query.area, round_, analysis.Filters(category="no_clean_water"), scope
+    )
+    points = points[points["problems"] > 0]
+    households: gpd.GeoDataFrame
+    if scope is not None and not scope.pseudonymised and len(points) <= settings.map_points_max:
+        households = points[["geom"]].set_geometry("geom")
+        shown = points["household_id"].tolist()
+    else:
+        households = analysis.hexagons(
+            conn,
+            query.area,
+            round_,
+            analysis.Filters(category="no_clean_water"),
+            None,
+            scope,
+        )
+    context = _context(conn, settings, query, title=words["water"], round_=round_)
+    made = webmap.water_map(
+        layers, context, bounds=bounds, names=names, raster=raster, households=households
+    )
+    return Made(made, shown)
+
+
+def households(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    """Household points in clusters, inside the scope; hexagons above the cap."""
+    if scope is None or scope.pseudonymised:
+        raise ForbiddenError("household points are not shown to this role: use hexbin")
+    round_ = query.round or latest_round(conn)
+    frame = analysis.households(conn, query.area, round_, _filters(query), scope)
+    frame = frame[frame["problems"] > 0]
+    context = _context(
+        conn, settings, query, title=LABELS[query.lang]["households_map"], round_=round_
+    )
+    cap = settings.map_points_max
+    if len(frame) > cap:
+        cells = analysis.hexagons(conn, query.area, round_, _filters(query), None, scope)
+        return Made(webmap.household_map(frame, context, cap=cap, cells=cells), [])
+    frame["label"] = [
+        f"{household} · {n} {LABELS[query.lang]['problems']}"
+        for household, n in zip(frame["household_id"], frame["problems"], strict=True)
+    ]
+    points = frame.set_geometry("geom")
+    return Made(webmap.household_map(points, context, cap=cap), frame["household_id"].tolist())
+
+
+BUILDERS = {
+    "choropleth": choropleth,
+    "hexbin": hexbin,
+    "heatmap": heatmap,
+    "hotspots": hotspots,
+    "water": water,
+    "targeting": targeting_map,
+    "households": households,
+}
+
+
+def _filters(query: MapQuery) -> analysis.Filters:
+    return analysis.Filters(query.dimension, query.category, query.status)
+
+
+def _context(
+    conn: Connection,
+    settings: Settings,
+    query: MapQuery,
+    *,
+    title: str,
+    round_: int,
+    extra: str = "",
+) -> webmap.MapContext:
+    area = resolve_area(conn, query.area)
+    name = area.name_th if query.lang == "th" else area.name_en
+    subtitle = f"{name or area.code} · {LABELS[query.lang]['round']} {round_}"
+    tiles = None if settings.map_tiles == "none" else settings.map_tiles
+    return webmap.MapContext(
+        title=title,
+        lang=query.lang,
+        subtitle=f"{subtitle} · {extra}" if extra else subtitle,
+        outline=_outline(conn, query.area),
+        sources=SOURCES[query.lang],
+        tiles=tiles,
+        attribution=settings.map_attribution,
+    )
+
+
+def _label(conn: Connection, indicator: str, lang: str) -> str:
+    if indicator.startswith("category:"):
+        code = indicator.split(":", 1)[1]
+        row = conn.execute(
+            select(ProblemCategory.name_th, ProblemCategory.name_en).where(
+                ProblemCategory.code == code
+            )
+        ).one_or_none()
+        if row is None:
+            raise InvalidInputError(f"indicator: no problem category {code!r}")
+        per = "ต่อ 1,000 ครัวเรือน" if lang == "th" else "per 1,000 households"
+        return f"{row[0] if lang == 'th' else row[1]} {per}"
+    return LABELS[lang][indicator]
+
+
+def _units(
+    conn: Connection, area: str, level: str, figures: pd.DataFrame, lang: str
+) -> gpd.GeoDataFrame:
+    """The outlines of the areas of ``figures``, simplified for the map's extent."""
+    parent = resolve_area(conn, area)
+    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
+        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
+    outlines = gpd.read_postgis(
+        select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en, AdminUnit.geom)
+        .where(
+            AdminUnit.level == level,
+            AdminUnit.code.startswith(parent.code),
+            AdminUnit.geom.is_not(None),
+        )
+        .order_by(AdminUnit.code),
+        conn,
+        geom_col="geom",
+    )
+    extent_km = _extent_km(outlines.total_bounds) if len(outlines) else 0.0
+    outlines = webmap.simplify_coverage(outlines, tolerance_m=max(extent_km / 1.5, 20.0))
+    outlines["name"] = outlines["name_th" if lang == "th" else "name_en"]
+    drop = [c for c in ("name_th", "name_en", "level", "round") if c in figures.columns]
+    joined = outlines.merge(figures.drop(columns=drop), on="code", how="left")
+    return gpd.GeoDataFrame(joined, geometry="geom", crs=4326)
+
+
+def _outline(conn: Connection, area: str) -> gpd.GeoDataFrame | None:
+    if not area:
+        return None
+    frame = gpd.read_postgis(
+        select(AdminUnit.geom).where(AdminUnit.code == area, AdminUnit.geom.is_not(None)),
+        conn,
+        geom_col="geom",
+    )
+    return webmap.simplify_coverage(frame, 50.0) if len(frame) else None
+
+
+def _bounds(conn: Connection, area: str) -> list[float]:
+    extent = func.ST_Extent(AdminUnit.geom)
+    box = conn.execute(
+        select(
+            func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent)
+        ).where(AdminUnit.code == area if area else AdminUnit.level == "province")
+    ).one()
+    if box[0] is None:
+        raise NotFoundError(f"no outline for area {area!r}")
+    return [float(v) for v in box]
+
+
+def _area_km2(conn: Connection, area: str) -> float:
+    value = conn.scalar(
+        select(func.sum(AdminUnit.area_km2)).where(
+            AdminUnit.code == area if area else AdminUnit.level == "province"
+        )
+    )
+    return float(value or 513_120.0)
+
+
+def _extent_km(bounds: Any) -> float:
+    west, south, east, north = (float(b) for b in bounds)
+    return max(east - west, north - south) * 111.32
+
+
+def _clip(frame: gpd.GeoDataFrame, bounds: list[float]) -> gpd.GeoDataFrame:
+    return frame.clip(bounds) if len(frame) else frame
+
+
+def _raster_image(
+    conn: Connection, settings: Settings, raster_id: str | None, bounds: list[float]
+) -> Any:
+    """The registered raster (the flood frequency one if none is named) over the area, as an
+    image for the map; None when there is none."""
+    if raster_id is None:
+        raster_id = conn.scalar(
+            select(Raster.id).where(Raster.kind == "flood_frequency").order_by(Raster.id).limit(1)
+        )
+        if raster_id is None:
+            return None
+    with geosocial.open_raster(conn, settings, raster_id) as dataset:
+        box = transform_bounds("EPSG:4326", dataset.crs, *bounds)
+        window = from_bounds(*box, transform=dataset.transform).round_offsets().round_lengths()
+        values = dataset.read(1, window=window, boundless=True, fill_value=dataset.nodata or 0)
+        return (
+            *webmap.raster_image(
+                values, dataset.window_transform(window), dataset.crs, dataset.nodata
+            ),
+            raster_id,
+        )
