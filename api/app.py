@@ -6,9 +6,11 @@ import gc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
 from api.errors import RESPONSES, register_error_handlers
@@ -21,6 +23,7 @@ from api.routers import (
     households,
     imports,
     layers,
+    maps,
     overlay,
     stats,
     targeting,
@@ -29,6 +32,7 @@ from layers.db import database_url, make_engine
 from layers.settings import Settings
 
 VERSION = "0.1.0"
+VENDOR_DIR = Path(__file__).parent / "static" / "vendor" / "node_modules"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
-    for module in (auth, households, stats, density, hotspots, overlay, targeting, layers):
+    for module in (auth, households, stats, density, hotspots, overlay, targeting, layers, maps):
         app.include_router(module.router)
+    # The maps' Leaflet files (make setup installs them); absent, the maps load without scripts.
+    app.mount(maps.VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     return app

@@ -140,6 +140,8 @@ class Classes:
     colours: list[str]
 
     def labels(self) -> list[str]:
+        if not self.upper:
+            return []
         lows = [self.minimum, *self.upper[:-1]]
         return [f"{_num(lo)} – {_num(hi)}" for lo, hi in zip(lows, self.upper, strict=True)]
 
@@ -319,7 +321,7 @@ def choropleth(
     classes = classify(units[column], scheme, k)
     frame = units.copy()
     frame["_fill"] = [classes.colour_of(c) for c in classes.classes]
-    m = base_map(context, frame.total_bounds)
+    m = base_map(context, _extent(frame, context))
     fields = [("name", context.word("data")), (column, label), *tooltip]
     layer = folium.GeoJson(
         _geojson(frame, [*[f for f, _ in [*fields, *popup]], "_fill"]),
@@ -331,14 +333,8 @@ def choropleth(
             "fillOpacity": 0.75,
         },
         highlight_function=lambda _: {"weight": 2.5, "color": "#000"},
-        tooltip=folium.GeoJsonTooltip(
-            fields=[f for f, _ in fields], aliases=[a for _, a in fields], localize=True
-        ),
-        popup=folium.GeoJsonPopup(
-            fields=[f for f, _ in [*fields, *popup]],
-            aliases=[a for _, a in [*fields, *popup]],
-            localize=True,
-        ),
+        tooltip=_tooltip(frame, fields),
+        popup=_tooltip(frame, [*fields, *popup], folium.GeoJsonPopup),
     )
     layer.add_to(m)
     rows = list(zip(classes.colours, classes.labels(), strict=True))
@@ -365,8 +361,8 @@ def hexbin(
     label = label or context.word("problems")
     fresh = m is None
     if m is None:
-        m = base_map(context, frame.total_bounds)
-    shown = [c for c in ("cell", "households", "problems", "problems_per_1000") if c in frame]
+        m = base_map(context, _extent(frame, context))
+    shown = [c for c in ("h3", "households", "problems", "problems_per_1000") if c in frame]
     folium.GeoJson(
         _geojson(frame, [*shown, "_fill"]),
         name=context.word("hexagons"),
@@ -376,7 +372,7 @@ def hexbin(
             "weight": 0.3,
             "fillOpacity": 0.7,
         },
-        tooltip=folium.GeoJsonTooltip(fields=shown, localize=True),
+        tooltip=_tooltip(frame, [(c, c) for c in shown]),
     ).add_to(m)
     if not fresh:
         return m
@@ -407,7 +403,7 @@ def hotspot_map(layer: gpd.GeoDataFrame, context: MapContext) -> folium.Map:
     frame = layer.copy()
     frame["_fill"] = frame["gi_class"].map(GI_COLOURS).fillna(NO_DATA)
     frame["class_label"] = frame["gi_class"].map(labels)
-    m = base_map(context, frame.total_bounds)
+    m = base_map(context, _extent(frame, context))
     fields = [
         c for c in ("name", "class_label", "value", "gi_z", "gi_p", "moran_class") if c in frame
     ]
@@ -420,7 +416,7 @@ def hotspot_map(layer: gpd.GeoDataFrame, context: MapContext) -> folium.Map:
             "weight": 0.5,
             "fillOpacity": 0.8,
         },
-        tooltip=folium.GeoJsonTooltip(fields=fields, localize=True),
+        tooltip=_tooltip(frame, [(c, c) for c in fields]),
     )
     layer_.add_to(m)
     rows = [(GI_COLOURS[c], labels[c]) for c in GI_COLOURS]
@@ -444,8 +440,8 @@ def water_map(
     """Water sources, waterways, flood and drought zones, a raster, and what lies under them.
 
     ``raster`` is an RGBA image (rows × cols × 4, uint8) in Web Mercator with its bounds
-    (west, south, east, north in degrees) and a name. ``households`` are points or polygons
-    (hexagons where the caller may not see points) of households with water problems.
+    (west, south, east, north in degrees) and a name. ``households`` are hexagons of households
+    with water problems (``problems`` counts).
     """
     m = base_map(context, bounds)
     if raster is not None:
@@ -487,18 +483,10 @@ def water_map(
                 "fillColor": colour,
                 "fillOpacity": 0.3,
             },
-            tooltip=folium.GeoJsonTooltip(fields=shown) if shown else None,
+            tooltip=_tooltip(frame, [(c, c) for c in shown]),
         ).add_to(m)
     if households is not None and not households.empty:
-        if households.geom_type.isin(["Point"]).all():
-            group = folium.FeatureGroup(name=names.get("households", context.word("households")))
-            for point in households.geometry:
-                folium.CircleMarker([point.y, point.x], radius=2, color="#e08214", weight=1).add_to(
-                    group
-                )
-            group.add_to(m)
-        else:
-            hexbin(households, context, m=m)
+        hexbin(households, context, m=m, label=names.get("households"))
     rows = [(WATER_STYLE[k], names[k]) for k in WATER_STYLE if k in layers]
     return finish(m, context, legend=legend_html(names.get("legend", ""), rows, context.subtitle))
 
@@ -564,6 +552,22 @@ def household_map(
     ).add_to(m)
     legend = legend_html(context.word("households"), [("#b2182b", f"{len(points):,}")])
     return finish(m, context, legend=legend)
+
+
+def _tooltip(
+    frame: gpd.GeoDataFrame,
+    fields: Sequence[tuple[str, str]],
+    kind: type[folium.GeoJsonTooltip] | type[folium.GeoJsonPopup] = folium.GeoJsonTooltip,
+) -> Any:
+    """A tooltip (or popup) of (column, label) pairs; None for an empty layer or no fields,
+    which folium refuses."""
+    if frame.empty or not fields:
+        return None
+    return kind(fields=[f for f, _ in fields], aliases=[a for _, a in fields], localize=True)
+
+
+def _extent(frame: gpd.GeoDataFrame, context: MapContext) -> Sequence[float]:
+    return [float(b) for b in frame.total_bounds] if len(frame) else _bounds(context)
 
 
 def _bounds(context: MapContext) -> Sequence[float]:

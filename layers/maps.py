@@ -11,6 +11,7 @@ from typing import Any
 
 import folium
 import geopandas as gpd
+import h3
 import pandas as pd
 from rasterio.warp import transform_bounds
 from rasterio.windows import from_bounds
@@ -164,8 +165,10 @@ def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope 
     fine = min(h3_resolution(_area_km2(conn, query.area)) + 2, 9)
     cells = analysis.hexagons(conn, query.area, round_, _filters(query), fine, scope)
     cells = cells[cells["problems"] > 0]
-    centres = cells.to_crs(cells.estimate_utm_crs()).centroid.to_crs(4326)
-    points = pd.DataFrame({"lat": centres.y, "lon": centres.x, "weight": cells["problems"]})
+    centres = [h3.cell_to_latlng(cell) for cell in cells["h3"]]
+    points = pd.DataFrame(centres, columns=["lat", "lon"]).assign(
+        weight=cells["problems"].to_numpy()
+    )
     context = _context(conn, settings, query, title=webmap.WORDS[query.lang]["heat"], round_=round_)
     return Made(webmap.heatmap(points, context, bounds=_bounds(conn, query.area)), [])
 
@@ -215,8 +218,8 @@ def targeting_map(
 
 
 def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
-    """The water layers of the area, a raster, and households with water problems: as points
-    where the scope allows them, else as hexagons."""
+    """The water layers of the area, a raster, and hexagons of households without clean water
+    (aggregates: no household is drawn)."""
     bounds = _bounds(conn, query.area)
     layers = {
         kind: _clip(geosocial.features_frame(conn, kind, tuple(bounds)), bounds)
@@ -228,29 +231,14 @@ def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | 
     names["households"] = words["water_households"]
     raster = _raster_image(conn, settings, query.raster, bounds)
     round_ = query.round or latest_round(conn)
-    shown: list[str] = []
-    points = analysis.households(
-        conn, query.area, round_, analysis.Filters(category="no_clean_water"), scope
+    cells = analysis.hexagons(
+        conn, query.area, round_, analysis.Filters(category="no_clean_water"), None, scope
     )
-    points = points[points["problems"] > 0]
-    households: gpd.GeoDataFrame
-    if scope is not None and not scope.pseudonymised and len(points) <= settings.map_points_max:
-        households = points[["geom"]].set_geometry("geom")
-        shown = points["household_id"].tolist()
-    else:
-        households = analysis.hexagons(
-            conn,
-            query.area,
-            round_,
-            analysis.Filters(category="no_clean_water"),
-            None,
-            scope,
-        )
     context = _context(conn, settings, query, title=words["water"], round_=round_)
     made = webmap.water_map(
-        layers, context, bounds=bounds, names=names, raster=raster, households=households
+        layers, context, bounds=bounds, names=names, raster=raster, households=cells
     )
-    return Made(made, shown)
+    return Made(made, [])
 
 
 def households(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:

@@ -225,6 +225,35 @@ PROBES: dict[tuple[str, str], Probe] = {
             files={"file": ("m.csv", b"household_id,round,subdistrict_code\n", "text/csv")},
         ),
     ),
+    **{
+        ("GET", f"/maps/{kind}"): Probe(
+            who,
+            "area",
+            lambda c, k, kind=kind: c.get(
+                f"/maps/{kind}", params={"area": k.area, "level": "subdistrict"}
+            ),
+        )
+        for kind, who in (
+            ("choropleth", READERS | {"anonymous"}),
+            ("hexbin", READERS),
+            ("heatmap", READERS),
+            ("water", AREA_WIDE),
+            ("targeting", AREA_WIDE),
+            ("households", USERS - {"analyst"}),
+        )
+    },
+    ("GET", "/maps/hotspots"): Probe(
+        AREA_WIDE,
+        "object",
+        lambda c, k: c.get(
+            "/maps/hotspots",
+            params={
+                "run": k.objects["runs"][k.relation][0],
+                "area": k.objects["runs"][k.relation][1],
+            },
+        ),
+        _sees_run,
+    ),
     ("GET", "/imports/{job_id}"): Probe(
         IMPORT_READERS, "open", lambda c, k: c.get(f"/imports/{k.objects['job']}")
     ),

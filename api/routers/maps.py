@@ -1,0 +1,171 @@
+"""Maps as HTML pages, one route per kind, inside the caller's scope.
+
+The pages load Leaflet and its plugins from ``/static/vendor`` (the pinned npm copies), never a
+CDN. Without a login only the choropleth answers, from the public (suppressed) figures.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.auth import in_scope, requires
+from api.deps import AdminLevel, AreaQuery, Dimension, RoundQuery, SessionDep, SettingsDep
+from api.routers.households import audit
+from geo.mapassets import localise
+from layers import maps
+from layers.users import User
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+VENDOR_URL = "/static/vendor"
+HTML_OK: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the map"}
+}
+
+
+def map_query(
+    area: AreaQuery = "34",
+    level: Annotated[AdminLevel, Query(description="level of the areas drawn")] = "district",
+    indicator: Annotated[
+        str,
+        Query(
+            max_length=64,
+            description="problems_per_1000, affected_per_1000, solved_pct, problems, households "
+            "or category:CODE",
+        ),
+    ] = "problems_per_1000",
+    scheme: Annotated[
+        Literal["quantiles", "natural_breaks", "equal_interval"], Query()
+    ] = "quantiles",
+    classes: Annotated[int, Query(ge=3, le=9)] = 5,
+    round: RoundQuery = None,
+    lang: Annotated[Literal["th", "en"], Query(description="labels in Thai or English")] = "th",
+    dimension: Annotated[Dimension | None, Query()] = None,
+    category: Annotated[str | None, Query(max_length=48)] = None,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+    raster: Annotated[str | None, Query(max_length=64, description="registered raster id")] = None,
+    run: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="hotspot run")] = None,
+) -> maps.MapQuery:
+    return maps.MapQuery(
+        area=area,
+        level=level,
+        indicator=indicator,
+        scheme=scheme,
+        classes=classes,
+        round=round,
+        lang=lang,
+        dimension=dimension,
+        category=category,
+        status=status,
+        raster=raster,
+        run=run,
+    )
+
+
+QueryDep = Annotated[maps.MapQuery, Depends(map_query)]
+
+
+def _page(
+    kind: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: User | None,
+    query: maps.MapQuery,
+) -> HTMLResponse:
+    scoped = maps.MapQuery(**{**query.__dict__, "area": in_scope(user, query.area)})
+    made = maps.BUILDERS[kind](session.connection(), settings, scoped, user.scope if user else None)
+    page = localise(made.map, VENDOR_URL).get_root().render()
+    session.commit()  # targeting stores its run
+    if user is not None:
+        audit(request, session, user, made.households, ["location", "household_id", "problems"])
+    return HTMLResponse(page)
+
+
+@router.get("/choropleth", response_class=HTMLResponse, responses=HTML_OK)
+def choropleth(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:read", anonymous=True))],
+    query: QueryDep,
+) -> HTMLResponse:
+    """Areas by a roll-up indicator, in classes (mapclassify) with a legend. Public without a
+    login: small counts are hidden as in ``/stats``."""
+    return _page("choropleth", request, session, settings, user, query)
+
+
+@router.get("/hexbin", response_class=HTMLResponse, responses=HTML_OK)
+def hexbin(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:read"))],
+    query: QueryDep,
+) -> HTMLResponse:
+    """Problems on H3 hexagons (filter by dimension, category, status)."""
+    return _page("hexbin", request, session, settings, user, query)
+
+
+@router.get("/heatmap", response_class=HTMLResponse, responses=HTML_OK)
+def heatmap(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:read"))],
+    query: QueryDep,
+) -> HTMLResponse:
+    """A heatmap of problems, weighted at the centres of fine hexagons."""
+    return _page("heatmap", request, session, settings, user, query)
+
+
+@router.get("/hotspots", response_class=HTMLResponse, responses=HTML_OK)
+def hotspots(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:area"))],
+    query: QueryDep,
+) -> HTMLResponse:
+    """Gi* classes of a stored run (``run``, else the area's latest) with its parameters."""
+    return _page("hotspots", request, session, settings, user, query)
+
+
+@router.get("/water", response_class=HTMLResponse, responses=HTML_OK)
+def water(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:area"))],
+    query: QueryDep,
+) -> HTMLResponse:
+    """Water sources, waterways, flood and drought zones and a raster over households with
+    water problems (hexagons)."""
+    return _page("water", request, session, settings, user, query)
+
+
+@router.get("/targeting", response_class=HTMLResponse, responses=HTML_OK)
+def targeting(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:area"))],
+    query: QueryDep,
+) -> HTMLResponse:
+    """Areas by targeting score; each popup lists the components' points."""
+    return _page("targeting", request, session, settings, user, query)
+
+
+@router.get("/households", response_class=HTMLResponse, responses=HTML_OK)
+def households(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("households:read"))],
+    query: QueryDep,
+) -> HTMLResponse:
+    """Households with problems as clustered points, inside the scope; above
+    ``BAMRUNG_MAP_POINTS_MAX`` hexagons instead. Not for pseudonymised roles (403)."""
+    return _page("households", request, session, settings, user, query)
