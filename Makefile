@@ -36,6 +36,7 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	$(BIN)/bamrung hotspots --area 34
 	$(BIN)/bamrung overlay zones --kind flood_zones --kind drought_zones --area 34 --level district
 	$(BIN)/bamrung target --area 34 --level subdistrict --top 20
+	$(BIN)/bamrung gallery --area 34
 	@$(BIN)/bamrung users list --json | grep -q '"name": "demo"' \
 		|| $(BIN)/bamrung users add demo --role admin --password "$(DEMO_PASSWORD)"
 	@echo "demo login: user 'demo', password '$(DEMO_PASSWORD)' (POST /auth/token); an API token:"

@@ -6,7 +6,6 @@ import gc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -19,6 +18,7 @@ from api.routers import (
     auth,
     density,
     health,
+    home,
     hotspots,
     households,
     imports,
@@ -32,7 +32,6 @@ from layers.db import database_url, make_engine
 from layers.settings import Settings
 
 VERSION = "0.1.0"
-VENDOR_DIR = Path(__file__).parent / "static" / "vendor" / "node_modules"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -84,11 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"detail": detail}, status_code=413)
         return await call_next(request)
 
+    app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
     for module in (auth, households, stats, density, hotspots, overlay, targeting, layers, maps):
         app.include_router(module.router)
     # The maps' Leaflet files (make setup installs them); absent, the maps load without scripts.
-    app.mount(maps.VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
+    vendor = StaticFiles(directory=maps.VENDOR_DIR, check_dir=False)
+    app.mount(maps.VENDOR_URL, vendor, name="vendor")
     return app

@@ -68,6 +68,13 @@ def localise(m: folium.Map, base_url: str) -> folium.Map:
     return m
 
 
+def render(m: folium.Map, base_url: str, vendor: Path | None = None) -> str:
+    """The map's HTML page loading the vendored files from ``base_url``; with ``vendor`` (the
+    folder ``base_url`` stands for), a self-contained page with the files copied in."""
+    page = localise(m, base_url).get_root().render()
+    return page if vendor is None else inline(page, base_url, vendor)
+
+
 def inline(page: str, base_url: str, vendor: Path) -> str:
     """The page with each vendored script and style sheet copied in; any other link is refused."""
     prefix = base_url.rstrip("/") + "/"

@@ -32,7 +32,7 @@ from geo.errors import InvalidInputError
 KINDS = ("choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households")
 SCHEMES = {
     "quantiles": "Quantiles",
-    "natural_breaks": "NaturalBreaks",
+    "natural_breaks": "FisherJenks",  # Jenks' optimal breaks: the same every time
     "equal_interval": "EqualInterval",
 }
 #: Shown on every map: words in Thai and English.

@@ -13,6 +13,7 @@ from api.cli.boundaries import boundaries_app
 from api.cli.common import console, errors, out
 from api.cli.db import db_app
 from api.cli.layers import layers_app, synth_water
+from api.cli.maps import gallery, map_command
 from api.cli.overlay import overlay_app
 from api.cli.stats import stats
 from api.cli.survey import import_files, synth
@@ -34,6 +35,8 @@ app.command("target")(target)
 app.add_typer(layers_app, name="layers")
 app.add_typer(overlay_app, name="overlay")
 app.command("synth-water")(synth_water)
+app.command("map")(map_command)
+app.command("gallery")(gallery)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 

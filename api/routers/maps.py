@@ -6,6 +6,7 @@ CDN. Without a login only the choropleth answers, from the public (suppressed) f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,12 +15,14 @@ from fastapi.responses import HTMLResponse
 from api.auth import in_scope, requires
 from api.deps import AdminLevel, AreaQuery, Dimension, RoundQuery, SessionDep, SettingsDep
 from api.routers.households import audit
-from geo.mapassets import localise
+from geo.mapassets import render
 from layers import maps
 from layers.users import User
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 VENDOR_URL = "/static/vendor"
+#: The pinned npm packages (``make setup`` installs them from package-lock.json).
+VENDOR_DIR = Path(__file__).resolve().parents[1] / "static" / "vendor" / "node_modules"
 HTML_OK: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the map"}
 }
@@ -77,7 +80,7 @@ def _page(
 ) -> HTMLResponse:
     scoped = maps.MapQuery(**{**query.__dict__, "area": in_scope(user, query.area)})
     made = maps.BUILDERS[kind](session.connection(), settings, scoped, user.scope if user else None)
-    page = localise(made.map, VENDOR_URL).get_root().render()
+    page = render(made.map, VENDOR_URL)
     session.commit()  # targeting stores its run
     if user is not None:
         audit(request, session, user, made.households, ["location", "household_id", "problems"])

@@ -113,6 +113,10 @@ def _sees_run(engine: Engine, name: str, case: Case) -> bool:
 
 PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/health"): Probe(PUBLIC, "open", lambda c, _: c.get("/health")),
+    ("GET", "/"): Probe(PUBLIC, "open", lambda c, _: c.get("/")),
+    ("GET", "/gallery/{name}"): Probe(
+        PUBLIC, "object", lambda c, _: c.get("/gallery/none.html"), lambda *_: False
+    ),
     ("GET", "/areas"): Probe(
         PUBLIC, "open", lambda c, _: c.get("/areas", params={"level": "province", "limit": 3})
     ),

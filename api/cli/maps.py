@@ -1,0 +1,119 @@
+"""`bamrung map KIND` and `bamrung map gallery`: map pages written to files."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import engine, errors, out
+from api.routers.maps import VENDOR_DIR
+from geo.access import scope_of
+from geo.errors import InvalidInputError
+from geo.mapassets import render
+from geo.webmap import KINDS
+from layers import maps
+from layers.settings import Settings
+
+#: The gallery ``make demo`` writes: public figures only (suppressed), as the home page is public.
+GALLERY = (
+    ("problems_per_1000", "district"),
+    ("affected_per_1000", "district"),
+    ("solved_pct", "district"),
+    ("problems_per_1000", "subdistrict"),
+)
+
+
+def map_command(
+    kind: Annotated[str, typer.Argument(help=f"one of {', '.join(KINDS)}")],
+    out_file: Annotated[Path, typer.Option("--out", help="the HTML file to write")],
+    area: Annotated[str, typer.Option(help="area code; empty = Thailand")] = "34",
+    level: Annotated[str, typer.Option(help="level of the areas drawn")] = "district",
+    indicator: Annotated[str, typer.Option(help="choropleth indicator")] = "problems_per_1000",
+    scheme: Annotated[str, typer.Option(help="quantiles, natural_breaks, equal_interval")] = (
+        "quantiles"
+    ),
+    classes: Annotated[int, typer.Option(help="number of classes (3-9)")] = 5,
+    round_: Annotated[int | None, typer.Option("--round", help="survey round")] = None,
+    lang: Annotated[str, typer.Option(help="th or en")] = "th",
+    dimension: Annotated[str | None, typer.Option(help="only this dimension")] = None,
+    category: Annotated[str | None, typer.Option(help="only this category")] = None,
+    status: Annotated[str | None, typer.Option(help="only this status")] = None,
+    raster: Annotated[str | None, typer.Option(help="registered raster (water map)")] = None,
+    run: Annotated[int | None, typer.Option(help="hotspot run (default the area's latest)")] = None,
+    public: Annotated[
+        bool, typer.Option(help="the public's figures (small counts hidden), as served unlogged")
+    ] = False,
+    self_contained: Annotated[
+        bool, typer.Option(help="copy Leaflet and its plugins in: one file that opens offline")
+    ] = False,
+) -> None:
+    """Write one map as an HTML page (the operator's view: everything, unless --public)."""
+    with errors():
+        if kind not in KINDS:
+            raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        if lang not in ("th", "en"):
+            raise InvalidInputError("lang: th or en")
+        query = maps.MapQuery(
+            area=area,
+            level=level,
+            indicator=indicator,
+            scheme=scheme,
+            classes=classes,
+            round=round_,
+            lang=lang,
+            dimension=dimension,
+            category=category,
+            status=status,
+            raster=raster,
+            run=run,
+        )
+        settings = Settings()
+        if public and kind != "choropleth":
+            raise InvalidInputError("--public: only the choropleth has public figures")
+        scope = None if public else scope_of("admin", None)
+        with engine(settings).begin() as conn:
+            made = maps.BUILDERS[kind](conn, settings, query, scope)
+        _write(out_file, made, self_contained)
+    out.print(f"wrote {out_file} ({out_file.stat().st_size / 1e6:.2f} MB)")
+
+
+def gallery(
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="folder (default BAMRUNG_HOME/maps)")
+    ] = None,
+    area: Annotated[str, typer.Option(help="area code")] = "34",
+    lang: Annotated[str, typer.Option(help="th or en")] = "th",
+) -> None:
+    """Public choropleths of an area, self-contained, with an index.html (the home page's)."""
+    settings = Settings()
+    out_dir = out_dir or settings.home / "maps"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with errors(), engine(settings).begin() as conn:
+        for indicator, level in GALLERY:
+            query = maps.MapQuery(area=area, level=level, indicator=indicator, lang=lang)
+            made = maps.choropleth(conn, settings, query, None)
+            name = f"{area or 'th'}-{indicator}-{level}.html"
+            _write(out_dir / name, made, self_contained=True)
+            written.append((name, f"{indicator} · {level}"))
+    links = "".join(
+        f"<li><a href='{html.escape(name)}'>{html.escape(label)}</a></li>"
+        for name, label in written
+    )
+    (out_dir / "index.html").write_text(
+        f"<!doctype html><meta charset='utf-8'><title>Bamrung maps</title><ul>{links}</ul>",
+        encoding="utf-8",
+    )
+    out.print(f"wrote {len(written)} maps and index.html to {out_dir}")
+
+
+def _write(path: Path, made: maps.Made, self_contained: bool) -> None:
+    if self_contained:
+        page = render(made.map, "vendor:", VENDOR_DIR)
+    else:
+        page = render(made.map, VENDOR_DIR.as_uri())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")

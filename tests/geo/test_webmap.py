@@ -1,0 +1,149 @@
+"""The map builders: classes, legends, layers, caps, shared borders, and no CDN."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from api.routers.maps import VENDOR_DIR
+from geo import mapassets, webmap
+from geo.errors import InvalidInputError
+
+
+def grid(n: int = 5) -> gpd.GeoDataFrame:
+    """n × n wiggly squares sharing their borders, with names and values."""
+    cells = []
+    for i in range(n):
+        for j in range(n):
+            box = shapely.box(100 + i * 0.1, 15 + j * 0.1, 100.1 + i * 0.1, 15.1 + j * 0.1)
+            cells.append(shapely.segmentize(box, 0.002))
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [f"{k:06d}" for k in range(n * n)],
+            "name": [f"ตำบล {k}" for k in range(n * n)],
+            "value": np.arange(n * n, dtype=float) ** 1.5,
+            "households": 100,
+        },
+        geometry=cells,
+        crs=4326,
+    )
+    frame.loc[3, "value"] = None  # hidden by disclosure control
+    return frame
+
+
+def context(**extra: object) -> webmap.MapContext:
+    return webmap.MapContext(
+        title="ปัญหาต่อ 1,000 ครัวเรือน",
+        subtitle="อุบลราชธานี · รอบสำรวจ 2567",
+        sources=["OCHA COD-AB (CC BY-IGO 3.0)"],
+        tiles=None,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("scheme", list(webmap.SCHEMES))
+def test_classes_are_mapclassify_s_and_missing_values_get_their_own(scheme: str) -> None:
+    values = grid()["value"]
+    classes = webmap.classify(values, scheme, 5)
+    known = values.dropna().to_numpy()
+    expected = getattr(mapclassify, webmap.SCHEMES[scheme])(known, k=5)
+    assert classes.upper == pytest.approx(list(expected.bins))
+    assert classes.classes[3] == -1
+    assert list(np.delete(classes.classes, 3)) == list(expected.yb)
+    assert len(classes.labels()) == len(classes.colours) == 5
+
+
+def test_bad_schemes_and_class_counts_are_refused() -> None:
+    with pytest.raises(InvalidInputError, match="scheme"):
+        webmap.classify(pd.Series([1.0, 2.0]), "jenks")
+    with pytest.raises(InvalidInputError, match="between 3 and 9"):
+        webmap.classify(pd.Series([1.0, 2.0]), "quantiles", 12)
+
+
+def test_a_choropleth_has_a_legend_stating_classes_indicator_and_date() -> None:
+    m = webmap.choropleth(grid(), context(), column="value", label="ปัญหาต่อ 1,000 ครัวเรือน")
+    page = m.get_root().render()
+    classes = webmap.classify(grid()["value"], "quantiles", 5)
+    legend = re.search(r"<div class='bmr-legend'>(.*?)</div></div>", page, re.S)
+    assert legend is not None
+    for label in classes.labels():
+        assert label in legend.group(1)
+    assert "ปัญหาต่อ 1,000 ครัวเรือน" in legend.group(1)
+    assert "รอบสำรวจ 2567" in legend.group(1) and "quantiles" in legend.group(1)
+    assert "ไม่มีข้อมูล / ปกปิด" in legend.group(1)  # the hidden cell's class
+    assert "OCHA COD-AB (CC BY-IGO 3.0)" in page  # the footer
+    assert "L.control.layers" in page and "L.Control.Search" in page
+    assert "L.control.fullscreen" in page or "Control.Fullscreen" in page
+
+
+def test_english_labels_on_request() -> None:
+    m = webmap.hotspot_map(
+        grid().assign(gi_class=["hot_95"] * 5 + ["not_significant"] * 20),
+        context(lang="en"),
+    )
+    page = m.get_root().render()
+    assert "Hot spot 95 %" in page and "Hot and cold spots (Gi*)" in page
+    assert "จุดร้อน" not in page
+
+
+def test_only_the_shown_columns_reach_the_page() -> None:
+    frame = grid().assign(household_secret="ห้ามแสดง")
+    page = webmap.choropleth(frame, context(), column="value", label="x").get_root().render()
+    assert "household_secret" not in page and "ห้ามแสดง" not in page
+
+
+def test_household_points_above_the_cap_fall_back_to_hexagons_and_say_so() -> None:
+    points = gpd.GeoDataFrame(
+        {"label": [f"บ้านทดสอบ-{i:03d}" for i in range(30)]},
+        geometry=gpd.points_from_xy(np.linspace(100, 100.5, 30), np.linspace(15, 15.5, 30)),
+        crs=4326,
+    )
+    cells = grid().rename(columns={"value": "problems"}).fillna({"problems": 0})
+    capped = webmap.household_map(points, context(), cap=10, cells=cells).get_root().render()
+    assert json.dumps("บ้านทดสอบ-007") not in capped and "30 &gt; 10" in capped
+    assert "L.markerClusterGroup" not in capped and "geo_json" in capped
+    shown = webmap.household_map(points, context(), cap=100).get_root().render()
+    assert json.dumps("บ้านทดสอบ-007") in shown and "L.markerClusterGroup" in shown
+
+
+def test_simplified_neighbours_still_share_their_borders() -> None:
+    frame = grid()
+    simple = webmap.simplify_coverage(frame, tolerance_m=300)
+    assert (
+        shapely.get_num_coordinates(simple.geometry).sum()
+        < shapely.get_num_coordinates(frame.geometry).sum()
+    )
+    whole = shapely.union_all(simple.geometry.to_numpy())
+    assert whole.area == pytest.approx(simple.area.sum(), rel=1e-9)  # no overlaps
+    assert whole.area == pytest.approx(shapely.union_all(frame.geometry).area, rel=1e-3)  # no gaps
+
+
+def test_every_asset_comes_from_the_vendored_copies_and_unknown_ones_are_refused() -> None:
+    m = webmap.choropleth(grid(), context(), column="value", label="x")
+    page = mapassets.render(m, "/static/vendor")
+    assert all(link.startswith("/static/vendor/") for link in mapassets.links(page))
+    assert all((VENDOR_DIR / link.removeprefix("/static/vendor/")).is_file() for link in
+               mapassets.links(page))  # fmt: skip
+    inlined = mapassets.render(m, "vendor:", VENDOR_DIR)
+    assert mapassets.links(inlined) == [] and "leafletjs.com" in inlined
+    styles = "".join(re.findall(r"<style>(.*?)</style>", inlined, re.S))
+    assert not re.search(r"url\((?!['\"]?(data:|#))", styles)  # every image copied in
+    strange = webmap.choropleth(grid(), context(), column="value", label="x")
+    strange.default_js = [("somewhere", "https://example.org/x.js")]
+    with pytest.raises(InvalidInputError, match="no vendored copy"):
+        mapassets.localise(strange, "/static/vendor")
+
+
+def test_the_vendored_packages_are_the_pinned_ones() -> None:
+    lock = (VENDOR_DIR.parent / "package-lock.json").read_text()
+    for package in ("leaflet", "leaflet.markercluster", "leaflet-search", "leaflet.heat"):
+        installed = (VENDOR_DIR / package / "package.json").read_text()
+        version = re.search(r'"version": "([^"]+)"', installed)
+        assert version is not None and f'"version": "{version.group(1)}"' in lock
