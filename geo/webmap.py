@@ -233,16 +233,12 @@ def raster_image(
 def base_map(context: MapContext, bounds: Sequence[float]) -> folium.Map:
     """An empty map fitted to ``bounds`` (west, south, east, north), with the context layers."""
     west, south, east, north = (float(b) for b in bounds)
-    if context.tiles is None:
-        m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, max_zoom=18)
-    else:
-        m = folium.Map(
-            tiles=context.tiles,
-            attr=context.attribution,
-            control_scale=True,
-            prefer_canvas=True,
-            max_zoom=18,
-        )
+    # Without a tile layer the map itself must know its zoom range (clusters ask it).
+    zoom: dict[str, Any] = {"maxZoom": 18}
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, **zoom)
+    if context.tiles is not None:
+        tiles = folium.TileLayer(context.tiles, attr=context.attribution)
+        _OnlineTiles(tiles.tiles, str(tiles.options["attribution"])).add_to(m)
     m.fit_bounds([[south, west], [north, east]])
     plugins.Fullscreen(position="topleft").add_to(m)
     if context.outline is not None and not context.outline.empty:
@@ -592,6 +588,29 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
 
 def _num(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+class _OnlineTiles(MacroElement):
+    """A basemap of tiles added only when the browser is online: offline (a mailed file, a
+    cut-off office) the map keeps its plain background and requests nothing."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        if (navigator.onLine) {
+            L.tileLayer({{ this.url|tojson }}, {
+                attribution: {{ this.attribution|tojson }}, maxZoom: 19
+            }).addTo({{ this._parent.get_name() }});
+        }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, url: str, attribution: str) -> None:
+        super().__init__()
+        self._name = "OnlineTiles"
+        self.url = url
+        self.attribution = attribution
 
 
 class _Overlay(MacroElement):
