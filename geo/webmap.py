@@ -190,7 +190,8 @@ def simplify_coverage(frame: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDat
     simplified = shapely.coverage_simplify(geoms, tolerance_m / 111_320.0)
     rounded = shapely.set_precision(simplified, 1e-5, mode="pointwise")
     out = frame.copy()
-    out[frame.geometry.name] = shapely.make_valid(rounded)
+    # Rounding may collapse a sliver to a line; only the polygons are kept.
+    out[frame.geometry.name] = shapely.make_valid(rounded, method="structure", keep_collapsed=False)
     return out
 
 

@@ -78,7 +78,10 @@ def households(
     query = select(
         Household.household_id,
         Household.subdistrict_code,
-        Household.geom,
+        # Coordinates as numbers: building points from arrays is ~10× faster than decoding
+        # one WKB value per row.
+        func.ST_X(Household.geom).label("lon"),
+        func.ST_Y(Household.geom).label("lat"),
         func.count(Problem.id).label("problems"),
         func.count(Problem.id).filter(Problem.status.in_(SOLVED)).label("solved"),
     ).where(
@@ -91,10 +94,13 @@ def households(
     query = query.outerjoin(Problem, and_(*counted)).group_by(
         Household.household_id, Household.round
     )
-    frame = gpd.read_postgis(query, conn, geom_col="geom")
-    # An empty result comes without a CRS or integer counts.
-    frame = frame.astype({"problems": "int64", "solved": "int64"})
-    return frame.set_crs(4326, allow_override=True)
+    frame = pd.read_sql(query, conn).astype(
+        {"problems": "int64", "solved": "int64", "lon": float, "lat": float}
+    )
+    lon, lat = frame.pop("lon"), frame.pop("lat")
+    points = gpd.points_from_xy(lon, lat)
+    points[lon.isna().to_numpy()] = None  # a household without a position
+    return gpd.GeoDataFrame(frame, geometry=points, crs=4326).rename_geometry("geom")
 
 
 def hexagons(
