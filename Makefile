@@ -50,6 +50,7 @@ bench: setup  ## speed against peer tools (installs gdal-bin for ogr2ogr); a nat
 	@command -v ogr2ogr >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin; }
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 	$(BIN)/python bench/analysis.py $(BENCH_ANALYSIS_ARGS)
+	$(BIN)/python bench/maps.py $(BENCH_MAPS_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench
