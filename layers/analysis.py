@@ -113,7 +113,7 @@ def hexagons(
 ) -> gpd.GeoDataFrame:
     """Counts and rates per H3 cell; the resolution follows the area's size unless given."""
     if resolution is None:
-        size = _area_km2(conn, area)
+        size = area_km2(conn, area)
         resolution = h3_resolution(size)
     frame = hex_counts(households(conn, area, round_, filters, scope), resolution)
     frame.attrs["resolution"] = resolution
@@ -193,7 +193,8 @@ def write_density(surface: Density, path: Path, description: str) -> None:
     )
 
 
-def _area_km2(conn: Connection, area: str) -> float:
+def area_km2(conn: Connection, area: str) -> float:
+    """The area's size in km² (Thailand's for '')."""
     if not area:
         return float(
             conn.scalar(select(func.sum(AdminUnit.area_km2)).where(AdminUnit.level == "province"))

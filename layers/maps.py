@@ -162,7 +162,7 @@ def hexbin(conn: Connection, settings: Settings, query: MapQuery, scope: Scope |
 def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
     """Problems weighted at the centres of fine H3 cells (never one point per household)."""
     round_ = query.round or latest_round(conn)
-    fine = min(h3_resolution(_area_km2(conn, query.area)) + 2, 9)
+    fine = min(h3_resolution(analysis.area_km2(conn, query.area)) + 2, 9)
     cells = analysis.hexagons(conn, query.area, round_, _filters(query), fine, scope)
     cells = cells[cells["problems"] > 0]
     centres = [h3.cell_to_latlng(cell) for cell in cells["h3"]]
@@ -364,15 +364,6 @@ def _bounds(conn: Connection, area: str) -> list[float]:
     if box[0] is None:
         raise NotFoundError(f"no outline for area {area!r}")
     return [float(v) for v in box]
-
-
-def _area_km2(conn: Connection, area: str) -> float:
-    value = conn.scalar(
-        select(func.sum(AdminUnit.area_km2)).where(
-            AdminUnit.code == area if area else AdminUnit.level == "province"
-        )
-    )
-    return float(value or 513_120.0)
 
 
 def _extent_km(bounds: Any) -> float:

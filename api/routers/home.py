@@ -12,9 +12,9 @@ from api.auth import requires
 from api.deps import SettingsDep
 from geo.access import PUBLIC
 from geo.errors import NotFoundError
+from geo.webmap import KINDS
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(requires(PUBLIC))])
-KINDS = ("choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households")
 
 
 @router.get("/", response_class=HTMLResponse, summary="The home page and the map gallery")

@@ -6,6 +6,7 @@ CDN. Without a login only the choropleth answers, from the public (suppressed) f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -78,7 +79,7 @@ def _page(
     user: User | None,
     query: maps.MapQuery,
 ) -> HTMLResponse:
-    scoped = maps.MapQuery(**{**query.__dict__, "area": in_scope(user, query.area)})
+    scoped = replace(query, area=in_scope(user, query.area))
     made = maps.BUILDERS[kind](session.connection(), settings, scoped, user.scope if user else None)
     page = render(made.map, VENDOR_URL)
     session.commit()  # targeting stores its run
