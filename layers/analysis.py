@@ -10,6 +10,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import rasterio
 from libpysal.weights import W, w_subset
 from rasterio.warp import transform_bounds
@@ -21,6 +22,7 @@ from geo.errors import InvalidInputError, NotFoundError
 from geo.hotspots import build_weights, hotspots, weights_from_frame, weights_to_frame
 from geo.stats import SOLVED
 from layers import scope as scoped
+from layers.db import read_frame
 from layers.geosocial import raster_store, write_geotiff
 from layers.models import (
     AdminUnit,
@@ -39,6 +41,14 @@ log = logging.getLogger(__name__)
 
 INDICATORS = ("problems_per_1000", "affected_per_1000", "unsolved_pct")
 WEIGHTS_METHOD = "queen+nearest-for-islands"
+HOUSEHOLD_TYPES = {
+    "household_id": pa.string(),
+    "subdistrict_code": pa.string(),
+    "lon": pa.float64(),
+    "lat": pa.float64(),
+    "problems": pa.int64(),
+    "solved": pa.int64(),
+}
 BOUNDARIES_DIGEST = """
 SELECT md5(string_agg(code || ':' || md5(ST_AsBinary(geom)), ',' ORDER BY code))
 FROM admin_unit WHERE level = :level AND geom IS NOT NULL
@@ -78,8 +88,7 @@ def households(
     query = select(
         Household.household_id,
         Household.subdistrict_code,
-        # Coordinates as numbers: building points from arrays is ~10× faster than decoding
-        # one WKB value per row.
+        # Coordinates as numbers: points built from arrays, not one WKB value decoded per row.
         func.ST_X(Household.geom).label("lon"),
         func.ST_Y(Household.geom).label("lat"),
         func.count(Problem.id).label("problems"),
@@ -94,9 +103,7 @@ def households(
     query = query.outerjoin(Problem, and_(*counted)).group_by(
         Household.household_id, Household.round
     )
-    frame = pd.read_sql(query, conn).astype(
-        {"problems": "int64", "solved": "int64", "lon": float, "lat": float}
-    )
+    frame = read_frame(conn, query, HOUSEHOLD_TYPES)
     lon, lat = frame.pop("lon"), frame.pop("lat")
     points = gpd.points_from_xy(lon, lat)
     points[lon.isna().to_numpy()] = None  # a household without a position

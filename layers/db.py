@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+import io
+from typing import Any, cast
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, Engine, Select, create_engine
 from sqlalchemy.engine import make_url
 
 from geo.errors import UnavailableError
@@ -41,3 +48,26 @@ def make_engine(url: str, settings: Settings) -> Engine:
 def safe_url(url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
     return make_url(sqlalchemy_url(url)).render_as_string(hide_password=True)
+
+
+def read_frame(conn: Connection, query: Select[Any], types: dict[str, pa.DataType]) -> pd.DataFrame:
+    """The rows of ``query`` as a DataFrame with the columns ``types`` names, through
+    ``COPY (query) TO STDOUT`` and pyarrow's CSV reader.
+
+    For hundreds of thousands of rows this is several times faster than fetching rows one by
+    one. The query's parameters stay parameters: psycopg binds them.
+    """
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+    statement = f"COPY ({compiled}) TO STDOUT (FORMAT csv, HEADER)"
+    body = io.BytesIO()
+    with raw.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
+        for chunk in copy:
+            body.write(chunk)
+    table = pacsv.read_csv(
+        io.BytesIO(body.getvalue()),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
+    )
+    return table.to_pandas()
