@@ -104,17 +104,9 @@ def hex_counts(households: gpd.GeoDataFrame, resolution: int) -> gpd.GeoDataFram
         raise InvalidInputError("households need a column 'problems'")
     with_solved = "solved" in households.columns
     columns = [c for c in HEX_COLUMNS if with_solved or c != "solved"]
-    geoms = households.geometry
-    bad = geoms.isna() | geoms.is_empty | (geoms.geom_type != "Point")
-    if bad.any():
-        raise InvalidInputError(f"{int(bad.sum())} household(s) have no point location")
-
     counts = pd.DataFrame(
         {
-            "h3": [
-                h3.latlng_to_cell(lat, lng, resolution)
-                for lng, lat in zip(geoms.x.to_numpy(), geoms.y.to_numpy(), strict=True)
-            ],
+            "h3": _cells(households, resolution),
             "households": 1,
             "problems": _count_column(households, "problems").to_numpy(),
         }
@@ -127,6 +119,37 @@ def hex_counts(households: gpd.GeoDataFrame, resolution: int) -> gpd.GeoDataFram
     cells["affected_per_1000"] = 1000.0 * cells["households_with_problems"] / cells["households"]
     geometry = [_hexagon(cell) for cell in cells["h3"]]
     return gpd.GeoDataFrame(cells[columns], geometry=geometry, crs=WGS84)
+
+
+def cell_centres(
+    households: gpd.GeoDataFrame, resolution: int, column: str = "problems"
+) -> pd.DataFrame:
+    """``column`` summed per H3 cell, at the cell's centre: ``lat``, ``lon``, ``weight``.
+
+    The points of a heatmap that shows no household's position, only its cell's.
+    """
+    require_crs(households)
+    weights = pd.DataFrame(
+        {"h3": _cells(households, resolution), "weight": _count_column(households, column)}
+    )
+    summed = weights.groupby("h3", sort=True)["weight"].sum()
+    summed = summed[summed > 0]
+    centres = pd.DataFrame([h3.cell_to_latlng(c) for c in summed.index], columns=["lat", "lon"])
+    return centres.assign(weight=summed.to_numpy())
+
+
+def _cells(households: gpd.GeoDataFrame, resolution: int) -> list[str]:
+    """The H3 cell of each household's point."""
+    if not 0 <= resolution <= 15:
+        raise InvalidInputError(f"H3 resolution must be 0 to 15, got {resolution}")
+    geoms = households.geometry
+    bad = geoms.isna() | geoms.is_empty | (geoms.geom_type != "Point")
+    if bad.any():
+        raise InvalidInputError(f"{int(bad.sum())} household(s) have no point location")
+    return [
+        h3.latlng_to_cell(lat, lng, resolution)
+        for lng, lat in zip(geoms.x.to_numpy(), geoms.y.to_numpy(), strict=True)
+    ]
 
 
 @dataclass(frozen=True, eq=False)

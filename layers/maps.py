@@ -11,7 +11,6 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-import h3
 import pandas as pd
 from rasterio.warp import transform_bounds
 from rasterio.windows import from_bounds
@@ -19,7 +18,7 @@ from sqlalchemy import Connection, func, select
 
 from geo import webmap
 from geo.access import Scope
-from geo.density import h3_resolution
+from geo.density import cell_centres, h3_resolution
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from layers import analysis, geosocial, stats, targeting
 from layers.models import AdminUnit, HotspotRun, ProblemCategory, Raster
@@ -163,12 +162,8 @@ def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope 
     """Problems weighted at the centres of fine H3 cells (never one point per household)."""
     round_ = query.round or latest_round(conn)
     fine = min(h3_resolution(analysis.area_km2(conn, query.area)) + 2, 9)
-    cells = analysis.hexagons(conn, query.area, round_, _filters(query), fine, scope)
-    cells = cells[cells["problems"] > 0]
-    centres = [h3.cell_to_latlng(cell) for cell in cells["h3"]]
-    points = pd.DataFrame(centres, columns=["lat", "lon"]).assign(
-        weight=cells["problems"].to_numpy()
-    )
+    households = analysis.households(conn, query.area, round_, _filters(query), scope)
+    points = cell_centres(households, fine)
     context = _context(conn, settings, query, title=webmap.WORDS[query.lang]["heat"], round_=round_)
     return Made(webmap.heatmap(points, context, bounds=_bounds(conn, query.area)), [])
 

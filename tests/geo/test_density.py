@@ -12,7 +12,7 @@ import pytest
 from pyproj import Transformer
 
 from geo.crs import UTM_47N, UTM_48N
-from geo.density import HEX_COLUMNS, h3_resolution, hex_counts, kernel_density
+from geo.density import HEX_COLUMNS, cell_centres, h3_resolution, hex_counts, kernel_density
 from geo.errors import InvalidInputError
 
 
@@ -109,6 +109,18 @@ def test_each_household_lands_in_its_h3_cell_and_inside_its_hexagon() -> None:
     hexagons = gpd.GeoSeries(cells.loc[expected].geometry.to_numpy(), crs=4326)
     assert hexagons.covers(frame.geometry.reset_index(drop=True)).all()
     assert all(h3.get_resolution(c) == 9 for c in cells.index)
+
+
+def test_heatmap_points_are_cell_centres_carrying_the_cells_problems() -> None:
+    frame = survey(n=800)
+    points = cell_centres(frame, 8)
+    cells = hex_counts(frame, 8).set_index("h3")
+    assert points["weight"].sum() == frame["problems"].sum()
+    at = [h3.latlng_to_cell(lat, lon, 8) for lat, lon in zip(points.lat, points.lon, strict=True)]
+    assert dict(zip(at, points["weight"], strict=True)) == {
+        c: n for c, n in cells["problems"].items() if n > 0
+    }
+    assert not set(zip(points.lat, points.lon, strict=True)) & {(p.y, p.x) for p in frame.geometry}
 
 
 def test_rates_are_per_thousand_households() -> None:
