@@ -374,6 +374,8 @@ def hexbin(
     if not fresh:
         return m
     rows = list(zip(classes.colours, classes.labels(), strict=True))
+    if (classes.classes < 0).any():
+        rows.append((NO_DATA, context.word("no_data")))
     return finish(m, context, legend=legend_html(label, rows, context.subtitle))
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select
 from geo import webmap
 from geo.access import Scope
 from geo.density import cell_centres, h3_resolution
+from geo.disclosure import suppress_cells
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from layers import analysis, geosocial, stats, targeting
 from layers.models import AdminUnit, HotspotRun, ProblemCategory, Raster
@@ -151,8 +152,21 @@ def choropleth(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
 
 
 def hexbin(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    """Problems on H3 hexagons; for the public (no scope) with small counts hidden, and never
+    for a sensitive category (published no finer than district level)."""
     round_ = query.round or latest_round(conn)
+    if scope is None and query.category is not None:
+        sensitive = conn.scalar(
+            select(ProblemCategory.sensitive).where(ProblemCategory.code == query.category)
+        )
+        if sensitive:
+            raise ForbiddenError(
+                f"{query.category} is a sensitive category: it is published no finer than "
+                "district level (the public choropleth), or log in"
+            )
     cells = analysis.hexagons(conn, query.area, round_, _filters(query), None, scope)
+    if scope is None:
+        cells = suppress_cells(cells)
     label = LABELS[query.lang]["problems"]
     context = _context(conn, settings, query, title=label, round_=round_)
     return Made(webmap.hexbin(cells, context, label=label), [])

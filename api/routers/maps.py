@@ -1,7 +1,7 @@
 """Maps as HTML pages, one route per kind, inside the caller's scope.
 
 The pages load Leaflet and its plugins from ``/static/vendor`` (the pinned npm copies), never a
-CDN. Without a login only the choropleth answers, from the public (suppressed) figures.
+CDN. Without a login only the choropleth and the hexagons answer, from suppressed figures.
 """
 
 from __future__ import annotations
@@ -106,10 +106,11 @@ def hexbin(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("analysis:read"))],
+    user: Annotated[User | None, Depends(requires("analysis:read", anonymous=True))],
     query: QueryDep,
 ) -> HTMLResponse:
-    """Problems on H3 hexagons (filter by dimension, category, status)."""
+    """Problems on H3 hexagons (filter by dimension, category, status). Public without a login:
+    small counts hidden, with complementary suppression; no sensitive category (403)."""
     return _page("hexbin", request, session, settings, user, query)
 
 

@@ -179,7 +179,7 @@ def test_the_gallery_is_public_and_linked_from_the_home_page(offline_settings: S
             page = anonymous.get(link)
             assert page.status_code == 200 and "leaflet" in page.text.lower()
         assert anonymous.get("/gallery/../jwt.key").status_code == 404
-        assert anonymous.get("/maps/hexbin").status_code == 401
+        assert anonymous.get("/maps/hotspots").status_code == 401
 
 
 def test_map_files_stay_within_the_size_targets(offline_settings: Settings, tmp_path: Path) -> None:

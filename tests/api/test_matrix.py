@@ -239,7 +239,7 @@ PROBES: dict[tuple[str, str], Probe] = {
         )
         for kind, who in (
             ("choropleth", READERS | {"anonymous"}),
-            ("hexbin", READERS),
+            ("hexbin", READERS | {"anonymous"}),
             ("heatmap", READERS),
             ("water", AREA_WIDE),
             ("targeting", AREA_WIDE),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -85,3 +86,16 @@ def test_the_public_gets_no_records_and_no_point_layers(public: httpx.Client) ->
         "/targeting?level=district",
     ):
         assert public.get(path).status_code == 401, path
+
+
+def test_public_hexagons_publish_no_small_count_and_no_sensitive_category(
+    public: httpx.Client,
+) -> None:
+    page = public.get("/maps/hexbin", params={"area": "34"})
+    assert page.status_code == 200
+    for key in ("households", "problems"):
+        published = [int(n) for n in re.findall(rf'"{key}": (\d+)', page.text)]
+        assert published and not [n for n in published if 0 < n < 5], key
+    assert '"solved"' not in page.text and '"Point"' not in page.text
+    refused = public.get("/maps/hexbin", params={"area": "34", "category": "drugs"})
+    assert refused.status_code == 403 and "district" in refused.json()["detail"]

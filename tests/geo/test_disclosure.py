@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from geo.disclosure import suppress
+from geo.disclosure import suppress, suppress_cells
 
 
 def test_a_small_count_takes_a_complement_in_its_column_and_its_row_group() -> None:
@@ -30,3 +30,26 @@ def test_zeros_and_counts_at_k_are_published_and_infinite_k_hides_any_count() ->
     hidden = suppress(table, {"s": math.inf})
     assert not hidden["a"].any()
     assert hidden["s"].tolist() == [False, True, True]
+
+
+def test_public_hexagons_hide_small_counts_their_complements_and_their_rates() -> None:
+    cells = pd.DataFrame(
+        {
+            "h3": ["a", "b", "c", "d"],
+            "households": [2, 40, 60, 80],
+            "households_with_problems": [1, 12, 20, 3],
+            "problems": [3, 30, 55, 8],
+            "solved": [1, 20, 40, 5],
+        }
+    )
+    cells["problems_per_1000"] = 1000 * cells["problems"] / cells["households"]
+    cells["affected_per_1000"] = 1000 * cells["households_with_problems"] / cells["households"]
+    public = suppress_cells(cells)
+    for column in ("households", "households_with_problems", "problems"):
+        shown = public[column].dropna()
+        assert not ((shown > 0) & (shown < 5)).any(), column
+        assert public[column].isna().sum() != 1, column  # not recoverable from the total
+    assert public["households"].isna().sum() == 2  # a, and the smallest other (b)
+    assert public.loc[public["households"].isna(), "problems_per_1000"].isna().all()
+    assert public.loc[public["problems"].isna(), "problems_per_1000"].isna().all()
+    assert "solved" not in public
