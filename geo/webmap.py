@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import folium
@@ -42,6 +42,7 @@ WORDS: dict[str, dict[str, str]] = {
         "no_data": "ไม่มีข้อมูล / ปกปิด",
         "data": "ข้อมูล",
         "search": "ค้นหาพื้นที่",
+        "areas": "พื้นที่ย่อย",
         "households": "ครัวเรือน",
         "problems": "ปัญหา",
         "score": "คะแนน",
@@ -57,6 +58,7 @@ WORDS: dict[str, dict[str, str]] = {
         "no_data": "No data / hidden",
         "data": "Data",
         "search": "Find an area",
+        "areas": "Areas within",
         "households": "Households",
         "problems": "Problems",
         "score": "Score",
@@ -112,14 +114,17 @@ class MapContext:
     """What every map shows besides its data.
 
     ``title`` and ``subtitle`` are already in the map's language; ``outline`` is the area's
-    boundary (EPSG:4326); ``sources`` are footer lines (source and licence); ``tiles`` is a
-    Leaflet tile URL or folium's name of one, None for a plain basemap (offline).
+    boundary (EPSG:4326); ``areas`` are the areas one level down (``name``), drawn as thin lines
+    and searched by name on maps that have no layer of areas of their own; ``sources`` are
+    footer lines (source and licence); ``tiles`` is a Leaflet tile URL or folium's name of one,
+    None for a plain basemap (offline).
     """
 
     title: str
     lang: str = "th"
     subtitle: str = ""
     outline: gpd.GeoDataFrame | None = None
+    areas: gpd.GeoDataFrame | None = None
     sources: Sequence[str] = ()
     tiles: str | None = "OpenStreetMap"
     attribution: str | None = None
@@ -261,6 +266,14 @@ def finish(
     legend: str = "",
 ) -> folium.Map:
     """The layer control, the search box, the title, the legend and the footer."""
+    if search is None and context.areas is not None and not context.areas.empty:
+        search = folium.GeoJson(
+            _geojson(context.areas, ["name"]),
+            name=context.word("areas"),
+            style_function=lambda _: {"color": "#888", "weight": 0.7, "fill": False},
+            interactive=False,
+        )
+        search.add_to(m)
     if search is not None:
         plugins.Search(
             layer=search,
@@ -362,7 +375,7 @@ def hexbin(
     shown = [c for c in ("h3", "households", "problems", "problems_per_1000") if c in frame]
     folium.GeoJson(
         _geojson(frame, [*shown, "_fill"]),
-        name=context.word("hexagons"),
+        name=context.word("hexagons") if fresh else label,
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
             "color": "#777",
@@ -487,6 +500,8 @@ def water_map(
     if households is not None and not households.empty:
         hexbin(households, context, m=m, label=names.get("households"))
     rows = [(WATER_STYLE[k], names[k]) for k in WATER_STYLE if k in layers]
+    if raster is not None:
+        rows.append(("linear-gradient(90deg, #f7fbff, #08306b)", f"{raster[2]} (0 → max)"))
     return finish(m, context, legend=legend_html(names.get("legend", ""), rows, context.subtitle))
 
 
@@ -523,17 +538,7 @@ def household_map(
         if cells is None:
             raise InvalidInputError(f"{len(points):,} households, more than {cap:,}")
         note = context.word("fallback").format(n=len(points), cap=cap)
-        fallback = MapContext(
-            title=context.title,
-            lang=context.lang,
-            subtitle=context.subtitle,
-            outline=context.outline,
-            sources=context.sources,
-            tiles=context.tiles,
-            attribution=context.attribution,
-            notes=[*context.notes, note],
-        )
-        return hexbin(cells, fallback)
+        return hexbin(cells, replace(context, notes=[*context.notes, note]))
     m = base_map(context, points.total_bounds if len(points) else _bounds(context))
     data = [
         [round(p.y, 6), round(p.x, 6), str(label)]

@@ -305,6 +305,7 @@ def _context(
         lang=query.lang,
         subtitle=f"{subtitle} · {extra}" if extra else subtitle,
         outline=_outline(conn, query.area),
+        areas=_children(conn, area.code, area.level, query.lang),
         sources=SOURCES[query.lang],
         tiles=tiles,
         attribution=settings.map_attribution,
@@ -350,6 +351,14 @@ def _units(
     drop = [c for c in ("name_th", "name_en", "level", "round") if c in figures.columns]
     joined = outlines.merge(figures.drop(columns=drop), on="code", how="left")
     return gpd.GeoDataFrame(joined, geometry="geom", crs=4326)
+
+
+def _children(conn: Connection, code: str, level: str, lang: str) -> gpd.GeoDataFrame | None:
+    """The areas one level down, named in the map's language, for context and search."""
+    below = {"country": "province", "province": "district", "district": "subdistrict"}
+    if level not in below:
+        return None
+    return _units(conn, code, below[level], pd.DataFrame({"code": []}), lang)
 
 
 def _outline(conn: Connection, area: str) -> gpd.GeoDataFrame | None:

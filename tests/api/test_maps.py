@@ -80,6 +80,7 @@ def check(page: Page, errors: list[str], layers: list[str], name: str) -> None:
     assert not errors, f"{name}: {errors}"
     assert set(layers) <= set(listed), f"{name}: {listed}"
     assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".leaflet-control-search").count() == 1
     assert page.locator(".leaflet-control-zoom-fullscreen, .fullscreen-icon").count() >= 1
     assert "CC BY-IGO" in page.locator(".bmr-footer").inner_text()
 
