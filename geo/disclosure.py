@@ -69,20 +69,22 @@ def suppress_cells(cells: pd.DataFrame, k: float = K) -> pd.DataFrame:
     """Hexagon counts for the public (``geo.density.hex_counts`` columns).
 
     Counts from 1 to k - 1 are hidden (None), with complementary suppression down each
-    column, because the cells add up to the area's published total. A rate is hidden with the
-    counts it is made of. ``solved`` is dropped.
+    column, because the cells add up to the area's published total. A cell whose household
+    count is hidden is left out altogether (drawn, it would show where a few households live,
+    and its other counts would describe them). A rate is hidden with the counts it is made of;
+    ``solved`` is dropped.
     """
     counted = ["households", "households_with_problems", "problems"]
     hidden = suppress(cells[counted], dict.fromkeys(counted, k))
     rates = {
-        "problems_per_1000": hidden["households"] | hidden["problems"],
-        "affected_per_1000": hidden["households"] | hidden["households_with_problems"],
+        "problems_per_1000": hidden["problems"],
+        "affected_per_1000": hidden["households_with_problems"],
     }
     out = cells.drop(columns=[c for c in ("solved",) if c in cells.columns])
     out = out.astype(dict.fromkeys([*counted, *rates], object))
     for column, mask in [*((c, hidden[c]) for c in counted), *rates.items()]:
         out.loc[mask.to_numpy(), column] = None
-    return out
+    return out[~hidden["households"].to_numpy()]
 
 
 def _hide_another(values: np.ndarray, hidden: np.ndarray) -> bool:

@@ -16,8 +16,6 @@ from pathlib import Path
 import folium
 from branca.element import Element
 
-from geo.errors import InvalidInputError
-
 #: Folium's asset names → files under the vendored ``node_modules`` (see package.json).
 ASSETS = {
     "leaflet": "leaflet/dist/leaflet.js",
@@ -62,7 +60,8 @@ def localise(m: folium.Map, base_url: str) -> folium.Map:
                 if name in UNUSED:
                     continue
                 if name not in ASSETS:
-                    raise InvalidInputError(f"map asset {name!r} has no vendored copy")
+                    # A map element this module does not know yet: a fault of the code, not input.
+                    raise RuntimeError(f"map asset {name!r} has no vendored copy")
                 local.append((name, f"{base_url.rstrip('/')}/{ASSETS[name]}"))
             setattr(element, attribute, local)
     return m
@@ -82,7 +81,7 @@ def inline(page: str, base_url: str, vendor: Path) -> str:
     def replace(match: re.Match[str]) -> str:
         url = match.group("js") or match.group("css")
         if not url.startswith(prefix):
-            raise InvalidInputError(f"the page links {url!r}, which is not a vendored file")
+            raise RuntimeError(f"the page links {url!r}, which is not a vendored file")
         path = vendor / url[len(prefix) :]
         text = path.read_text(encoding="utf-8")
         if match.group("js"):

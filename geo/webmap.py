@@ -43,6 +43,8 @@ WORDS: dict[str, dict[str, str]] = {
         "data": "ข้อมูล",
         "search": "ค้นหาพื้นที่",
         "areas": "พื้นที่ย่อย",
+        "low": "น้อย",
+        "high": "มาก",
         "households": "ครัวเรือน",
         "problems": "ปัญหา",
         "score": "คะแนน",
@@ -59,6 +61,8 @@ WORDS: dict[str, dict[str, str]] = {
         "data": "Data",
         "search": "Find an area",
         "areas": "Areas within",
+        "low": "low",
+        "high": "high",
         "households": "Households",
         "problems": "Problems",
         "score": "Score",
@@ -104,7 +108,6 @@ WATER_STYLE = {
     "drought_zones": "#d6604d",
     "waterways": "#2166ac",
     "water_sources": "#053061",
-    "land_use": "#7fbc41",
 }
 NO_DATA = "#d9d9d9"
 
@@ -392,17 +395,20 @@ def hexbin(
     return finish(m, context, legend=legend_html(label, rows, context.subtitle))
 
 
-def heatmap(
-    points: pd.DataFrame, context: MapContext, *, bounds: Sequence[float], weight: str = "weight"
-) -> folium.Map:
+def heatmap(points: pd.DataFrame, context: MapContext, *, bounds: Sequence[float]) -> folium.Map:
     """A heatmap of weighted points (``lat``, ``lon``, ``weight``): positions already
     aggregated (cell centres), never one point per household."""
     m = base_map(context, bounds)
-    data = points[["lat", "lon", weight]].astype(float).round(5).to_numpy().tolist()
+    data = points[["lat", "lon", "weight"]].astype(float).round(5).to_numpy().tolist()
     plugins.HeatMap(data, name=context.word("heat"), radius=14, blur=18, max_zoom=12).add_to(m)
     legend = legend_html(
         context.word("heat"),
-        [("#0000ff", "low"), ("#00ff00", ""), ("#ffff00", ""), ("#ff0000", "high")],
+        [
+            ("#0000ff", context.word("low")),
+            ("#00ff00", ""),
+            ("#ffff00", ""),
+            ("#ff0000", context.word("high")),
+        ],
         context.subtitle,
     )
     return finish(m, context, legend=legend)
@@ -465,7 +471,7 @@ def water_map(
             opacity=0.6,
             mercator_project=False,
         ).add_to(m)
-    for kind in ("flood_zones", "drought_zones", "land_use", "waterways", "water_sources"):
+    for kind in ("flood_zones", "drought_zones", "waterways", "water_sources"):
         frame = layers.get(kind)
         if frame is None or frame.empty:
             continue
@@ -474,7 +480,9 @@ def water_map(
         shown = [c for c in ("name", "status") if c in frame]
         if kind == "water_sources":
             group = folium.FeatureGroup(name=names[kind])
-            tips = frame[shown].astype(str).agg(" · ".join, axis=1) if shown else None
+            tips = (
+                frame[shown].astype(str).map(html.escape).agg(" · ".join, axis=1) if shown else None
+            )
             for i, point in enumerate(frame.geometry):
                 folium.CircleMarker(
                     [point.y, point.x],
@@ -541,7 +549,7 @@ def household_map(
         return hexbin(cells, replace(context, notes=[*context.notes, note]))
     m = base_map(context, points.total_bounds if len(points) else _bounds(context))
     data = [
-        [round(p.y, 6), round(p.x, 6), str(label)]
+        [round(p.y, 6), round(p.x, 6), html.escape(str(label))]
         for p, label in zip(points.geometry, points["label"], strict=True)
     ]
     plugins.FastMarkerCluster(
@@ -590,7 +598,12 @@ def _check_units(frame: gpd.GeoDataFrame, columns: list[str]) -> None:
 def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
     """The columns a map shows, as GeoJSON: nothing else of the frame goes into the page."""
     keep = [c for c in dict.fromkeys(columns) if c in frame.columns]
-    shown = frame[[*keep, frame.geometry.name]]
+    shown = frame[[*keep, frame.geometry.name]].copy()
+    # Leaflet puts tooltip and popup text into the page as HTML: names from imported files must
+    # not carry markup.
+    for column in keep:
+        if shown[column].dtype == object or pd.api.types.is_string_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: html.escape(v) if isinstance(v, str) else v)
     return shown.__geo_interface__
 
 
@@ -607,7 +620,7 @@ class _OnlineTiles(MacroElement):
         {% macro script(this, kwargs) %}
         if (navigator.onLine) {
             L.tileLayer({{ this.url|tojson }}, {
-                attribution: {{ this.attribution|tojson }}, maxZoom: 19
+                attribution: {{ this.attribution|tojson }}, maxZoom: 18
             }).addTo({{ this._parent.get_name() }});
         }
         {% endmacro %}

@@ -23,13 +23,14 @@ from geo.disclosure import suppress_cells
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from layers import analysis, geosocial, stats, targeting
 from layers.models import AdminUnit, HotspotRun, ProblemCategory, Raster
-from layers.public import public_rollup
+from layers.public import FINE_LEVELS, public_rollup
 from layers.settings import PROJECT_ROOT, Settings
 from layers.stats import CODE_LENGTH, latest_round, resolve_area
 
 INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
 WATER_KINDS = ("flood_zones", "drought_zones", "waterways", "water_sources")
-WATER_CATEGORIES = ("no_clean_water", "flood_drought_damage")
+#: The finest hexagons the public gets (about 5 km²).
+PUBLIC_H3 = 7
 TARGETING_CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
 SOURCES = {
     "th": [
@@ -53,12 +54,11 @@ LABELS = {
         "score": "คะแนนความสำคัญ",
         "round": "รอบสำรวจ",
         "water": "แหล่งน้ำ พื้นที่น้ำท่วมและภัยแล้ง",
-        "water_households": "ครัวเรือนที่มีปัญหาเรื่องน้ำ",
+        "water_households": "ครัวเรือนที่ไม่มีน้ำสะอาด",
         "flood_zones": "พื้นที่น้ำท่วม",
         "drought_zones": "พื้นที่ภัยแล้ง",
         "waterways": "ทางน้ำ",
         "water_sources": "แหล่งน้ำ",
-        "land_use": "การใช้ที่ดิน",
         "households_map": "ครัวเรือน",
     },
     "en": {
@@ -70,12 +70,11 @@ LABELS = {
         "score": "Priority score",
         "round": "Survey round",
         "water": "Water sources, flood and drought zones",
-        "water_households": "Households with water problems",
+        "water_households": "Households without clean water",
         "flood_zones": "Flood zones",
         "drought_zones": "Drought zones",
         "waterways": "Waterways",
         "water_sources": "Water sources",
-        "land_use": "Land use",
         "households_map": "Households",
     },
 }
@@ -129,12 +128,17 @@ def choropleth(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
     column = query.indicator
     if column.startswith("category:"):
         code = column.split(":", 1)[1]
-        counts = figures["by_category"].map(lambda c: (c or {}).get(code))
+        if scope is None and query.level in FINE_LEVELS and _sensitive(conn, code):
+            raise ForbiddenError(
+                f"{code} is a sensitive category: published no finer than district level"
+            )
+        # A category absent from an area's figures has no problems there; a hidden one is None.
+        counts = figures["by_category"].map(lambda c: (c or {}).get(code, 0))
         households = figures["households"]
         figures[column] = (1000 * counts / households.where(households > 0)).round(1)
     units = _units(conn, query.area, query.level, figures, query.lang)
     label = _label(conn, column, query.lang)
-    context = _context(conn, settings, query, title=label, round_=round_)
+    context = _context(conn, settings, query, title=label, round_=round_, areas=False)
     made = webmap.choropleth(
         units,
         context,
@@ -152,19 +156,19 @@ def choropleth(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
 
 
 def hexbin(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
-    """Problems on H3 hexagons; for the public (no scope) with small counts hidden, and never
-    for a sensitive category (published no finer than district level)."""
+    """Problems on H3 hexagons. The public (no scope) gets hexagons of 5 km² at the finest,
+    small counts hidden, and no filters."""
     round_ = query.round or latest_round(conn)
-    if scope is None and query.category is not None:
-        sensitive = conn.scalar(
-            select(ProblemCategory.sensitive).where(ProblemCategory.code == query.category)
-        )
-        if sensitive:
+    resolution = None
+    if scope is None:
+        # Filtered maps could be subtracted from the whole to expose a sensitive category.
+        if query.category or query.dimension or query.status:
             raise ForbiddenError(
-                f"{query.category} is a sensitive category: it is published no finer than "
-                "district level (the public choropleth), or log in"
+                "the public hexagon map takes no category, dimension or status: log in, or "
+                "use the choropleth"
             )
-    cells = analysis.hexagons(conn, query.area, round_, _filters(query), None, scope)
+        resolution = min(h3_resolution(analysis.area_km2(conn, query.area)), PUBLIC_H3)
+    cells = analysis.hexagons(conn, query.area, round_, _filters(query), resolution, scope)
     if scope is None:
         cells = suppress_cells(cells)
     label = LABELS[query.lang]["problems"]
@@ -199,6 +203,7 @@ def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope
         MapQuery(area=str(run["area"]), lang=query.lang),
         title=f"{webmap.WORDS[query.lang]['hotspots']}: {run['indicator']}",
         round_=int(run["round"]),
+        areas=False,
         extra=f"run {run_id}, {run['parameters'].get('permutations')} permutations, "
         f"α {run['parameters'].get('alpha')}, FDR",
     )
@@ -219,7 +224,9 @@ def targeting_map(
     units = _units(conn, query.area, query.level, figures, query.lang)
     units = units[units["score"].notna()]
     label = LABELS[query.lang]["score"]
-    context = _context(conn, settings, query, title=label, round_=query.round or latest_round(conn))
+    context = _context(
+        conn, settings, query, title=label, round_=query.round or latest_round(conn), areas=False
+    )
     made = webmap.targeting_map(
         units, context, components=[(c, c.removesuffix("_points")) for c in points], label=label
     )
@@ -235,7 +242,7 @@ def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | 
         for kind in WATER_KINDS
     }
     words = LABELS[query.lang]
-    names = {kind: words[kind] for kind in (*WATER_KINDS, "land_use")}
+    names = {kind: words[kind] for kind in WATER_KINDS}
     names["legend"] = words["water"]
     names["households"] = words["water_households"]
     raster = _raster_image(conn, settings, query.raster, bounds)
@@ -268,8 +275,7 @@ def households(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
         f"{household} · {n} {LABELS[query.lang]['problems']}"
         for household, n in zip(frame["household_id"], frame["problems"], strict=True)
     ]
-    points = frame.set_geometry("geom")
-    return Made(webmap.household_map(points, context, cap=cap), frame["household_id"].tolist())
+    return Made(webmap.household_map(frame, context, cap=cap), frame["household_id"].tolist())
 
 
 BUILDERS = {
@@ -294,8 +300,11 @@ def _context(
     *,
     title: str,
     round_: int,
+    areas: bool = True,
     extra: str = "",
 ) -> webmap.MapContext:
+    """What the map shows besides its data; ``areas``: the areas one level down, for maps
+    without a layer of areas of their own to search."""
     area = resolve_area(conn, query.area)
     name = area.name_th if query.lang == "th" else area.name_en
     subtitle = f"{name or area.code} · {LABELS[query.lang]['round']} {round_}"
@@ -305,11 +314,16 @@ def _context(
         lang=query.lang,
         subtitle=f"{subtitle} · {extra}" if extra else subtitle,
         outline=_outline(conn, query.area),
-        areas=_children(conn, area.code, area.level, query.lang),
+        areas=_children(conn, area.code, area.level, query.lang) if areas else None,
         sources=SOURCES[query.lang],
         tiles=tiles,
         attribution=settings.map_attribution,
     )
+
+
+def _sensitive(conn: Connection, code: str) -> bool:
+    found = conn.scalar(select(ProblemCategory.sensitive).where(ProblemCategory.code == code))
+    return bool(found)
 
 
 def _label(conn: Connection, indicator: str, lang: str) -> str:

@@ -1,14 +1,15 @@
-"""`bamrung map KIND` and `bamrung map gallery`: map pages written to files."""
+"""`bamrung map KIND` and `bamrung gallery`: map pages written to files."""
 
 from __future__ import annotations
 
-import html
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from api.cli.common import engine, errors, out
+from api.routers.home import MANIFEST
 from api.routers.maps import VENDOR_DIR
 from geo.access import scope_of
 from geo.errors import InvalidInputError
@@ -17,6 +18,7 @@ from geo.webmap import KINDS
 from layers import maps
 from layers.settings import Settings
 
+PUBLIC_KINDS = ("choropleth", "hexbin")
 #: The gallery ``make demo`` writes: public figures only (suppressed), as the home page is public.
 GALLERY = (
     ("problems_per_1000", "district"),
@@ -71,8 +73,8 @@ def map_command(
             run=run,
         )
         settings = Settings()
-        if public and kind != "choropleth":
-            raise InvalidInputError("--public: only the choropleth has public figures")
+        if public and kind not in PUBLIC_KINDS:
+            raise InvalidInputError(f"--public: only {' and '.join(PUBLIC_KINDS)} are public")
         scope = None if public else scope_of("admin", None)
         with engine(settings).begin() as conn:
             made = maps.BUILDERS[kind](conn, settings, query, scope)
@@ -87,7 +89,7 @@ def gallery(
     area: Annotated[str, typer.Option(help="area code")] = "34",
     lang: Annotated[str, typer.Option(help="th or en")] = "th",
 ) -> None:
-    """Public choropleths of an area, self-contained, with an index.html (the home page's)."""
+    """Public choropleths of an area, self-contained, listed for the home page."""
     settings = Settings()
     out_dir = out_dir or settings.home / "maps"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -99,15 +101,9 @@ def gallery(
             name = f"{area or 'th'}-{indicator}-{level}.html"
             _write(out_dir / name, made, self_contained=True)
             written.append((name, f"{indicator} · {level}"))
-    links = "".join(
-        f"<li><a href='{html.escape(name)}'>{html.escape(label)}</a></li>"
-        for name, label in written
-    )
-    (out_dir / "index.html").write_text(
-        f"<!doctype html><meta charset='utf-8'><title>Bamrung maps</title><ul>{links}</ul>",
-        encoding="utf-8",
-    )
-    out.print(f"wrote {len(written)} maps and index.html to {out_dir}")
+    # The home page serves the files this list names, and no other file of the folder.
+    (out_dir / MANIFEST).write_text(json.dumps(dict(written), ensure_ascii=False), encoding="utf-8")
+    out.print(f"wrote {len(written)} maps and {MANIFEST} to {out_dir}")
 
 
 def _write(path: Path, made: maps.Made, self_contained: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
@@ -13,24 +14,34 @@ from api.deps import SettingsDep
 from geo.access import PUBLIC
 from geo.errors import NotFoundError
 from geo.webmap import KINDS
+from layers.settings import Settings
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(requires(PUBLIC))])
+#: What `bamrung gallery` wrote: file name → label. Only these files are served.
+MANIFEST = "gallery.json"
+
+
+def gallery(settings: Settings) -> dict[str, str]:
+    path = settings.home / "maps" / MANIFEST
+    if not path.is_file():
+        return {}
+    listed: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return listed
 
 
 @router.get("/", response_class=HTMLResponse, summary="The home page and the map gallery")
 def home(settings: SettingsDep) -> HTMLResponse:
-    folder = settings.home / "maps"
-    names = sorted(p.name for p in folder.glob("*.html") if p.name != "index.html")
-    gallery = "".join(
-        f"<li><a href='/gallery/{html.escape(n)}'>{html.escape(n.removesuffix('.html'))}</a></li>"
-        for n in names
+    maps = gallery(settings)
+    links = "".join(
+        f"<li><a href='/gallery/{html.escape(name)}'>{html.escape(label)}</a></li>"
+        for name, label in maps.items()
     )
     live = "".join(f"<li><code>GET /maps/{k}?area=34</code></li>" for k in KINDS)
     return HTMLResponse(
         "<!doctype html><meta charset='utf-8'><title>Bamrung</title>"
         "<h1>Bamrung</h1><p>Household hardship in Thailand: surveys, analysis, maps.</p>"
         "<h2>Public maps</h2>"
-        + (f"<ul>{gallery}</ul>" if names else "<p>None yet: run <code>bamrung gallery</code>.</p>")
+        + (f"<ul>{links}</ul>" if maps else "<p>None yet: run <code>bamrung gallery</code>.</p>")
         + "<h2>Maps for officers</h2><p>With a login token "
         "(<code>Authorization: Bearer</code>):</p>"
         f"<ul>{live}</ul><p>The API: <a href='/docs'>/docs</a></p>"
@@ -42,7 +53,6 @@ def gallery_map(
     settings: SettingsDep,
     name: Annotated[str, Path(pattern=r"^[\w.-]+\.html$", max_length=120)],
 ) -> FileResponse:
-    path = settings.home / "maps" / name
-    if name.startswith(".") or not path.is_file():
+    if name not in gallery(settings):
         raise NotFoundError(f"no map {name!r} in the gallery")
-    return FileResponse(path, media_type="text/html")
+    return FileResponse(settings.home / "maps" / name, media_type="text/html")

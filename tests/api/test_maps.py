@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 from sqlalchemy import text
 
+from api.cli.maps import GALLERY
 from layers.settings import PROJECT_ROOT, Settings
 from tests.api.oracle import ROUND
 from tests.api.test_cli import run
@@ -175,11 +176,14 @@ def test_the_gallery_is_public_and_linked_from_the_home_page(offline_settings: S
     with serve(offline_settings) as anonymous:
         home = anonymous.get("/")
         links = re.findall(r"href='(/gallery/[^']+)'", home.text)
-        assert len(links) == 4
+        assert len(links) == len(GALLERY)
         for link in links:
             page = anonymous.get(link)
             assert page.status_code == 200 and "leaflet" in page.text.lower()
-        assert anonymous.get("/gallery/../jwt.key").status_code == 404
+        # Only the gallery's own files: no other name, no way out of its folder.
+        (offline_settings.home / "maps" / "private.html").write_text("household 34190101-00001")
+        assert anonymous.get("/gallery/private.html").status_code == 404
+        assert anonymous.get("/gallery/..%2Fjwt.key").status_code in (404, 422)
         assert anonymous.get("/maps/hotspots").status_code == 401
 
 

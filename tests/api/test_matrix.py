@@ -233,8 +233,11 @@ PROBES: dict[tuple[str, str], Probe] = {
         ("GET", f"/maps/{kind}"): Probe(
             who,
             "area",
-            lambda c, k, kind=kind: c.get(
-                f"/maps/{kind}", params={"area": k.area, "level": "subdistrict"}
+            # Maps of areas one level down need an area above a subdistrict.
+            lambda c, k, kind=kind: (
+                None
+                if kind in ("choropleth", "targeting") and len(k.area) == 6
+                else c.get(f"/maps/{kind}", params={"area": k.area, "level": "subdistrict"})
             ),
         )
         for kind, who in (

@@ -88,7 +88,7 @@ def test_the_public_gets_no_records_and_no_point_layers(public: httpx.Client) ->
         assert public.get(path).status_code == 401, path
 
 
-def test_public_hexagons_publish_no_small_count_and_no_sensitive_category(
+def test_public_hexagons_and_choropleths_hide_small_counts_and_sensitive_detail(
     public: httpx.Client,
 ) -> None:
     page = public.get("/maps/hexbin", params={"area": "34"})
@@ -97,5 +97,16 @@ def test_public_hexagons_publish_no_small_count_and_no_sensitive_category(
         published = [int(n) for n in re.findall(rf'"{key}": (\d+)', page.text)]
         assert published and not [n for n in published if 0 < n < 5], key
     assert '"solved"' not in page.text and '"Point"' not in page.text
-    refused = public.get("/maps/hexbin", params={"area": "34", "category": "drugs"})
-    assert refused.status_code == 403 and "district" in refused.json()["detail"]
+    for narrowed in ({"category": "drugs"}, {"dimension": "income"}, {"status": "referred"}):
+        refused = public.get("/maps/hexbin", params={"area": "34", **narrowed})
+        assert refused.status_code == 403 and "no category" in refused.json()["detail"]
+    sensitive = public.get(
+        "/maps/choropleth",
+        params={"area": "34", "level": "subdistrict", "indicator": "category:drugs"},
+    )
+    assert sensitive.status_code == 403 and "district level" in sensitive.json()["detail"]
+    district = public.get(
+        "/maps/choropleth",
+        params={"area": "34", "level": "district", "indicator": "category:drugs"},
+    )
+    assert district.status_code == 200

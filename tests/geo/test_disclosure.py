@@ -45,11 +45,15 @@ def test_public_hexagons_hide_small_counts_their_complements_and_their_rates() -
     cells["problems_per_1000"] = 1000 * cells["problems"] / cells["households"]
     cells["affected_per_1000"] = 1000 * cells["households_with_problems"] / cells["households"]
     public = suppress_cells(cells)
+    # a has 2 households: left out, with b (the smallest other) so that a is not a + b - b.
+    assert public["h3"].tolist() == ["c", "d"]
     for column in ("households", "households_with_problems", "problems"):
         shown = public[column].dropna()
         assert not ((shown > 0) & (shown < 5)).any(), column
-        assert public[column].isna().sum() != 1, column  # not recoverable from the total
-    assert public["households"].isna().sum() == 2  # a, and the smallest other (b)
-    assert public.loc[public["households"].isna(), "problems_per_1000"].isna().all()
-    assert public.loc[public["problems"].isna(), "problems_per_1000"].isna().all()
+    # d's 3 households with problems are hidden (with a's 1: two hidden in that column); a's 3
+    # problems take d's 8 with them, and d's rates go too.
+    shown = public.set_index("h3")
+    assert shown.loc["d", "households_with_problems"] is None
+    assert shown.loc["d", "problems"] is None and shown.loc["d", "problems_per_1000"] is None
+    assert shown.loc["c", "problems"] == 55 and shown.loc["c", "households"] == 60
     assert "solved" not in public

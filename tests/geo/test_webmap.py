@@ -137,7 +137,7 @@ def test_every_asset_comes_from_the_vendored_copies_and_unknown_ones_are_refused
     assert not re.search(r"url\((?!['\"]?(data:|#))", styles)  # every image copied in
     strange = webmap.choropleth(grid(), context(), column="value", label="x")
     strange.default_js = [("somewhere", "https://example.org/x.js")]
-    with pytest.raises(InvalidInputError, match="no vendored copy"):
+    with pytest.raises(RuntimeError, match="no vendored copy"):
         mapassets.localise(strange, "/static/vendor")
 
 
@@ -147,3 +147,18 @@ def test_the_vendored_packages_are_the_pinned_ones() -> None:
         installed = (VENDOR_DIR / package / "package.json").read_text()
         version = re.search(r'"version": "([^"]+)"', installed)
         assert version is not None and f'"version": "{version.group(1)}"' in lock
+
+
+def test_names_from_files_cannot_put_markup_into_the_page() -> None:
+    frame = grid()
+    frame.loc[0, "name"] = "<img src=x onerror=alert(1)>"
+    page = webmap.choropleth(frame, context(), column="value", label="x").get_root().render()
+    # folium writes the data as JSON with & < > as \u escapes: the text must arrive escaped.
+    assert "<img src=x" not in page and "\\u003cimg" not in page
+    assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in page
+    points = gpd.GeoDataFrame(
+        {"label": ["<script>alert(1)</script>"]}, geometry=gpd.points_from_xy([100], [15]), crs=4326
+    )
+    shown = webmap.household_map(points, context(), cap=10).get_root().render()
+    assert "<script>alert(1)" not in shown and "\\u003cscript" not in shown
+    assert "lt;script" in shown
