@@ -163,6 +163,13 @@ def _live_counts(
     conn: Connection, level: str, prefix: str, round_: int, scope: Scope | None
 ) -> list[tuple[str, str, int]]:
     """The long form of ``rollup`` (code, key, n) counted from the raw rows ``scope`` may see."""
+    if (
+        level in CODE_LENGTH
+        and scope is not None
+        and scope.community is None
+        and scope.household is None
+    ):
+        return _category_counts(conn, level, prefix, round_, scope)
     unit: ColumnElement[Any] = _unit(level).label("code")
     seen = select(Household.household_id, unit).where(
         Household.round == round_,
@@ -181,36 +188,72 @@ def _live_counts(
     )
     if scope is not None:
         picked = picked.where(scoped.problems(scope))
-    p = picked.cte("p")
+    households = select(h.c.code, _key("households"), func.count().label("n")).group_by(h.c.code)
+    counted = conn.execute(union_all(households, *_problem_keys(picked.cte("p"))))
+    return [(code, key, int(n)) for code, key, n in counted]
 
-    def key(*parts: Any) -> ColumnElement[str]:
-        joined: ColumnElement[str] = literal(parts[0], String)
-        for part in parts[1:]:
-            joined = joined.concat(part)
-        return joined.label("key")
 
-    households = func.count(p.c.household_id.distinct()).label("n")
-    problems = func.count().label("n")
-    counted = conn.execute(
-        union_all(
-            select(h.c.code, key("households"), func.count().label("n")).group_by(h.c.code),
-            select(p.c.code, key("affected"), households).group_by(p.c.code),
-            select(p.c.code, key("affected:", p.c.dimension), households).group_by(
-                p.c.code, p.c.dimension
-            ),
-            select(p.c.code, key("status:", p.c.status), problems).group_by(p.c.code, p.c.status),
-            select(p.c.code, key("category:", p.c.category), problems).group_by(
-                p.c.code, p.c.category
-            ),
-            select(p.c.code, key("dimension:", p.c.dimension), problems).group_by(
-                p.c.code, p.c.dimension
-            ),
-            select(
-                p.c.code, key("dimension_status:", p.c.dimension, ":", p.c.status), problems
-            ).group_by(p.c.code, p.c.dimension, p.c.status),
+def _category_counts(
+    conn: Connection, level: str, prefix: str, round_: int, scope: Scope
+) -> list[tuple[str, str, int]]:
+    """``_live_counts`` for a scope narrowed only by categories, at an admin level: every
+    household stays the denominator, so that comes from ``rollup``; problems are counted from
+    the problem rows alone (they carry their subdistrict), without the household table."""
+    if not prefix.startswith(scope.area):  # the area asked for and the scope's: the smaller
+        if not scope.area.startswith(prefix):
+            return []
+        prefix = scope.area
+    length = CODE_LENGTH[level]
+    params = {"round": round_, "length": length, "prefix": prefix + "%", "affected": "-"}
+    households = [
+        (code, key, int(n))
+        for code, key, n in conn.execute(text(ROLLUP), {**params, "status": "-"})
+        if key == "households"
+    ]
+    unit = Problem.subdistrict_code if length == 6 else func.left(Problem.subdistrict_code, length)
+    picked = (
+        select(unit.label("code"), Problem.household_id, Problem.category, Problem.status)
+        .add_columns(ProblemCategory.dimension)
+        .join(ProblemCategory, ProblemCategory.code == Problem.category)
+        .where(
+            Problem.round == round_,
+            Problem.subdistrict_code.startswith(prefix, autoescape=True),
+            scoped.problems(scope),
         )
     )
-    return [(code, key, int(n)) for code, key, n in counted]
+    counted = conn.execute(union_all(*_problem_keys(picked.cte("p"))))
+    return households + [(code, key, int(n)) for code, key, n in counted]
+
+
+def _key(*parts: Any) -> ColumnElement[str]:
+    """A ``rollup`` key built in SQL: literal text and columns, concatenated."""
+    joined: ColumnElement[str] = literal(parts[0], String)
+    for part in parts[1:]:
+        joined = joined.concat(part)
+    return joined.label("key")
+
+
+def _problem_keys(p: Any) -> list[Any]:
+    """The problem keys of ``rollup`` counted over ``p`` (code, household_id, category, status,
+    dimension)."""
+    households = func.count(p.c.household_id.distinct()).label("n")
+    problems = func.count().label("n")
+    return [
+        select(p.c.code, _key("affected"), households).group_by(p.c.code),
+        select(p.c.code, _key("affected:", p.c.dimension), households).group_by(
+            p.c.code, p.c.dimension
+        ),
+        select(p.c.code, _key("status:", p.c.status), problems).group_by(p.c.code, p.c.status),
+        select(p.c.code, _key("category:", p.c.category), problems).group_by(
+            p.c.code, p.c.category
+        ),
+        select(p.c.code, _key("dimension:", p.c.dimension), problems).group_by(
+            p.c.code, p.c.dimension
+        ),
+        select(
+            p.c.code, _key("dimension_status:", p.c.dimension, ":", p.c.status), problems
+        ).group_by(p.c.code, p.c.dimension, p.c.status),
+    ]
 
 
 def _live_names(codes: list[str], level: str) -> dict[str, tuple[str | None, str | None]]:
