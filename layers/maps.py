@@ -25,7 +25,7 @@ from layers import analysis, geosocial, stats, targeting
 from layers.models import AdminUnit, HotspotRun, ProblemCategory, Raster
 from layers.public import FINE_LEVELS, public_rollup
 from layers.settings import PROJECT_ROOT, Settings
-from layers.stats import CODE_LENGTH, latest_round, resolve_area
+from layers.stats import latest_round, outlines_below, resolve_area
 
 INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
 WATER_KINDS = ("flood_zones", "drought_zones", "waterways", "water_sources")
@@ -345,26 +345,20 @@ def _units(
     conn: Connection, area: str, level: str, figures: pd.DataFrame, lang: str
 ) -> gpd.GeoDataFrame:
     """The outlines of the areas of ``figures``, simplified for the map's extent."""
-    parent = resolve_area(conn, area)
-    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
-        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
-    outlines = gpd.read_postgis(
-        select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en, AdminUnit.geom)
-        .where(
-            AdminUnit.level == level,
-            AdminUnit.code.startswith(parent.code),
-            AdminUnit.geom.is_not(None),
-        )
-        .order_by(AdminUnit.code),
-        conn,
-        geom_col="geom",
-    )
-    extent_km = _extent_km(outlines.total_bounds) if len(outlines) else 0.0
-    outlines = webmap.simplify_coverage(outlines, tolerance_m=max(extent_km / 1.5, 20.0))
-    outlines["name"] = outlines["name_th" if lang == "th" else "name_en"]
+    outlines = _outlines(conn, area, level, lang)
     drop = [c for c in ("name_th", "name_en", "level", "round") if c in figures.columns]
     joined = outlines.merge(figures.drop(columns=drop), on="code", how="left")
     return gpd.GeoDataFrame(joined, geometry="geom", crs=4326)
+
+
+def _outlines(conn: Connection, area: str, level: str, lang: str) -> gpd.GeoDataFrame:
+    """The units at ``level`` in ``area``, named in the map's language, simplified for the
+    map's extent."""
+    outlines = outlines_below(conn, area, level)
+    extent_km = _extent_km(outlines.total_bounds) if len(outlines) else 0.0
+    outlines = webmap.simplify_coverage(outlines, tolerance_m=max(extent_km / 1.5, 20.0))
+    outlines["name"] = outlines["name_th" if lang == "th" else "name_en"]
+    return outlines
 
 
 def _children(conn: Connection, code: str, level: str, lang: str) -> gpd.GeoDataFrame | None:
@@ -372,7 +366,7 @@ def _children(conn: Connection, code: str, level: str, lang: str) -> gpd.GeoData
     below = {"country": "province", "province": "district", "district": "subdistrict"}
     if level not in below:
         return None
-    return _units(conn, code, below[level], pd.DataFrame({"code": []}), lang)
+    return _outlines(conn, code, below[level], lang)
 
 
 def _outline(conn: Connection, area: str) -> gpd.GeoDataFrame | None:

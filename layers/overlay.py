@@ -11,14 +11,13 @@ import pandas as pd
 from rasterio.errors import WindowError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window, from_bounds
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInputError
 from geo.overlay import ZONAL_STATS, sample_points, zonal
 from layers.geosocial import open_raster
-from layers.models import AdminUnit
 from layers.settings import Settings
-from layers.stats import CODE_LENGTH, latest_round, resolve_area
+from layers.stats import CODE_LENGTH, area_above, latest_round, outlines_below, resolve_area
 
 ZONE_KINDS = ("flood_zones", "drought_zones", "land_use")
 # Households and their problems per child area, and how many lie in a zone of ``kinds``.
@@ -74,9 +73,7 @@ def zone_exposure(
     for kind in kinds:
         if kind not in ZONE_KINDS:
             raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(ZONE_KINDS)}")
-    parent = resolve_area(conn, area)
-    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
-        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
+    parent = area_above(conn, area, level)
     round_ = round_ or latest_round(conn)
     params = {
         "length": CODE_LENGTH[level],
@@ -161,20 +158,7 @@ def zonal_by_area(
     stats: tuple[str, ...] = ZONAL_STATS,
 ) -> gpd.GeoDataFrame:
     """Statistics of a raster per child area of ``area``, with the areas' outlines."""
-    parent = resolve_area(conn, area)
-    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
-        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
-    units = gpd.read_postgis(
-        select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en, AdminUnit.geom)
-        .where(
-            AdminUnit.level == level,
-            AdminUnit.code.startswith(parent.code),
-            AdminUnit.geom.is_not(None),
-        )
-        .order_by(AdminUnit.code),
-        conn,
-        geom_col="geom",
-    )
+    units = outlines_below(conn, area, level)
     with open_raster(conn, settings, raster_id) as dataset:
         window = _cover(dataset, units)
         if window is None:  # no unit, or every unit off the raster: no cells

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import geopandas as gpd
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -69,6 +70,31 @@ def resolve_area(conn: Connection, code: str | None) -> Area:
     if row is None:
         raise NotFoundError(f"no area with code {code!r}")
     return Area(*row)
+
+
+def area_above(conn: Connection, area: str, level: str) -> Area:
+    """The area ``area``, checked to lie above ``level`` (province, district or subdistrict)."""
+    parent = resolve_area(conn, area)
+    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
+        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
+    return parent
+
+
+def outlines_below(conn: Connection, area: str, level: str) -> gpd.GeoDataFrame:
+    """``code``, ``name_th``, ``name_en`` and outline (``geom``) of the units at ``level`` in
+    ``area`` that have one, by code."""
+    parent = area_above(conn, area, level)
+    return gpd.read_postgis(
+        select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en, AdminUnit.geom)
+        .where(
+            AdminUnit.level == level,
+            AdminUnit.code.startswith(parent.code),
+            AdminUnit.geom.is_not(None),
+        )
+        .order_by(AdminUnit.code),
+        conn,
+        geom_col="geom",
+    )
 
 
 def latest_round(conn: Connection) -> int:
@@ -204,11 +230,17 @@ def _category_counts(
             return []
         prefix = scope.area
     length = CODE_LENGTH[level]
-    params = {"round": round_, "length": length, "prefix": prefix + "%", "affected": "-"}
     households = [
         (code, key, int(n))
-        for code, key, n in conn.execute(text(ROLLUP), {**params, "status": "-"})
-        if key == "households"
+        for code, key, n in conn.execute(
+            select(Rollup.code, Rollup.key, Rollup.n).where(
+                Rollup.round == round_,
+                func.length(Rollup.code) == length,
+                Rollup.code.startswith(prefix, autoescape=True),
+                Rollup.key == "households",
+                Rollup.n != 0,
+            )
+        )
     ]
     unit = Problem.subdistrict_code if length == 6 else func.left(Problem.subdistrict_code, length)
     picked = (

@@ -13,7 +13,7 @@ from geo.errors import InvalidInputError
 from geo.targeting import TargetingConfig, area_components, score
 from layers.models import ProblemCategory, TargetRun, TargetScore
 from layers.overlay import zone_exposure
-from layers.stats import CODE_LENGTH, latest_round, resolve_area, rollup
+from layers.stats import area_above, latest_round, resolve_area, rollup
 
 WATER_ZONES = ("flood_zones", "drought_zones")
 # Raw components per household of an area.
@@ -53,9 +53,7 @@ def target_areas(
 ) -> tuple[int, pd.DataFrame]:
     """Rank the surveyed child areas of ``area``; the ranking is stored as a run."""
     started = time.perf_counter()
-    parent = resolve_area(conn, area)
-    if level not in CODE_LENGTH or CODE_LENGTH[level] <= CODE_LENGTH[parent.level]:
-        raise InvalidInputError(f"level {level!r} is not an admin level below {parent.level}")
+    parent = area_above(conn, area, level)
     round_ = round_ or latest_round(conn)
     figures = pd.DataFrame(rollup(conn, area=area, level=level, round_=round_)).set_index("code")
     figures = figures[figures["households"] > 0]
