@@ -6,6 +6,7 @@ CDN. Without a login only the choropleth and the hexagons answer, from suppresse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.auth import in_scope, requires
+from api.auth import Permission, in_scope, requires
 from api.deps import AdminLevel, AreaQuery, Dimension, RoundQuery, SessionDep, SettingsDep
 from api.routers.households import audit
 from geo.mapassets import render
@@ -71,106 +72,75 @@ def map_query(
 QueryDep = Annotated[maps.MapQuery, Depends(map_query)]
 
 
-def _page(
-    kind: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: User | None,
-    query: maps.MapQuery,
-) -> HTMLResponse:
-    scoped = replace(query, area=in_scope(user, query.area))
-    made = maps.BUILDERS[kind](session.connection(), settings, scoped, user.scope if user else None)
-    page = render(made.map, VENDOR_URL)
-    session.commit()  # targeting stores its run
-    if user is not None:
-        audit(request, session, user, made.households, ["location", "household_id", "problems"])
-    return HTMLResponse(page)
+#: Each kind: the permission it needs, and what it shows.
+KINDS: dict[str, tuple[Permission, str]] = {
+    "choropleth": (
+        requires("analysis:read", anonymous=True),
+        "Areas by a roll-up indicator, in classes (mapclassify) with a legend. Public without a "
+        "login: small counts are hidden as in `/stats`.",
+    ),
+    "hexbin": (
+        requires("analysis:read", anonymous=True),
+        "Problems on H3 hexagons (filter by dimension, category, status). Public without a "
+        "login: hexagons of 5 km² at the finest, small counts hidden, no filters (403).",
+    ),
+    "heatmap": (
+        requires("analysis:read"),
+        "A heatmap of problems, weighted at the centres of fine hexagons.",
+    ),
+    "hotspots": (
+        requires("analysis:area"),
+        "Gi* classes of a stored run (`run`, else the area's latest) with its parameters.",
+    ),
+    "water": (
+        requires("analysis:area"),
+        "Water sources, waterways, flood and drought zones and a raster over hexagons of "
+        "households without clean water.",
+    ),
+    "targeting": (
+        requires("analysis:area"),
+        "Areas by targeting score; each popup lists the components' points.",
+    ),
+    "households": (
+        requires("households:read"),
+        "Households with problems as clustered points, inside the scope; above "
+        "`BAMRUNG_MAP_POINTS_MAX` hexagons instead. Not for pseudonymised roles (403); logged.",
+    ),
+}
 
 
-@router.get("/choropleth", response_class=HTMLResponse, responses=HTML_OK)
-def choropleth(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("analysis:read", anonymous=True))],
-    query: QueryDep,
-) -> HTMLResponse:
-    """Areas by a roll-up indicator, in classes (mapclassify) with a legend. Public without a
-    login: small counts are hidden as in ``/stats``."""
-    return _page("choropleth", request, session, settings, user, query)
+def _endpoint(kind: str, permission: Permission) -> Callable[..., HTMLResponse]:
+    """The route of one kind; the permission is a default so that each route has its own."""
+
+    def page(
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        query: QueryDep,
+        user: User | None = Depends(permission),  # noqa: B008
+    ) -> HTMLResponse:
+        scoped = replace(query, area=in_scope(user, query.area))
+        made = maps.BUILDERS[kind](
+            session.connection(), settings, scoped, user.scope if user else None
+        )
+        body = render(made.map, VENDOR_URL)
+        session.commit()  # targeting stores its run
+        if user is not None:
+            fields = ["location", "household_id", "problems"]
+            audit(request, session, user, made.households, fields)
+        return HTMLResponse(body)
+
+    return page
 
 
-@router.get("/hexbin", response_class=HTMLResponse, responses=HTML_OK)
-def hexbin(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("analysis:read", anonymous=True))],
-    query: QueryDep,
-) -> HTMLResponse:
-    """Problems on H3 hexagons (filter by dimension, category, status). Public without a login:
-    small counts hidden, with complementary suppression; no sensitive category (403)."""
-    return _page("hexbin", request, session, settings, user, query)
-
-
-@router.get("/heatmap", response_class=HTMLResponse, responses=HTML_OK)
-def heatmap(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("analysis:read"))],
-    query: QueryDep,
-) -> HTMLResponse:
-    """A heatmap of problems, weighted at the centres of fine hexagons."""
-    return _page("heatmap", request, session, settings, user, query)
-
-
-@router.get("/hotspots", response_class=HTMLResponse, responses=HTML_OK)
-def hotspots(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("analysis:area"))],
-    query: QueryDep,
-) -> HTMLResponse:
-    """Gi* classes of a stored run (``run``, else the area's latest) with its parameters."""
-    return _page("hotspots", request, session, settings, user, query)
-
-
-@router.get("/water", response_class=HTMLResponse, responses=HTML_OK)
-def water(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("analysis:area"))],
-    query: QueryDep,
-) -> HTMLResponse:
-    """Water sources, waterways, flood and drought zones and a raster over households with
-    water problems (hexagons)."""
-    return _page("water", request, session, settings, user, query)
-
-
-@router.get("/targeting", response_class=HTMLResponse, responses=HTML_OK)
-def targeting(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("analysis:area"))],
-    query: QueryDep,
-) -> HTMLResponse:
-    """Areas by targeting score; each popup lists the components' points."""
-    return _page("targeting", request, session, settings, user, query)
-
-
-@router.get("/households", response_class=HTMLResponse, responses=HTML_OK)
-def households(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Annotated[User | None, Depends(requires("households:read"))],
-    query: QueryDep,
-) -> HTMLResponse:
-    """Households with problems as clustered points, inside the scope; above
-    ``BAMRUNG_MAP_POINTS_MAX`` hexagons instead. Not for pseudonymised roles (403)."""
-    return _page("households", request, session, settings, user, query)
+for _kind, (_permission, _description) in KINDS.items():
+    router.add_api_route(
+        f"/{_kind}",
+        _endpoint(_kind, _permission),
+        methods=["GET"],
+        name=f"map_{_kind}",
+        summary=f"The {_kind} map (HTML)",
+        description=_description,
+        response_class=HTMLResponse,
+        responses=HTML_OK,
+    )
