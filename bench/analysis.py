@@ -32,6 +32,7 @@ from layers.analysis import run_hotspots, weights
 from layers.boundaries import load_boundaries
 from layers.cluster import ensure_database
 from layers.db import database_url, make_engine
+from layers.partitions import ensure_round
 from layers.settings import PROJECT_ROOT, Settings
 
 BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
@@ -76,6 +77,7 @@ GROUP BY 1
 def build(engine: Engine, households: int) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE household, problem CASCADE"))
+        ensure_round(conn, ROUND)
         conn.execute(text("DROP TABLE IF EXISTS bench_subdistrict"))
         conn.execute(
             text(

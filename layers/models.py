@@ -14,9 +14,11 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
+    Sequence,
     String,
     Text,
     func,
@@ -146,11 +148,15 @@ class ImportJob(Base):
 
 
 class Household(Base):
-    """A household as surveyed in one round (Buddhist Era year); its id is kept across rounds."""
+    """A household as surveyed in one round (Buddhist Era year); its id is kept across rounds.
+
+    Partitioned by round (``household_r2567``…): see ``layers.partitions``.
+    """
 
     __tablename__ = "household"
+    __table_args__ = ({"postgresql_partition_by": "LIST (round)"},)
 
-    household_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    household_id: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
     round: Mapped[int] = mapped_column(Integer, primary_key=True)
     house_no: Mapped[str | None] = mapped_column(Text)
     moo: Mapped[int | None] = mapped_column(Integer)
@@ -173,14 +179,25 @@ class Household(Base):
 
 
 class Problem(Base):
-    """One problem of a household in one round; status follows it until it is solved."""
+    """One problem of a household in one round; status follows it until it is solved.
+
+    Partitioned by round like households. ``id`` is a number from a sequence, not indexed.
+    """
 
     __tablename__ = "problem"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["household_id", "round"],
+            ["household.household_id", "household.round"],
+            ondelete="CASCADE",
+        ),
+        {"postgresql_partition_by": "LIST (round)"},
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    household_id: Mapped[str] = mapped_column(Text)
-    round: Mapped[int] = mapped_column(Integer)
-    category: Mapped[str] = mapped_column(ForeignKey("problem_category.code"))
+    household_id: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(ForeignKey("problem_category.code"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Sequence("problem_id_seq"))
     subdistrict_code: Mapped[str] = mapped_column(String(6), doc="its household's, kept in step")
     detail: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24))

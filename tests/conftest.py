@@ -160,8 +160,28 @@ def survey_engine(survey_url: str) -> Iterator[Engine]:
     engine = engine_for(survey_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {SURVEY_TABLES} CASCADE")
+        drop_rounds(conn)
     yield engine
     engine.dispose()
+
+
+def drop_rounds(conn: Connection) -> None:
+    """Drop every round's partitions (and bare tables of a load): the next import loads anew."""
+    attached = set(
+        conn.scalars(text("SELECT quote_ident(inhrelid::regclass::text) FROM pg_inherits"))
+    )
+    for table in ("problem", "household"):
+        names = conn.scalars(
+            text(
+                "SELECT quote_ident(relname) FROM pg_class "
+                "WHERE relname ~ ('^' || :table || '_r[0-9]+$') AND relkind = 'r'"
+            ),
+            {"table": table},
+        ).all()
+        for name in names:  # the problems' foreign key holds on to attached households
+            if name in attached:
+                conn.exec_driver_sql(f"ALTER TABLE {table} DETACH PARTITION {name}")
+            conn.exec_driver_sql(f"DROP TABLE {name}")
 
 
 @pytest.fixture(scope="session")

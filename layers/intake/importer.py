@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
@@ -33,6 +34,7 @@ from layers.intake.profiles import (
 from layers.intake.readers import ROW, SurveyFile, frame_to_csv, open_survey, read_batches
 from layers.intake.validate import check
 from layers.models import PRECISIONS, ImportJob, ProblemCategory, QuarantinedRow
+from layers.partitions import RoundLoad, finish, partition
 from layers.settings import Settings
 from layers.sources import file_checksum
 
@@ -63,6 +65,8 @@ class ImportReport:
     geocode_precision: Counter[str] = field(default_factory=Counter)
     repairs: Counter[str] = field(default_factory=Counter)
     personal_columns: dict[str, str] = field(default_factory=dict)
+    rounds_loaded: list[int] = field(default_factory=list)
+    """Rounds new to the database, loaded in bulk and attached as partitions."""
     ignored_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rows_per_s: float = 0.0
@@ -130,6 +134,19 @@ CREATE TEMP TABLE IF NOT EXISTS stage_household (
 CREATE TEMP TABLE IF NOT EXISTS stage_problem (
     household_id text, round int, category text, detail text, status text, reported_on date,
     updated_on date, resolved_on date, source_row bigint) ON COMMIT DELETE ROWS;
+-- Rows of a household already copied into a round being loaded: upserted once it is attached.
+CREATE TEMP TABLE IF NOT EXISTS late_household (LIKE stage_household);
+CREATE TEMP TABLE IF NOT EXISTS late_problem (LIKE stage_problem);
+CREATE TEMP TABLE IF NOT EXISTS late_row (LIKE stage_row);
+TRUNCATE late_household, late_problem, late_row;
+"""
+LATE = """
+INSERT INTO stage_household
+    SELECT DISTINCT ON (household_id, round) * FROM late_household
+    ORDER BY household_id, round, source_row DESC;
+INSERT INTO stage_problem SELECT * FROM late_problem;
+INSERT INTO stage_row SELECT * FROM late_row;
+TRUNCATE late_household, late_problem, late_row;
 """
 
 HOUSEHOLD_COLUMNS = (
@@ -150,12 +167,14 @@ HOUSEHOLD_COLUMNS = (
     "surveyed_on",
 )
 PROBLEM_COLUMNS = ("detail", "status", "reported_on", "updated_on", "resolved_on")
+ROW_KEYS = ["household_id", "round", "category"]
 
 
 def _upsert(
     table: str,
     keys: tuple[str, ...],
     columns: tuple[str, ...],
+    source: str,
     select_list: str,
     apart: tuple[str, ...] = (),
     apart_changed: str = "false",
@@ -170,17 +189,24 @@ def _upsert(
     current = ", ".join(f"t.{c}" for c in compared)
     incoming = ", ".join(f"excluded.{c}" for c in compared)
     key_list = ", ".join(keys)
+    matched = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    # Counted before the insert (one snapshot for the statement): partitioned tables cannot
+    # return ``xmax`` to tell inserted rows from updated ones.
     return f"""
-    WITH up AS (
+    WITH fresh AS (
+        SELECT count(*) AS n FROM {source} s
+        WHERE NOT EXISTS (SELECT FROM {table} t WHERE {matched})
+    ),
+    up AS (
         INSERT INTO {table} AS t ({key_list}, {", ".join(columns)}, import_job_id, source_row)
         {select_list}
         ON CONFLICT ({key_list}) DO UPDATE SET {assignments},
             import_job_id = excluded.import_job_id, source_row = excluded.source_row,
             updated_at = now()
         WHERE ({current}) IS DISTINCT FROM ({incoming}) OR {apart_changed}
-        RETURNING (xmax = 0) AS inserted
+        RETURNING 1
     )
-    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+    SELECT n, (SELECT count(*) FROM up) - n FROM fresh
     """  # noqa: S608 - table and column names are constants of this module
 
 
@@ -188,6 +214,7 @@ UPSERT_HOUSEHOLDS = _upsert(
     "household",
     ("household_id", "round"),
     HOUSEHOLD_COLUMNS,
+    "stage_household",
     """SELECT household_id, round, house_no, moo, declared_subdistrict, community, members, urban,
         head_id_hash, ST_SetSRID(ST_MakePoint(lon, lat), 4326), precision, outside_m, flags,
         subdistrict_code, district_code, province_code, surveyed_on, :job, source_row
@@ -203,6 +230,7 @@ UPSERT_PROBLEMS = _upsert(
     "problem",
     ("household_id", "round", "category"),
     (*PROBLEM_COLUMNS, "subdistrict_code"),
+    "stage_problem",
     """SELECT p.household_id, p.round, p.category, p.detail, p.status, p.reported_on,
         p.updated_on, p.resolved_on, h.subdistrict_code, :job, p.source_row
     FROM stage_problem p JOIN stage_household h USING (household_id, round)""",
@@ -217,7 +245,7 @@ LEFT JOIN problem p
 """
 VILLAGES = """
 SELECT subdistrict_code, moo, sum(ST_X(geom)), sum(ST_Y(geom)), count(*)
-FROM household h
+FROM ({stored}) h
 WHERE precision IN ('gps', 'gps_corrected')
   AND subdistrict_code = ANY(CAST(:codes AS text[]))
   AND (subdistrict_code, moo) IN (
@@ -226,14 +254,19 @@ WHERE precision IN ('gps', 'gps_corrected')
                   WHERE s.household_id = h.household_id AND s.round = h.round)
 GROUP BY subdistrict_code, moo
 """
+STORED = "SELECT household_id, round, subdistrict_code, moo, geom, precision FROM {table}"
 
 
 def _copy(conn: Connection, table: str, frame: pd.DataFrame) -> None:
+    """COPY a frame into the table's columns of the same names."""
     if frame.empty:
         return
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(str(c)) for c in frame.columns)
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:  # type: ignore[attr-defined]
+    statement = f"COPY {quote(table)} ({columns}) FROM STDIN (FORMAT csv)"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
         copy.write(frame_to_csv(frame))
 
 
@@ -262,6 +295,57 @@ class SeenRows:
         while self.runs and len(self.runs[-1]) <= 2 * len(run):
             run = np.union1d(self.runs.pop(), run)
         self.runs.append(run)
+
+
+def household_identity(values: pd.DataFrame) -> NDArray[np.int64]:
+    """64-bit hash of each row's (household, round)."""
+    keys = pd.DataFrame({"h": values["household_id"], "r": values["round"]})
+    hashed: NDArray[np.int64] = (
+        pd.util.hash_pandas_object(keys, index=False).to_numpy().view(np.int64)
+    )
+    return hashed
+
+
+def _problems(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that name a problem (a household with none has one row without)."""
+    return rows[rows["category"].notna()]
+
+
+class _Rounds:
+    """Which rounds of a file are loaded in bulk (new to the database), and their loads.
+
+    A context around the storing connection: the loads of a failed import are dropped, and
+    every round lock is released whatever happens.
+    """
+
+    def __init__(self, engine: Engine, conn: Connection) -> None:
+        self.engine, self.conn = engine, conn
+        self.decided: set[int] = set()
+        self.loads: dict[int, RoundLoad] = {}
+        self.copied = SeenRows()
+        """The (household, round) hashes copied into the bare tables."""
+        self.late_rows = 0
+
+    def __enter__(self) -> _Rounds:
+        return self
+
+    def decide(self, numbers: list[int]) -> None:
+        for number in sorted(set(numbers) - self.decided):
+            load = RoundLoad.start(self.conn, int(number))
+            if load is not None:
+                self.loads[int(number)] = load
+            self.decided.add(number)
+
+    def finish(self) -> None:
+        finish(self.engine, list(self.loads.values()), self.conn)
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if self.conn.in_transaction():
+            self.conn.rollback()
+        for load in self.loads.values():
+            if error is not None:
+                load.drop(self.conn)
+            load.release(self.conn)
 
 
 def row_identity(values: pd.DataFrame) -> NDArray[np.int64]:
@@ -425,16 +509,18 @@ class Importer:
         producer = threading.Thread(target=produce, name="bamrung-prepare", daemon=True)
         producer.start()
         try:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn, _Rounds(self.engine, conn) as rounds:
                 conn.exec_driver_sql(STAGING)
                 conn.commit()
                 while (item := queue.get()) is not _DONE:
                     if isinstance(item, BaseException):
                         raise item
+                    rounds.decide(item.values["round"][~item.refused].unique().tolist())
                     with conn.begin():
                         # A batch lost in a crash is redone by running the import again.
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                        self._store(conn, item, report)
+                        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                        self._store(conn, item, report, rounds)
                         conn.execute(
                             update(ImportJob)
                             .where(ImportJob.id == report.job_id)
@@ -442,6 +528,10 @@ class Importer:
                         )
                     if on_progress:
                         on_progress(report.rows, max(survey.rows, report.rows))
+                if rounds.loads:
+                    report.rounds_loaded = sorted(rounds.loads)
+                    rounds.finish()
+                    self._store_late(conn, report, rounds)
         finally:
             stop.set()
             while producer.is_alive():
@@ -520,45 +610,115 @@ class Importer:
         head = original[hashed[0]] if hashed else pd.Series(None, index=values.index, dtype=object)
         return Prepared(rows, original, values, placement, flags, reasons, messages, refused, head)
 
-    def _store(self, conn: Connection, batch: Prepared, report: ImportReport) -> None:
+    def _store(
+        self, conn: Connection, batch: Prepared, report: ImportReport, rounds: _Rounds
+    ) -> None:
         values, placement, flags, rows = batch.values, batch.placement, batch.flags, batch.rows
         keep = ~batch.refused
         moo = values["moo"].to_numpy(dtype=float)
         wanted = placement.fallback & ~np.isnan(moo) & keep
         if wanted.any():
-            villages = self._villages(conn, values, placement, wanted)
+            villages = self._villages(conn, values, placement, wanted, rounds)
             placement = placement.with_villages(values["declared_subdistrict"], moo, villages)
         households = self._households(values, placement, flags, rows, batch.head, keep)
-        keys = ["household_id", "round", "category"]
-        problems = values.loc[keep, [*keys, *PROBLEM_COLUMNS]].assign(source_row=rows[keep])
-        staged_problems = problems[problems["category"].notna()]
+        problems = values.loc[keep, [*ROW_KEYS, *PROBLEM_COLUMNS]].assign(source_row=rows[keep])
+        # Households of rounds being loaded go to the bare tables, unless an earlier batch put
+        # them there already (a file that does not keep a household's rows together): those
+        # are upserted once the round is attached, as the rows of other rounds are now.
+        loading = households["round"].isin(list(rounds.loads)).to_numpy()
+        identity = household_identity(households)
+        late = loading & rounds.copied.seen(identity)
+        fresh = loading & ~late
+        rounds.copied.add(identity[fresh])
+        of_row = household_identity(problems)
+        row_fresh = np.isin(of_row, identity[fresh])
+        row_late = np.isin(of_row, identity[late])
+        row_upsert = ~row_fresh & ~row_late
+        self._load(conn, households[fresh], problems[row_fresh], report)
+        if late.any():
+            _copy(conn, "late_household", households[late])
+            _copy(conn, "late_problem", _problems(problems[row_late]))
+            _copy(conn, "late_row", problems.loc[row_late, ROW_KEYS])
+        upserted = 0
+        if not loading.all():
+            upserted = self._upsert(conn, households[~loading], problems[row_upsert], report)
+        self._quarantine(conn, batch, report)
+        report.rows += len(values)
+        report.rows_imported += int(row_fresh.sum()) + upserted
+        report.rows_unchanged += int(row_upsert.sum()) - upserted
+        rounds.late_rows += int(row_late.sum())
+        report.rows_quarantined += int(batch.refused.sum())
+        report.geocode_precision.update(households["precision"].tolist())
+        for i, labels in flags.rows.items():
+            if keep[i]:
+                report.repairs.update(labels)
+
+    def _upsert(
+        self,
+        conn: Connection,
+        households: pd.DataFrame,
+        problems: pd.DataFrame,
+        report: ImportReport,
+    ) -> int:
+        """Insert or update rows of attached rounds; returns how many rows were written."""
         _copy(conn, "stage_household", households)
-        _copy(conn, "stage_problem", staged_problems)
+        _copy(conn, "stage_problem", _problems(problems))
         h_new, h_changed = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
         p_new, p_changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
         report.households_inserted += h_new
         report.households_updated += h_changed
         report.problems_inserted += p_new
         report.problems_updated += p_changed
-        kept_rows = int(keep.sum())
         # A row is imported when its household or its problem was written: the join is needed
-        # only when some of the batch was written and some was not.
+        # only when some of the rows were written and some were not.
         if h_new + h_changed == len(households):
-            imported = kept_rows
-        elif h_new + h_changed + p_new + p_changed == 0:
-            imported = 0
-        else:
-            _copy(conn, "stage_row", problems[keys])
-            imported = conn.scalar(text(COUNT_ROWS)) or 0
-        self._quarantine(conn, batch, report)
-        report.rows += len(values)
+            return len(problems)
+        if h_new + h_changed + p_new + p_changed == 0:
+            return 0
+        _copy(conn, "stage_row", problems[ROW_KEYS])
+        return int(conn.scalar(text(COUNT_ROWS)) or 0)
+
+    def _load(
+        self,
+        conn: Connection,
+        households: pd.DataFrame,
+        problems: pd.DataFrame,
+        report: ImportReport,
+    ) -> None:
+        """COPY rows of households new to a round being loaded into its bare tables."""
+        if households.empty:
+            return
+        areas = households[["household_id", "round", "subdistrict_code"]]
+        problems = _problems(problems).merge(areas, on=["household_id", "round"], how="left")
+        points = shapely.set_srid(
+            shapely.points(households["lon"].to_numpy(), households["lat"].to_numpy()), 4326
+        )
+        bare = households.drop(columns=["lon", "lat"]).assign(
+            geom=shapely.to_wkb(points, hex=True, include_srid=True), import_job_id=report.job_id
+        )
+        problems = problems.assign(import_job_id=report.job_id)
+        for number in bare["round"].unique().tolist():
+            _copy(conn, partition("household", number), bare[bare["round"] == number])
+            _copy(conn, partition("problem", number), problems[problems["round"] == number])
+        report.households_inserted += len(bare)
+        report.problems_inserted += len(problems)
+
+    def _store_late(self, conn: Connection, report: ImportReport, rounds: _Rounds) -> None:
+        """Upsert the rows held back while their rounds were loaded (now attached)."""
+        if not rounds.late_rows:
+            return
+        with conn.begin():
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            conn.exec_driver_sql(LATE)
+            h_new, h_changed = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
+            p_new, p_changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
+            imported = int(conn.scalar(text(COUNT_ROWS)) or 0)
+        report.households_inserted += h_new
+        report.households_updated += h_changed
+        report.problems_inserted += p_new
+        report.problems_updated += p_changed
         report.rows_imported += imported
-        report.rows_unchanged += kept_rows - imported
-        report.rows_quarantined += int(batch.refused.sum())
-        report.geocode_precision.update(households["precision"].tolist())
-        for i, labels in flags.rows.items():
-            if keep[i]:
-                report.repairs.update(labels)
+        report.rows_unchanged += rounds.late_rows - imported
 
     def _households(
         self,
@@ -611,7 +771,12 @@ class Importer:
         return households.drop(columns="_rank").sort_values("source_row")
 
     def _villages(
-        self, conn: Connection, values: pd.DataFrame, placement: Placement, wanted: np.ndarray
+        self,
+        conn: Connection,
+        values: pd.DataFrame,
+        placement: Placement,
+        wanted: np.ndarray,
+        rounds: _Rounds,
     ) -> dict[tuple[str, int], tuple[float, float]]:
         """Mean position of the GPS households of each wanted village.
 
@@ -626,7 +791,12 @@ class Importer:
         conn.exec_driver_sql("ANALYZE stage_batch_household")
         sums: dict[tuple[str, int], list[float]] = {}
         params = {"codes": keys["code"].tolist(), "moos": keys["moo"].astype(int).tolist()}
-        for code, number, sx, sy, count in conn.execute(text(VILLAGES), params):
+        quote = conn.dialect.identifier_preparer.quote
+        tables = ["household", *(partition("household", r) for r in rounds.loads)]
+        stored = " UNION ALL ".join(STORED.format(table=quote(t)) for t in tables)
+        for code, number, sx, sy, count in conn.execute(
+            text(VILLAGES.format(stored=stored)), params
+        ):
             sums[(code, int(number))] = [sx, sy, count]
         gps = np.isin(placement.precision, ["gps", "gps_corrected"]) & ~np.isnan(moo)
         here = pd.DataFrame(

@@ -1,0 +1,146 @@
+"""Households and problems partitioned by survey round.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-21
+
+A national round is some 20 million households loaded at once. As a partition of its own, a new
+round is copied into a bare table, indexed in bulk and attached, instead of being written row by
+row into indexes that already hold the other rounds (``layers.partitions``). Each partition is
+``household_r<round>`` / ``problem_r<round>``.
+
+Problems are keyed by (household, round, category), the key the importer always used; ``id``
+stays as a number drawn from a sequence, unindexed. Household ids are compared bytewise
+(collation "C"): they are codes, and bytewise sorting builds their indexes faster.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+from sqlalchemy import text
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TRIGGERS = """
+CREATE TRIGGER problem_area BEFORE INSERT ON problem FOR EACH ROW
+    WHEN (NEW.subdistrict_code IS NULL) EXECUTE FUNCTION problem_area();
+CREATE TRIGGER household_rollup_truncate AFTER TRUNCATE ON household
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_truncated();
+CREATE TRIGGER problem_rollup_truncate AFTER TRUNCATE ON problem
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_truncated();
+CREATE TRIGGER household_rollup_insert AFTER INSERT ON household
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
+CREATE TRIGGER household_rollup_update AFTER UPDATE ON household
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
+CREATE TRIGGER household_rollup_delete AFTER DELETE ON household
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
+CREATE TRIGGER problem_rollup_insert AFTER INSERT ON problem
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_problems();
+CREATE TRIGGER problem_rollup_update AFTER UPDATE ON problem
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_problems();
+CREATE TRIGGER problem_rollup_delete AFTER DELETE ON problem
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_problems();
+"""
+
+# Names that must be free (indexes and sequences are named per schema) before the new tables
+# take them.
+FREE_NAMES = """
+ALTER TABLE problem DROP CONSTRAINT problem_household_id_round_fkey;
+ALTER TABLE problem DROP CONSTRAINT problem_pkey;
+ALTER TABLE problem DROP CONSTRAINT uq_problem_household_round_category;
+ALTER TABLE household DROP CONSTRAINT household_pkey;
+DROP INDEX ix_problem_subdistrict_round, ix_household_geom, ix_household_subdistrict_round;
+ALTER TABLE household RENAME TO household_old;
+ALTER TABLE problem RENAME TO problem_old;
+"""
+
+PARTITIONED = """
+CREATE TABLE household (LIKE household_old INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+    PARTITION BY LIST (round);
+ALTER TABLE household ALTER household_id TYPE text COLLATE "C";
+CREATE TABLE problem (LIKE problem_old INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+    PARTITION BY LIST (round);
+ALTER TABLE problem ALTER household_id TYPE text COLLATE "C";
+"""
+
+KEYS = """
+ALTER TABLE household ADD CONSTRAINT household_pkey PRIMARY KEY (household_id, round);
+CREATE INDEX ix_household_geom ON household USING gist (geom);
+CREATE INDEX ix_household_subdistrict_round ON household (subdistrict_code, round);
+ALTER TABLE household ADD CONSTRAINT household_import_job_id_fkey
+    FOREIGN KEY (import_job_id) REFERENCES import_job (id);
+ALTER TABLE problem ADD CONSTRAINT problem_pkey PRIMARY KEY (household_id, round, category);
+CREATE INDEX ix_problem_subdistrict_round ON problem (subdistrict_code, round);
+ALTER TABLE problem ADD CONSTRAINT problem_household_id_round_fkey
+    FOREIGN KEY (household_id, round) REFERENCES household (household_id, round)
+    ON DELETE CASCADE;
+ALTER TABLE problem ADD CONSTRAINT problem_category_fkey
+    FOREIGN KEY (category) REFERENCES problem_category (code);
+ALTER TABLE problem ADD CONSTRAINT problem_import_job_id_fkey
+    FOREIGN KEY (import_job_id) REFERENCES import_job (id);
+"""
+
+
+def _columns(table: str) -> str:
+    names = op.get_bind().scalars(
+        text(
+            "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
+            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        ),
+        {"t": table},
+    )
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def upgrade() -> None:
+    op.execute(FREE_NAMES)
+    op.execute("ALTER TABLE problem_old ALTER id DROP IDENTITY")
+    op.execute("CREATE SEQUENCE problem_id_seq")
+    op.execute("SELECT setval('problem_id_seq', coalesce(max(id), 0) + 1, false) FROM problem_old")
+    op.execute(PARTITIONED)
+    op.execute("ALTER TABLE problem ALTER id SET DEFAULT nextval('problem_id_seq')")
+    op.execute("ALTER SEQUENCE problem_id_seq OWNED BY problem.id")
+    rounds = op.get_bind().scalars(text("SELECT DISTINCT round FROM household_old ORDER BY round"))
+    for number in rounds:
+        for table in ("household", "problem"):
+            op.execute(
+                f"CREATE TABLE {table}_r{int(number)} PARTITION OF {table} "
+                f"FOR VALUES IN ({int(number)})"
+            )
+    # Triggers come after the copy: the roll-ups already count these rows.
+    for table in ("household", "problem"):
+        columns = _columns(table)
+        op.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")  # noqa: S608
+    op.execute(KEYS)
+    op.execute("DROP TABLE problem_old, household_old")
+    op.execute(TRIGGERS)
+
+
+def downgrade() -> None:
+    for table in ("problem", "household"):
+        op.execute(f"ALTER TABLE {table} RENAME TO {table}_parted")
+        op.execute(
+            f"CREATE TABLE {table} (LIKE {table}_parted INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        op.execute(f'ALTER TABLE {table} ALTER household_id TYPE text COLLATE "default"')
+        columns = _columns(table)
+        op.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_parted")  # noqa: S608
+    op.execute("ALTER SEQUENCE problem_id_seq OWNED BY NONE")
+    op.execute("DROP TABLE problem_parted, household_parted")
+    op.execute("ALTER SEQUENCE problem_id_seq OWNED BY problem.id")
+    op.execute(
+        KEYS.replace(
+            "PRIMARY KEY (household_id, round, category)",
+            "UNIQUE (household_id, round, category)",
+        ).replace(
+            "ADD CONSTRAINT problem_pkey",
+            "ADD CONSTRAINT problem_pkey PRIMARY KEY (id), "
+            "ADD CONSTRAINT uq_problem_household_round_category",
+        )
+    )
+    op.execute(TRIGGERS)

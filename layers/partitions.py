@@ -1,0 +1,172 @@
+"""Survey rounds as partitions of ``household`` and ``problem``.
+
+A round that is not in the database yet is loaded in bulk: its rows are copied into two bare
+tables (no index, no trigger), which are then indexed in one pass each and attached as the
+round's partitions, and the round's roll-ups are counted once. Writing the same rows into
+indexed tables costs several times as much (see ``bench/ingest.py``). Rows of rounds already
+attached are upserted as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, text
+
+log = logging.getLogger(__name__)
+TABLES = ("household", "problem")
+LOCK_CLASS = 0x62616D72
+"""First key of the advisory lock held while a round is being loaded (the second is the round)."""
+
+ATTACHED = """
+SELECT p.relname FROM pg_inherits i
+JOIN pg_class p ON p.oid = i.inhrelid
+WHERE i.inhparent = CAST('household' AS regclass)
+"""
+EXISTS = "SELECT to_regclass(:name) IS NOT NULL"
+INDEXES = {
+    "household": (
+        "ALTER TABLE {t} ADD CONSTRAINT {t_pkey} PRIMARY KEY (household_id, round)",
+        "CREATE INDEX {t_geom} ON {t} USING gist (geom)",
+        "CREATE INDEX {t_area} ON {t} (subdistrict_code, round)",
+    ),
+    "problem": (
+        "ALTER TABLE {t} ADD CONSTRAINT {t_pkey} PRIMARY KEY (household_id, round, category)",
+        "CREATE INDEX {t_area} ON {t} (subdistrict_code, round)",
+    ),
+}
+RECOUNT = (
+    "SELECT rollup_recount(array_agg(round), array_agg(subdistrict_code), :part) "
+    "FROM (SELECT DISTINCT round, subdistrict_code FROM {t}) AS s"
+)
+
+
+def partition(table: str, round: int) -> str:
+    """The name of a round's partition of ``household`` or ``problem``."""
+    return f"{table}_r{int(round)}"
+
+
+def _names(conn: Connection, table: str, round: int) -> dict[str, str]:
+    """Quoted names for the statements above."""
+    quote = conn.dialect.identifier_preparer.quote
+    name = partition(table, round)
+    return {
+        "t": quote(name),
+        "parent": quote(table),
+        **{f"t_{part}": quote(f"{name}_{part}") for part in ("pkey", "geom", "area", "round")},
+    }
+
+
+def attached_rounds(conn: Connection) -> set[int]:
+    """Rounds that have partitions (and so can be queried and upserted into)."""
+    return {int(name.rsplit("_r", 1)[1]) for name in conn.scalars(text(ATTACHED))}
+
+
+def ensure_round(conn: Connection, round: int) -> None:
+    """Create a round's (empty) partitions if it has none, for writers other than the importer."""
+    for table in TABLES:
+        names = _names(conn, table, round)
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS {t} PARTITION OF {parent} FOR VALUES IN ({r})".format(
+                r=int(round), **names
+            )
+        )
+
+
+@dataclass
+class RoundLoad:
+    """A new round being loaded in bulk: its bare tables, until they are attached.
+
+    The loading connection holds an advisory lock on the round from ``start`` to ``release``, so
+    that a second import of the same round waits and then upserts into the attached partitions.
+    Tables left by a load that was killed are dropped by the next one, which starts over.
+    """
+
+    round: int
+    household: str
+    problem: str
+
+    @classmethod
+    def start(cls, conn: Connection, round: int) -> RoundLoad | None:
+        """Lock the round and create its bare tables; None if the round is attached already.
+
+        Runs outside a transaction of its own making: it commits.
+        """
+        conn.execute(text("SELECT pg_advisory_lock(:c, :r)"), {"c": LOCK_CLASS, "r": round})
+        if round in attached_rounds(conn):
+            conn.commit()
+            cls._unlock(conn, round)
+            return None
+        for table in TABLES:
+            names = _names(conn, table, round)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
+            conn.exec_driver_sql(
+                "CREATE TABLE {t} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)".format(
+                    **names
+                )
+            )
+            # Lets ATTACH skip scanning the table for rows of other rounds.
+            conn.exec_driver_sql(
+                "ALTER TABLE {t} ADD CONSTRAINT {t_round} CHECK (round = {r})".format(
+                    r=int(round), **names
+                )
+            )
+        conn.commit()
+        log.info("round %s is new: it is loaded in bulk and attached at the end", round)
+        return cls(round, partition("household", round), partition("problem", round))
+
+    def index(self, conn: Connection, table: str) -> None:
+        """Build one bare table's indexes (before attaching, so that ATTACH adopts them)."""
+        names = _names(conn, table, self.round)
+        with conn.begin():
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            for statement in INDEXES[table]:
+                conn.exec_driver_sql(statement.format(**names))
+            conn.exec_driver_sql("ANALYZE {t}".format(**names))
+
+    def attach(self, conn: Connection) -> None:
+        """Attach both tables as the round's partitions and count its roll-ups, in one step."""
+        with conn.begin():
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            for table, part in (("household", "households"), ("problem", "problems")):
+                names = _names(conn, table, self.round)
+                conn.exec_driver_sql(
+                    "ALTER TABLE {parent} ATTACH PARTITION {t} FOR VALUES IN ({r})".format(
+                        r=int(self.round), **names
+                    )
+                )
+                conn.exec_driver_sql("ALTER TABLE {t} DROP CONSTRAINT {t_round}".format(**names))
+                conn.execute(text(RECOUNT.format(**names)), {"part": part})
+
+    def drop(self, conn: Connection) -> None:
+        """Forget a load that failed: its bare tables go."""
+        with conn.begin():
+            for table in TABLES:
+                conn.exec_driver_sql(
+                    "DROP TABLE IF EXISTS {t}".format(**_names(conn, table, self.round))
+                )
+
+    def release(self, conn: Connection) -> None:
+        self._unlock(conn, self.round)
+
+    @staticmethod
+    def _unlock(conn: Connection, round: int) -> None:
+        conn.execute(text("SELECT pg_advisory_unlock(:c, :r)"), {"c": LOCK_CLASS, "r": round})
+        conn.commit()
+
+
+def finish(engine: Engine, loads: list[RoundLoad], conn: Connection) -> None:
+    """Index the loaded tables, two at a time (one per core), then attach them."""
+
+    def index(load: RoundLoad, table: str) -> None:
+        with engine.connect() as other:
+            load.index(other, table)
+
+    jobs = [(load, table) for load in loads for table in TABLES]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bamrung-index") as pool:
+        for future in [pool.submit(index, load, table) for load, table in jobs]:
+            future.result()
+    for load in loads:
+        load.attach(conn)
