@@ -15,7 +15,6 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import rasterio.transform
@@ -177,6 +176,8 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5) -> Classe
         upper, minimum = [float(known.max())], float(known.min())
         classes[numbers.notna().to_numpy()] = 0
     else:
+        import mapclassify  # here, not above: it imports matplotlib, a second's start-up
+
         fitted = getattr(mapclassify, SCHEMES[scheme])(known, k=k)
         upper = [float(b) for b in fitted.bins]
         minimum = float(known.min())

@@ -10,11 +10,10 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, out, progress
-from layers import analysis, targeting
-from layers.analysis import Filters
-from layers.exports import write_layer
-from layers.overlay import records
 from layers.settings import PROJECT_ROOT, Settings
+
+# The analysis modules (libpysal, esda, rasterio) are imported by the commands that use them:
+# every other command, `bamrung import` among them, starts a second sooner.
 
 AreaOption = Annotated[str, typer.Option(help="area code; empty = the whole country")]
 RoundOption = Annotated[int | None, typer.Option("--round", help="survey round (default latest)")]
@@ -36,6 +35,9 @@ def density(
     out_file: OutOption = None,
 ) -> None:
     """Problem counts and rates on an H3 grid; optionally a kernel density surface."""
+    from layers import analysis
+    from layers.analysis import Filters
+    from layers.exports import write_layer
     settings = Settings()
     filters = Filters(dimension=dimension, category=category, status=status)
     with errors(), engine(settings).begin() as conn:
@@ -70,6 +72,9 @@ def hotspots(
     as_json: JsonOption = False,
 ) -> None:
     """Getis-Ord Gi* and Local Moran's I hot and cold spots, stored as a layer."""
+    from layers import analysis
+    from layers.exports import write_layer
+    from layers.overlay import records
     with errors(), engine(Settings()).begin() as conn:
         with progress() as bar:
             bar.add_task("spatial weights and permutations")
@@ -108,6 +113,9 @@ def target(
     as_json: JsonOption = False,
 ) -> None:
     """Rank areas (or households) for action, with every score's components."""
+    from layers import targeting
+    from layers.exports import write_layer
+    from layers.overlay import records
     with errors(), engine(Settings()).begin() as conn:
         weights = targeting.load_config(config)
         if level == "household":

@@ -22,7 +22,15 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
 from geo.errors import BamrungError, InvalidInputError
-from geo.intake import AreaIndex, Labels, Placement, keyed_hash, personal_columns, place
+from geo.intake import (
+    AreaIndex,
+    Labels,
+    Placement,
+    keyed_hash,
+    lookup,
+    personal_columns,
+    place,
+)
 from layers.cluster import write_private
 from layers.intake.profiles import (
     CANONICAL,
@@ -291,10 +299,16 @@ class SeenRows:
     def add(self, values: NDArray[np.int64]) -> None:
         if not len(values):  # a batch with every row refused; an empty run breaks ``seen``
             return
-        run = np.unique(values)
+        run = _sorted_distinct(values)
         while self.runs and len(self.runs[-1]) <= 2 * len(run):
-            run = np.union1d(self.runs.pop(), run)
+            run = _sorted_distinct(np.concatenate([self.runs.pop(), run]))
         self.runs.append(run)
+
+
+def _sorted_distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``np.unique`` by sorting: numpy 2's hash-based unique is some 40 times slower here."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def household_identity(values: pd.DataFrame) -> NDArray[np.int64]:
@@ -754,7 +768,7 @@ class Importer:
                 "source_row": rows,
             }
         )[keep]
-        households["_rank"] = households["precision"].map(PRECISION_RANK)
+        households["_rank"] = lookup(households["precision"], PRECISION_RANK).astype(int)
         households = households.sort_values("_rank", kind="stable").drop_duplicates(
             ["household_id", "round"], keep="first"
         )

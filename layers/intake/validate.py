@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geo.intake import BE_OFFSET, Labels, parse_dates, thai_digits_to_arabic
+from geo.intake import BE_OFFSET, Labels, lookup, numbers, parse_dates, thai_digits_to_arabic
 from layers.intake.profiles import CANONICAL
 from layers.models import STATUSES
 
@@ -77,7 +77,7 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
     out["household_id"] = text["household_id"]
     refuse((out["household_id"] == "").to_numpy(), "missing_household_id", "household_id")
 
-    round_ = pd.to_numeric(text["round"], errors="coerce")
+    round_ = numbers(text["round"])
     if default_round is not None:
         round_ = round_.fillna(default_round)
     in_ce = (round_ >= 1900) & (round_ < 2400)
@@ -99,18 +99,18 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
     out["declared_subdistrict"] = code
 
     for column, low, high, reason in (("moo", 0, 99, "bad_moo"), ("members", 1, 99, "bad_members")):
-        number = pd.to_numeric(text[column], errors="coerce")
+        number = numbers(text[column])
         given = (text[column] != "").to_numpy()
         bad = given & ~(number.between(low, high) & (number == number.round())).to_numpy(dtype=bool)
         refuse(bad, reason, column)
         out[column] = number.where(~bad).to_numpy(dtype=float)
 
-    urban = text["urban"].str.lower().map(URBAN)
+    urban = pd.Series(lookup(text["urban"].str.lower(), URBAN), index=frame.index, dtype=object)
     refuse(((text["urban"] != "") & urban.isna()).to_numpy(), "bad_urban", "urban")
     out["urban"] = urban.astype(object).where(urban.notna(), None)
 
     for column in ("lat", "lon"):
-        number = pd.to_numeric(text[column].str.replace(",", ".", regex=False), errors="coerce")
+        number = numbers(text[column].str.replace(",", ".", regex=False))
         flag(((text[column] != "") & number.isna()).to_numpy(), "unreadable_coordinates")
         out[column] = number.to_numpy(dtype=float)
 

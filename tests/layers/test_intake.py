@@ -226,12 +226,12 @@ def fingerprint(
     with engine.connect() as conn:
         h = conn.scalar(
             text(
-                f"SELECT md5(string_agg(concat_ws('|', household_id, round, house_no, moo, declared_subdistrict, members, urban, {geom}, precision, flags::text, outside_m, subdistrict_code, surveyed_on, head_id_hash, {source_row}), ',' ORDER BY household_id, round)) FROM household"
+                f"SELECT md5(string_agg(concat_ws('|', household_id, round, house_no, moo, declared_subdistrict, members, urban, {geom}, precision, flags::text, outside_m, subdistrict_code, surveyed_on, head_id_hash, {source_row}), ',' ORDER BY household_id, round)) FROM household"  # noqa: S608 - test's own expressions
             )
         )
         p = conn.scalar(
             text(
-                f"SELECT md5(string_agg(concat_ws('|', household_id, round, category, subdistrict_code, detail, status, reported_on, updated_on, resolved_on, {source_row}), ',' ORDER BY household_id, round, category)) FROM problem"
+                f"SELECT md5(string_agg(concat_ws('|', household_id, round, category, subdistrict_code, detail, status, reported_on, updated_on, resolved_on, {source_row}), ',' ORDER BY household_id, round, category)) FROM problem"  # noqa: S608 - test's own expressions
             )
         )
         q = conn.scalar(
@@ -290,7 +290,7 @@ def test_an_import_killed_midway_and_run_again_ends_like_an_uninterrupted_one(
     table = "household" if into == "existing rounds" else "household_r2566"
     with survey_engine.connect() as conn:
         partial = conn.scalar(text("SELECT rows_done FROM import_job ORDER BY id DESC LIMIT 1"))
-        stored_rows = conn.scalar(text(f"SELECT count(*) FROM {table}"))
+        stored_rows = conn.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608 - a constant
         attached = attached_rounds(conn)
     assert 0 < partial < 4000 and stored_rows > 0, "the import was not stopped midway"
     assert attached == (set(ROUNDS) if into == "existing rounds" else set())
