@@ -28,7 +28,6 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject, tr
 from geo.crs import require_crs
 from geo.errors import InvalidInputError
 
-KINDS = ("choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households")
 SCHEMES = {
     "quantiles": "Quantiles",
     "natural_breaks": "FisherJenks",  # Jenks' optimal breaks: the same every time

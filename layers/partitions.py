@@ -10,6 +10,7 @@ attached are upserted as before.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -25,7 +26,14 @@ SELECT p.relname FROM pg_inherits i
 JOIN pg_class p ON p.oid = i.inhrelid
 WHERE i.inhparent = CAST('household' AS regclass)
 """
-EXISTS = "SELECT to_regclass(:name) IS NOT NULL"
+COUNT = """
+INSERT INTO {counts}
+SELECT f.* FROM (
+    SELECT array_agg(round) AS rounds, array_agg(subdistrict_code::text) AS codes
+    FROM (SELECT DISTINCT round, subdistrict_code FROM {t}) AS s
+) AS a, rollup_fresh(a.rounds, a.codes, :part, CAST(:households AS regclass),
+                     CAST(:problems AS regclass)) AS f
+"""
 INDEXES = {
     "household": (
         "ALTER TABLE {t} ADD CONSTRAINT {t_pkey} PRIMARY KEY (household_id, round)",
@@ -37,10 +45,6 @@ INDEXES = {
         "CREATE INDEX {t_area} ON {t} (subdistrict_code, round)",
     ),
 }
-RECOUNT = (
-    "SELECT rollup_recount(array_agg(round), array_agg(subdistrict_code), :part) "
-    "FROM (SELECT DISTINCT round, subdistrict_code FROM {t}) AS s"
-)
 
 
 def partition(table: str, round: int) -> str:
@@ -55,6 +59,7 @@ def _names(conn: Connection, table: str, round: int) -> dict[str, str]:
     return {
         "t": quote(name),
         "parent": quote(table),
+        "counts": quote(partition("rollup", round)),
         **{f"t_{part}": quote(f"{name}_{part}") for part in ("pkey", "geom", "area", "round")},
     }
 
@@ -99,6 +104,13 @@ class RoundLoad:
             conn.commit()
             cls._unlock(conn, round)
             return None
+        names = _names(conn, "household", round)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS {counts}".format(**names))
+        conn.exec_driver_sql(
+            "CREATE UNLOGGED TABLE {counts} (round int, code text, key text, n bigint)".format(
+                **names
+            )
+        )
         for table in TABLES:
             names = _names(conn, table, round)
             conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
@@ -118,19 +130,27 @@ class RoundLoad:
         return cls(round, partition("household", round), partition("problem", round))
 
     def index(self, conn: Connection, table: str) -> None:
-        """Build one bare table's indexes (before attaching, so that ATTACH adopts them)."""
+        """Build one bare table's indexes (before attaching, so that ATTACH adopts them), and
+        count its rows for the roll-ups (what ``rollup_recount`` counts, once)."""
         names = _names(conn, table, self.round)
         with conn.begin():
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             for statement in INDEXES[table]:
                 conn.exec_driver_sql(statement.format(**names))
             conn.exec_driver_sql("ANALYZE {t}".format(**names))
+            # The other table is named by its parent: the query plans both parts, and
+            # touching the other bare table while it is being indexed would deadlock.
+            tables = {"households": "household", "problems": "problem"}
+            conn.execute(
+                text(COUNT.format(**names)),
+                {**tables, "part": f"{table}s", f"{table}s": partition(table, self.round)},
+            )
 
     def attach(self, conn: Connection) -> None:
         """Attach both tables as the round's partitions and count its roll-ups, in one step."""
         with conn.begin():
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-            for table, part in (("household", "households"), ("problem", "problems")):
+            for table in TABLES:
                 names = _names(conn, table, self.round)
                 conn.exec_driver_sql(
                     "ALTER TABLE {parent} ATTACH PARTITION {t} FOR VALUES IN ({r})".format(
@@ -138,15 +158,19 @@ class RoundLoad:
                     )
                 )
                 conn.exec_driver_sql("ALTER TABLE {t} DROP CONSTRAINT {t_round}".format(**names))
-                conn.execute(text(RECOUNT.format(**names)), {"part": part})
+            counts = partition("rollup", self.round)
+            conn.execute(
+                text("SELECT rollup_add_round(:r, CAST(:counts AS regclass))"),
+                {"r": self.round, "counts": counts},
+            )
+            conn.exec_driver_sql("DROP TABLE {counts}".format(**names))
 
     def drop(self, conn: Connection) -> None:
         """Forget a load that failed: its bare tables go."""
         with conn.begin():
             for table in TABLES:
-                conn.exec_driver_sql(
-                    "DROP TABLE IF EXISTS {t}".format(**_names(conn, table, self.round))
-                )
+                names = _names(conn, table, self.round)
+                conn.exec_driver_sql("DROP TABLE IF EXISTS {t}, {counts}".format(**names))
 
     def release(self, conn: Connection) -> None:
         self._unlock(conn, self.round)
@@ -164,9 +188,17 @@ def finish(engine: Engine, loads: list[RoundLoad], conn: Connection) -> None:
         with engine.connect() as other:
             load.index(other, table)
 
+    started = time.perf_counter()
     jobs = [(load, table) for load in loads for table in TABLES]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bamrung-index") as pool:
         for future in [pool.submit(index, load, table) for load, table in jobs]:
             future.result()
+    indexed = time.perf_counter()
     for load in loads:
         load.attach(conn)
+    log.info(
+        "round(s) %s indexed in %.1f s, attached and counted in %.1f s",
+        ", ".join(str(load.round) for load in loads),
+        indexed - started,
+        time.perf_counter() - indexed,
+    )

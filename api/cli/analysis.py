@@ -38,6 +38,7 @@ def density(
     from layers import analysis
     from layers.analysis import Filters
     from layers.exports import write_layer
+
     settings = Settings()
     filters = Filters(dimension=dimension, category=category, status=status)
     with errors(), engine(settings).begin() as conn:
@@ -75,6 +76,7 @@ def hotspots(
     from layers import analysis
     from layers.exports import write_layer
     from layers.overlay import records
+
     with errors(), engine(Settings()).begin() as conn:
         with progress() as bar:
             bar.add_task("spatial weights and permutations")
@@ -116,6 +118,7 @@ def target(
     from layers import targeting
     from layers.exports import write_layer
     from layers.overlay import records
+
     with errors(), engine(Settings()).begin() as conn:
         weights = targeting.load_config(config)
         if level == "household":

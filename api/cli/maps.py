@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli.common import engine, errors, out
-from api.routers.home import MANIFEST
-from api.routers.maps import VENDOR_DIR
 from geo.access import scope_of
 from geo.errors import InvalidInputError
-from geo.mapassets import render
-from geo.webmap import KINDS
-from layers import maps
+from geo.mapkinds import KINDS
 from layers.settings import Settings
+
+if TYPE_CHECKING:
+    from layers.maps import Made
+
+# The map modules (Folium, matplotlib, libpysal) are imported by the commands that draw: every
+# other command starts a second sooner.
 
 PUBLIC_KINDS = ("choropleth", "hexbin")
 #: The gallery ``make demo`` writes: public figures only (suppressed), as the home page is public.
@@ -53,6 +55,8 @@ def map_command(
     ] = False,
 ) -> None:
     """Write one map as an HTML page (the operator's view: everything, unless --public)."""
+    from layers import maps
+
     with errors():
         if kind not in KINDS:
             raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
@@ -90,6 +94,9 @@ def gallery(
     lang: Annotated[str, typer.Option(help="th or en")] = "th",
 ) -> None:
     """Public choropleths of an area, self-contained, listed for the home page."""
+    from api.routers.home import MANIFEST
+    from layers import maps
+
     settings = Settings()
     out_dir = out_dir or settings.home / "maps"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +113,10 @@ def gallery(
     out.print(f"wrote {len(written)} maps and {MANIFEST} to {out_dir}")
 
 
-def _write(path: Path, made: maps.Made, self_contained: bool) -> None:
+def _write(path: Path, made: Made, self_contained: bool) -> None:
+    from api.routers.maps import VENDOR_DIR
+    from geo.mapassets import render
+
     if self_contained:
         page = render(made.map, "vendor:", VENDOR_DIR)
     else:

@@ -13,7 +13,7 @@ from api.auth import requires
 from api.deps import SettingsDep
 from geo.access import PUBLIC
 from geo.errors import NotFoundError
-from geo.webmap import KINDS
+from geo.mapkinds import KINDS
 from layers.settings import Settings
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(requires(PUBLIC))])

@@ -9,6 +9,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +127,13 @@ def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:
 
 
 def _open_csv(path: Path) -> SurveyFile:
-    utf8, lines = _is_utf8(path)
+    # Two passes over the file at once: Arrow counts fields without the GIL while Python checks
+    # the encoding. Field counts do not depend on it (cp874 and UTF-8 keep ASCII's commas,
+    # quotes and newlines).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bamrung-shape") as pool:
+        ragged = pool.submit(_ragged_rows, path)
+        utf8, lines = _is_utf8(path)
+        bad = ragged.result()
     text_path, cp874_rows, encoding = None, frozenset[int](), "utf-8"
     if not utf8:
         text_path, cp874_rows, pure = _transcode(path)
@@ -137,38 +144,36 @@ def _open_csv(path: Path) -> SurveyFile:
     if not header:
         raise InvalidInputError(f"{path}: the file is empty")
     columns = [h.strip() for h in header]
-    _check_shape(path, text_path or path, len(columns))
+    if bad:
+        # Line numbers and field counts only: a row's text may be personal data.
+        shown = "; ".join(f"line {line}: {fields} fields" for line, fields in bad[:10])
+        raise InvalidInputError(
+            f"{path}: {len(bad)} row(s) do not have the header's {len(columns)} fields "
+            f"({shown}); fix them (a stray comma or quote) and import again: nothing was imported"
+        )
     return SurveyFile(path, "csv", encoding, columns, max(lines - 1, 0), text_path, cp874_rows)
 
 
-def _check_shape(path: Path, text: Path, width: int) -> None:
-    """Refuse a CSV with rows of the wrong number of fields, before anything is imported.
-
-    The message gives line numbers and field counts only: a row's text may be personal data.
-    """
-    bad: list[str] = []
+def _ragged_rows(path: Path) -> list[tuple[int, int]]:
+    """(line, fields) of the rows whose number of fields differs from the header's."""
+    bad: list[tuple[int, int]] = []
 
     def note(row: pacsv.InvalidRow) -> str:
-        if len(bad) < 10:
-            bad.append(f"line {row.number}: {row.actual_columns} fields")
-        else:
-            bad.append("")
+        bad.append((row.number or 0, row.actual_columns))
         return "skip"
 
-    reader = pacsv.open_csv(
-        text,
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
-        convert_options=pacsv.ConvertOptions(include_columns=[]),
-    )
-    for _ in reader:
-        pass
-    if bad:
-        shown = "; ".join(b for b in bad if b)
-        raise InvalidInputError(
-            f"{path}: {len(bad)} row(s) do not have the header's {width} fields ({shown}); "
-            "fix them (a stray comma or quote) and import again: nothing was imported"
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
+            convert_options=pacsv.ConvertOptions(include_columns=[]),
         )
+        for _ in reader:
+            pass
+    except pa.ArrowInvalid:  # an empty file: said when its header is read
+        return []
+    return bad
 
 
 def _open_excel(path: Path) -> SurveyFile:

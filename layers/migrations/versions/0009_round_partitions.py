@@ -14,7 +14,9 @@ stays as a number drawn from a sequence, unindexed. Household ids are compared b
 (collation "C"): they are codes, and bytewise sorting builds their indexes faster.
 """
 
+import runpy
 from collections.abc import Sequence
+from pathlib import Path
 
 from alembic import op
 from sqlalchemy import text
@@ -85,6 +87,100 @@ ALTER TABLE problem ADD CONSTRAINT problem_import_job_id_fkey
     FOREIGN KEY (import_job_id) REFERENCES import_job (id);
 """
 
+# The counts of a set of subdistricts, apart from how they are merged into ``rollup``: a
+# statement's recount subtracts what was counted before, a new round is inserted as it is.
+FRESH = """
+CREATE FUNCTION rollup_fresh(
+    p_rounds int[], p_codes text[], p_part text,
+    p_households regclass DEFAULT 'household', p_problems regclass DEFAULT 'problem'
+) RETURNS TABLE (round int, code text, key text, n bigint) LANGUAGE plpgsql STABLE
+-- Compiling these plans (JIT) takes longer than running them.
+SET jit = off AS $$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+    WITH pairs AS (
+        SELECT DISTINCT r AS round, c AS code
+        FROM unnest($1, $2) AS u(r, c) WHERE c IS NOT NULL
+    )
+    SELECT h.round, h.subdistrict_code::text, 'households', count(*)
+    FROM %1$s h JOIN pairs p ON h.round = p.round AND h.subdistrict_code = p.code
+    WHERE $3 = 'households'
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT q.round, q.subdistrict_code::text, 'affected' || coalesce(':' || c.dimension, ''),
+        count(DISTINCT q.household_id)
+    FROM %2$s q
+    JOIN pairs p ON q.round = p.round AND q.subdistrict_code = p.code
+    JOIN problem_category c ON c.code = q.category
+    WHERE $3 = 'problems'
+    GROUP BY GROUPING SETS ((q.round, q.subdistrict_code, c.dimension),
+                            (q.round, q.subdistrict_code))
+    UNION ALL
+    SELECT q.round, q.subdistrict_code::text,
+        CASE WHEN GROUPING(c.dimension) = 0 AND GROUPING(q.status) = 0
+                THEN 'dimension_status:' || c.dimension || ':' || q.status
+             WHEN GROUPING(q.status) = 0 THEN 'status:' || q.status
+             WHEN GROUPING(q.category) = 0 THEN 'category:' || q.category
+             ELSE 'dimension:' || c.dimension END,
+        count(*)
+    FROM %2$s q
+    JOIN pairs p ON q.round = p.round AND q.subdistrict_code = p.code
+    JOIN problem_category c ON c.code = q.category
+    WHERE $3 = 'problems'
+    GROUP BY GROUPING SETS ((q.round, q.subdistrict_code, q.status),
+                            (q.round, q.subdistrict_code, q.category),
+                            (q.round, q.subdistrict_code, c.dimension),
+                            (q.round, q.subdistrict_code, c.dimension, q.status))
+    $q$, p_households, p_problems) USING p_rounds, p_codes, p_part;
+END $$;
+
+CREATE OR REPLACE FUNCTION rollup_recount(p_rounds int[], p_codes text[], p_part text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    WITH pairs AS (
+        SELECT DISTINCT r AS round, c AS code
+        FROM unnest(p_rounds, p_codes) AS u(r, c) WHERE c IS NOT NULL
+    ),
+    stale AS (
+        SELECT r.round, r.code, r.key, r.n
+        FROM rollup r JOIN pairs p ON r.round = p.round AND r.code = p.code
+        WHERE (r.key = 'households') = (p_part = 'households')
+    ),
+    delta AS (
+        SELECT d.round, d.code, d.key, sum(d.n) AS n
+        FROM (SELECT * FROM rollup_fresh(p_rounds, p_codes, p_part)
+              UNION ALL SELECT s.round, s.code, s.key, -s.n FROM stale s) AS d
+        GROUP BY 1, 2, 3
+        HAVING sum(d.n) <> 0
+    )
+    -- Sorted, so that concurrent writers lock roll-up rows in the same order.
+    INSERT INTO rollup AS t (round, code, key, n)
+    SELECT d.round, l.code, d.key, sum(d.n)
+    FROM delta d
+    CROSS JOIN LATERAL (VALUES (d.code), (left(d.code, 4)), (left(d.code, 2)), ('')) AS l(code)
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (round, code, key) DO UPDATE SET n = t.n + excluded.n;
+END $$;
+
+-- A round loaded in bulk, its subdistricts counted beforehand (into p_counts, with
+-- rollup_fresh over its tables): added at every level, with nothing to subtract or merge.
+CREATE FUNCTION rollup_add_round(p_round int, p_counts regclass) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $$
+BEGIN
+    DELETE FROM rollup WHERE round = p_round;
+    EXECUTE format($q$
+    INSERT INTO rollup (round, code, key, n)
+    SELECT f.round, l.code, f.key, sum(f.n)
+    FROM %s f
+    CROSS JOIN LATERAL (VALUES (f.code), (left(f.code, 4)), (left(f.code, 2)), ('')) AS l(code)
+    WHERE f.round = $1
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    $q$, p_counts) USING p_round;
+END $$;
+"""
+
 
 def _columns(table: str) -> str:
     names = op.get_bind().scalars(
@@ -119,9 +215,14 @@ def upgrade() -> None:
     op.execute(KEYS)
     op.execute("DROP TABLE problem_old, household_old")
     op.execute(TRIGGERS)
+    op.execute(FRESH)
 
 
 def downgrade() -> None:
+    earlier = runpy.run_path(str(Path(__file__).with_name("0006_rollup_keys.py")))["RECOUNT"]
+    op.execute(earlier)
+    op.execute("DROP FUNCTION rollup_add_round(int, regclass)")
+    op.execute("DROP FUNCTION rollup_fresh(int[], text[], text, regclass, regclass)")
     for table in ("problem", "household"):
         op.execute(f"ALTER TABLE {table} RENAME TO {table}_parted")
         op.execute(
