@@ -1,23 +1,24 @@
-"""Survey rounds as partitions of ``household`` and ``problem``.
+"""Survey rounds as partitions of ``household``, ``problem`` and ``rollup``.
 
-A round that is not in the database yet is loaded in bulk: its rows are copied into two bare
-tables (no index, no trigger), which are then indexed in one pass each and attached as the
-round's partitions, and the round's roll-ups are counted once. Writing the same rows into
-indexed tables costs several times as much (see ``bench/ingest.py``). Rows of rounds already
-attached are upserted as before.
+A round that is not in the database yet is loaded in bulk: its rows are copied into bare tables
+(no index, no trigger); at the end each is indexed in one pass, the round is counted once into a
+bare roll-up table, and the three are attached as the round's partitions in one transaction.
+Writing the same rows into indexed tables costs several times as much (see ``bench/ingest.py``).
+Rows of rounds already attached are upserted as before, and their roll-ups kept by triggers.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger(__name__)
-TABLES = ("household", "problem")
+DATA = ("household", "problem")
+TABLES = (*DATA, "rollup")
 LOCK_CLASS = 0x62616D72
 """First key of the advisory lock held while a round is being loaded (the second is the round)."""
 
@@ -26,13 +27,16 @@ SELECT p.relname FROM pg_inherits i
 JOIN pg_class p ON p.oid = i.inhrelid
 WHERE i.inhparent = CAST('household' AS regclass)
 """
+# The subdistrict counts of one bare table: what ``rollup_recount`` counts, once. The other
+# part's table is named by its parent, which the query plans but does not read: touching the
+# other bare table while it is being indexed would deadlock.
 COUNT = """
 INSERT INTO {counts}
 SELECT f.* FROM (
     SELECT array_agg(round) AS rounds, array_agg(subdistrict_code::text) AS codes
     FROM (SELECT DISTINCT round, subdistrict_code FROM {t}) AS s
-) AS a, rollup_fresh(a.rounds, a.codes, :part, CAST(:households AS regclass),
-                     CAST(:problems AS regclass)) AS f
+) AS a, rollup_fresh(a.rounds, a.codes, :part, CAST(:household AS regclass),
+                     CAST(:problem AS regclass)) AS f
 """
 INDEXES = {
     "household": (
@@ -44,11 +48,16 @@ INDEXES = {
         "ALTER TABLE {t} ADD CONSTRAINT {t_pkey} PRIMARY KEY (household_id, round, category)",
         "CREATE INDEX {t_area} ON {t} (subdistrict_code, round)",
     ),
+    "rollup": (
+        "ALTER TABLE {t} ADD CONSTRAINT {t_pkey} PRIMARY KEY (round, code, key)",
+        "CREATE INDEX {t_country} ON {t} (round) WHERE code = ''",
+        "CREATE INDEX {t_level} ON {t} (round, length(code), code) INCLUDE (key, n)",
+    ),
 }
 
 
 def partition(table: str, round: int) -> str:
-    """The name of a round's partition of ``household`` or ``problem``."""
+    """The name of a round's partition of ``household``, ``problem`` or ``rollup``."""
     return f"{table}_r{int(round)}"
 
 
@@ -56,11 +65,12 @@ def _names(conn: Connection, table: str, round: int) -> dict[str, str]:
     """Quoted names for the statements above."""
     quote = conn.dialect.identifier_preparer.quote
     name = partition(table, round)
+    parts = ("pkey", "geom", "area", "round", "country", "level")
     return {
         "t": quote(name),
         "parent": quote(table),
         "counts": quote(partition("rollup", round)),
-        **{f"t_{part}": quote(f"{name}_{part}") for part in ("pkey", "geom", "area", "round")},
+        **{f"t_{part}": quote(f"{name}_{part}") for part in parts},
     }
 
 
@@ -90,8 +100,6 @@ class RoundLoad:
     """
 
     round: int
-    household: str
-    problem: str
 
     @classmethod
     def start(cls, conn: Connection, round: int) -> RoundLoad | None:
@@ -104,13 +112,6 @@ class RoundLoad:
             conn.commit()
             cls._unlock(conn, round)
             return None
-        names = _names(conn, "household", round)
-        conn.exec_driver_sql("DROP TABLE IF EXISTS {counts}".format(**names))
-        conn.exec_driver_sql(
-            "CREATE UNLOGGED TABLE {counts} (round int, code text, key text, n bigint)".format(
-                **names
-            )
-        )
         for table in TABLES:
             names = _names(conn, table, round)
             conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
@@ -127,27 +128,34 @@ class RoundLoad:
             )
         conn.commit()
         log.info("round %s is new: it is loaded in bulk and attached at the end", round)
-        return cls(round, partition("household", round), partition("problem", round))
+        return cls(round)
 
     def index(self, conn: Connection, table: str) -> None:
-        """Build one bare table's indexes (before attaching, so that ATTACH adopts them), and
-        count its rows for the roll-ups (what ``rollup_recount`` counts, once)."""
+        """Index one bare table (before attaching, so that ATTACH adopts the indexes).
+
+        A data table is then counted into the bare roll-up table, by subdistrict; the roll-up
+        table, indexed last, first adds up its districts, provinces and country.
+        """
         names = _names(conn, table, self.round)
         with conn.begin():
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            if table == "rollup":
+                conn.execute(
+                    text("SELECT rollup_add_levels(CAST(:t AS regclass))"),
+                    {"t": partition(table, self.round)},
+                )
             for statement in INDEXES[table]:
                 conn.exec_driver_sql(statement.format(**names))
             conn.exec_driver_sql("ANALYZE {t}".format(**names))
-            # The other table is named by its parent: the query plans both parts, and
-            # touching the other bare table while it is being indexed would deadlock.
-            tables = {"households": "household", "problems": "problem"}
-            conn.execute(
-                text(COUNT.format(**names)),
-                {**tables, "part": f"{table}s", f"{table}s": partition(table, self.round)},
-            )
+            if table in DATA:
+                parents = {name: name for name in DATA}
+                conn.execute(
+                    text(COUNT.format(**names)),
+                    {**parents, "part": f"{table}s", table: partition(table, self.round)},
+                )
 
     def attach(self, conn: Connection) -> None:
-        """Attach both tables as the round's partitions and count its roll-ups, in one step."""
+        """Attach the bare tables as the round's partitions, in one step."""
         with conn.begin():
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             for table in TABLES:
@@ -158,19 +166,13 @@ class RoundLoad:
                     )
                 )
                 conn.exec_driver_sql("ALTER TABLE {t} DROP CONSTRAINT {t_round}".format(**names))
-            counts = partition("rollup", self.round)
-            conn.execute(
-                text("SELECT rollup_add_round(:r, CAST(:counts AS regclass))"),
-                {"r": self.round, "counts": counts},
-            )
-            conn.exec_driver_sql("DROP TABLE {counts}".format(**names))
 
     def drop(self, conn: Connection) -> None:
         """Forget a load that failed: its bare tables go."""
         with conn.begin():
             for table in TABLES:
                 names = _names(conn, table, self.round)
-                conn.exec_driver_sql("DROP TABLE IF EXISTS {t}, {counts}".format(**names))
+                conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
 
     def release(self, conn: Connection) -> None:
         self._unlock(conn, self.round)
@@ -182,22 +184,29 @@ class RoundLoad:
 
 
 def finish(engine: Engine, loads: list[RoundLoad], conn: Connection) -> None:
-    """Index the loaded tables, two at a time (one per core), then attach them."""
+    """Index and count the loaded tables two at a time (one per core), then attach them."""
 
     def index(load: RoundLoad, table: str) -> None:
         with engine.connect() as other:
             load.index(other, table)
 
     started = time.perf_counter()
-    jobs = [(load, table) for load in loads for table in TABLES]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bamrung-index") as pool:
-        for future in [pool.submit(index, load, table) for load, table in jobs]:
+        data: dict[int, list[Future[None]]] = {
+            load.round: [pool.submit(index, load, table) for table in DATA] for load in loads
+        }
+        counted = []
+        for load in loads:  # a round's roll-ups once both its tables are counted
+            for future in data[load.round]:
+                future.result()
+            counted.append(pool.submit(index, load, "rollup"))
+        for future in counted:
             future.result()
     indexed = time.perf_counter()
     for load in loads:
         load.attach(conn)
     log.info(
-        "round(s) %s indexed in %.1f s, attached and counted in %.1f s",
+        "round(s) %s indexed and counted in %.1f s, attached in %.1f s",
         ", ".join(str(load.round) for load in loads),
         indexed - started,
         time.perf_counter() - indexed,

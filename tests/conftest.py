@@ -170,7 +170,7 @@ def drop_rounds(conn: Connection) -> None:
     attached = set(
         conn.scalars(text("SELECT quote_ident(inhrelid::regclass::text) FROM pg_inherits"))
     )
-    for table in ("problem", "household"):
+    for table in ("problem", "household", "rollup"):
         names = conn.scalars(
             text(
                 "SELECT quote_ident(relname) FROM pg_class "

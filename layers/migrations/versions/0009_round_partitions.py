@@ -9,6 +9,7 @@ round is copied into a bare table, indexed in bulk and attached, instead of bein
 row into indexes that already hold the other rounds (``layers.partitions``). Each partition is
 ``household_r<round>`` / ``problem_r<round>``.
 
+The roll-ups are partitioned the same way, so that a new round's counts are attached with it.
 Problems are keyed by (household, round, category), the key the importer always used; ``id``
 stays as a number drawn from a sequence, unindexed. Household ids are compared bytewise
 (collation "C"): they are codes, and bytewise sorting builds their indexes faster.
@@ -57,8 +58,11 @@ ALTER TABLE problem DROP CONSTRAINT problem_pkey;
 ALTER TABLE problem DROP CONSTRAINT uq_problem_household_round_category;
 ALTER TABLE household DROP CONSTRAINT household_pkey;
 DROP INDEX ix_problem_subdistrict_round, ix_household_geom, ix_household_subdistrict_round;
+ALTER TABLE rollup DROP CONSTRAINT rollup_pkey;
+DROP INDEX ix_rollup_country, ix_rollup_level;
 ALTER TABLE household RENAME TO household_old;
 ALTER TABLE problem RENAME TO problem_old;
+ALTER TABLE rollup RENAME TO rollup_old;
 """
 
 PARTITIONED = """
@@ -68,6 +72,8 @@ ALTER TABLE household ALTER household_id TYPE text COLLATE "C";
 CREATE TABLE problem (LIKE problem_old INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
     PARTITION BY LIST (round);
 ALTER TABLE problem ALTER household_id TYPE text COLLATE "C";
+CREATE TABLE rollup (LIKE rollup_old INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+    PARTITION BY LIST (round);
 """
 
 KEYS = """
@@ -86,6 +92,12 @@ ALTER TABLE problem ADD CONSTRAINT problem_category_fkey
 ALTER TABLE problem ADD CONSTRAINT problem_import_job_id_fkey
     FOREIGN KEY (import_job_id) REFERENCES import_job (id);
 """
+ROLLUP_KEYS = """
+ALTER TABLE rollup ADD CONSTRAINT rollup_pkey PRIMARY KEY (round, code, key);
+CREATE INDEX ix_rollup_country ON rollup (round) WHERE code = '';
+CREATE INDEX ix_rollup_level ON rollup (round, length(code), code) INCLUDE (key, n);
+"""
+TABLES = ("household", "problem", "rollup")
 
 # The counts of a set of subdistricts, apart from how they are merged into ``rollup``: a
 # statement's recount subtracts what was counted before, a new round is inserted as it is.
@@ -163,21 +175,19 @@ BEGIN
     ON CONFLICT (round, code, key) DO UPDATE SET n = t.n + excluded.n;
 END $$;
 
--- A round loaded in bulk, its subdistricts counted beforehand (into p_counts, with
--- rollup_fresh over its tables): added at every level, with nothing to subtract or merge.
-CREATE FUNCTION rollup_add_round(p_round int, p_counts regclass) RETURNS void
+-- A round loaded in bulk: its subdistricts were counted (with rollup_fresh over its tables)
+-- into the bare table that becomes its roll-up partition; the other levels are added up.
+CREATE FUNCTION rollup_add_levels(p_table regclass) RETURNS void
 LANGUAGE plpgsql SET jit = off AS $$
 BEGIN
-    DELETE FROM rollup WHERE round = p_round;
     EXECUTE format($q$
-    INSERT INTO rollup (round, code, key, n)
+    INSERT INTO %1$s (round, code, key, n)
     SELECT f.round, l.code, f.key, sum(f.n)
-    FROM %s f
-    CROSS JOIN LATERAL (VALUES (f.code), (left(f.code, 4)), (left(f.code, 2)), ('')) AS l(code)
-    WHERE f.round = $1
+    FROM %1$s f
+    CROSS JOIN LATERAL (VALUES (left(f.code, 4)), (left(f.code, 2)), ('')) AS l(code)
+    WHERE length(f.code) = 6
     GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3
-    $q$, p_counts) USING p_round;
+    $q$, p_table);
 END $$;
 """
 
@@ -201,19 +211,22 @@ def upgrade() -> None:
     op.execute(PARTITIONED)
     op.execute("ALTER TABLE problem ALTER id SET DEFAULT nextval('problem_id_seq')")
     op.execute("ALTER SEQUENCE problem_id_seq OWNED BY problem.id")
-    rounds = op.get_bind().scalars(text("SELECT DISTINCT round FROM household_old ORDER BY round"))
+    rounds = op.get_bind().scalars(
+        text("SELECT round FROM household_old UNION SELECT round FROM rollup_old ORDER BY 1")
+    )
     for number in rounds:
-        for table in ("household", "problem"):
+        for table in TABLES:
             op.execute(
                 f"CREATE TABLE {table}_r{int(number)} PARTITION OF {table} "
                 f"FOR VALUES IN ({int(number)})"
             )
     # Triggers come after the copy: the roll-ups already count these rows.
-    for table in ("household", "problem"):
+    for table in TABLES:
         columns = _columns(table)
         op.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")  # noqa: S608
     op.execute(KEYS)
-    op.execute("DROP TABLE problem_old, household_old")
+    op.execute(ROLLUP_KEYS)
+    op.execute("DROP TABLE problem_old, household_old, rollup_old")
     op.execute(TRIGGERS)
     op.execute(FRESH)
 
@@ -221,18 +234,19 @@ def upgrade() -> None:
 def downgrade() -> None:
     earlier = runpy.run_path(str(Path(__file__).with_name("0006_rollup_keys.py")))["RECOUNT"]
     op.execute(earlier)
-    op.execute("DROP FUNCTION rollup_add_round(int, regclass)")
+    op.execute("DROP FUNCTION rollup_add_levels(regclass)")
     op.execute("DROP FUNCTION rollup_fresh(int[], text[], text, regclass, regclass)")
-    for table in ("problem", "household"):
+    for table in TABLES:
         op.execute(f"ALTER TABLE {table} RENAME TO {table}_parted")
         op.execute(
             f"CREATE TABLE {table} (LIKE {table}_parted INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
         )
-        op.execute(f'ALTER TABLE {table} ALTER household_id TYPE text COLLATE "default"')
+        if table != "rollup":
+            op.execute(f'ALTER TABLE {table} ALTER household_id TYPE text COLLATE "default"')
         columns = _columns(table)
         op.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_parted")  # noqa: S608
     op.execute("ALTER SEQUENCE problem_id_seq OWNED BY NONE")
-    op.execute("DROP TABLE problem_parted, household_parted")
+    op.execute("DROP TABLE problem_parted, household_parted, rollup_parted")
     op.execute("ALTER SEQUENCE problem_id_seq OWNED BY problem.id")
     op.execute(
         KEYS.replace(
@@ -244,4 +258,5 @@ def downgrade() -> None:
             "ADD CONSTRAINT uq_problem_household_round_category",
         )
     )
+    op.execute(ROLLUP_KEYS)
     op.execute(TRIGGERS)
