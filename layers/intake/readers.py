@@ -128,17 +128,18 @@ def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:
 
 def _open_csv(path: Path) -> SurveyFile:
     # Two passes over the file at once: Arrow counts fields without the GIL while Python checks
-    # the encoding. Field counts do not depend on it (cp874 and UTF-8 keep ASCII's commas,
-    # quotes and newlines).
+    # the encoding. Only a file with a bad row is read again, to say which rows (from its UTF-8
+    # text: Arrow hands over a bad row's text decoded).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bamrung-shape") as pool:
-        ragged = pool.submit(_ragged_rows, path)
+        uneven = pool.submit(_fields_differ, path)
         utf8, lines = _is_utf8(path)
-        bad = ragged.result()
+        differ = uneven.result()
     text_path, cp874_rows, encoding = None, frozenset[int](), "utf-8"
     if not utf8:
         text_path, cp874_rows, pure = _transcode(path)
         encoding = "cp874" if pure else "utf-8+cp874"
         cp874_rows = frozenset() if pure else cp874_rows
+    bad = _ragged_rows(text_path or path) if differ else []
     with (text_path or path).open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader(handle), None)
     if not header:
@@ -152,6 +153,22 @@ def _open_csv(path: Path) -> SurveyFile:
             f"({shown}); fix them (a stray comma or quote) and import again: nothing was imported"
         )
     return SurveyFile(path, "csv", encoding, columns, max(lines - 1, 0), text_path, cp874_rows)
+
+
+def _fields_differ(path: Path) -> bool:
+    """Whether some row's number of fields may differ from the header's (or the file is empty)."""
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(include_columns=[]),
+        )
+        for _ in reader:
+            pass
+    except pa.ArrowInvalid:
+        return True
+    return False
 
 
 def _ragged_rows(path: Path) -> list[tuple[int, int]]:

@@ -516,14 +516,16 @@ def test_bad_rows_are_kept_with_their_reasons(survey_engine: Engine, tmp_path: P
     assert row.values["household_id"] == "H3"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp874"])
 def test_a_csv_with_a_ragged_row_is_refused_before_anything_is_written(
-    survey_engine: Engine, tmp_path: Path
+    survey_engine: Engine, tmp_path: Path, encoding: str
 ) -> None:
     path = tmp_path / "ragged.csv"
     path.write_text(
         "household_id,round,subdistrict_code,problem_code\n"
         "H1,2567,341901,\n"
-        "H2,2567,341901,drugs,1101700230708 นายสมชาย\n"
+        "H2,2567,341901,drugs,1101700230708 นายสมชาย\n",
+        encoding=encoding,
     )
     with pytest.raises(
         InvalidInputError,
