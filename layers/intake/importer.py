@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from queue import Empty, Full, Queue
@@ -361,9 +362,19 @@ class _Rounds:
         self.copied = SeenRows()
         """The (household, round) hashes copied into the bare tables."""
         self.late_rows = 0
+        self.side: Connection | None = None
+        self.pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> _Rounds:
         return self
+
+    def alongside(self, work: Callable[[Connection], None]) -> Future[None]:
+        """Run ``work`` in a second session, in a thread of its own."""
+        if self.side is None:
+            self.side = self.engine.connect()
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bamrung-copy")
+        assert self.pool is not None
+        return self.pool.submit(work, self.side)
 
     def decide(self, numbers: list[int]) -> None:
         for number in sorted(set(numbers) - self.decided):
@@ -376,6 +387,10 @@ class _Rounds:
         finish(self.engine, list(self.loads.values()), self.conn)
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+        if self.side is not None:
+            self.side.close()
         if self.conn.in_transaction():
             self.conn.rollback()
         for load in self.loads.values():
@@ -425,8 +440,20 @@ class Importer:
         self.engine = engine
         self.key = pii_key(settings)
         with engine.connect() as conn:
-            self.index = load_area_index(conn)
             self.categories = set(conn.scalars(select(ProblemCategory.code)))
+        # Read while the first file is opened and checked (a second each, mostly out of the GIL).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bamrung-areas")
+        self._areas = pool.submit(self._read_areas)
+        pool.shutdown(wait=False)
+
+    def _read_areas(self) -> AreaIndex:
+        with self.engine.connect() as conn:
+            return load_area_index(conn)
+
+    @property
+    def index(self) -> AreaIndex:
+        """Subdistrict polygons and the code tree (raises if no boundaries are loaded)."""
+        return self._areas.result()
 
     def run(
         self,
@@ -445,6 +472,7 @@ class Importer:
         started = time.perf_counter()
         survey = open_survey(path)
         try:
+            self.index  # noqa: B018 - no boundaries: refused before a job is started
             chosen = load_profile(profile) if profile else identity_profile(survey.columns)
             missing = missing_columns(chosen, survey.columns, round_given=round is not None)
             if missing:
@@ -670,7 +698,7 @@ class Importer:
         row_fresh = np.isin(of_row, identity[fresh])
         row_late = np.isin(of_row, identity[late])
         row_upsert = ~row_fresh & ~row_late
-        self._load(conn, households[fresh], problems[row_fresh], report)
+        self._load(conn, households[fresh], problems[row_fresh], report, rounds)
         if late.any():
             _copy(conn, "late_household", households[late])
             _copy(conn, "late_problem", _problems(problems[row_late]))
@@ -720,6 +748,7 @@ class Importer:
         households: pd.DataFrame,
         problems: pd.DataFrame,
         report: ImportReport,
+        rounds: _Rounds,
     ) -> None:
         """COPY rows of households new to a round being loaded into its bare tables."""
         if households.empty:
@@ -731,9 +760,21 @@ class Importer:
             geom=geom, import_job_id=report.job_id
         )
         problems = problems.assign(import_job_id=report.job_id)
-        for number in bare["round"].unique().tolist():
+        numbers = bare["round"].unique().tolist()
+
+        def copy_problems(side: Connection) -> None:
+            with side.begin():
+                for number in numbers:
+                    part = problems[problems["round"] == number]
+                    _copy(side, partition("problem", number), part)
+
+        # Problems go through a second session at the same time: the server parses both COPYs
+        # at once. Its own commit is safe, as bare tables are all or nothing: a load that stops
+        # before it is attached is dropped and done again.
+        copied = rounds.alongside(copy_problems)
+        for number in numbers:
             _copy(conn, partition("household", number), bare[bare["round"] == number])
-            _copy(conn, partition("problem", number), problems[problems["round"] == number])
+        copied.result()
         report.households_inserted += len(bare)
         report.problems_inserted += len(problems)
 
