@@ -6,9 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -347,6 +349,49 @@ def test_a_new_round_loaded_in_bulk_equals_the_same_rows_upserted(
         assert a.execute(query).all() == b.execute(query).all()
         assert attached_rounds(a) == set(ROUNDS)
     upserted.dispose()
+
+
+def test_two_imports_of_the_same_new_rounds_at_once_end_like_one_after_the_other(
+    survey_engine: Engine,
+    synthetic: tuple[Synthetic, Path],
+    new_database: Callable[[], str],
+    shared_boundaries: Path,
+    tmp_path: Path,
+) -> None:
+    """The first to reach a new round loads it in bulk; the other waits for it to be attached,
+    then upserts into it."""
+    _, path = synthetic
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
+    households = frame["household_id"].drop_duplicates()
+    halves = []
+    for i, part in enumerate((households[::2], households[1::2])):
+        halves.append(tmp_path / f"half{i}.csv")
+        frame[frame["household_id"].isin(part)].to_csv(halves[-1], index=False)
+    reports: list[Any] = [None, None]
+
+    def run(i: int) -> None:
+        reports[i] = importer(survey_engine).run(halves[i], batch_rows=500)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert all(reports), "an import failed or hung"
+    assert sorted(len(r.rounds_loaded) for r in reports) == [0, 2]
+    assert sum(r.rows_quarantined for r in reports) + sum(r.rows_imported for r in reports) == len(
+        frame
+    )
+    # The same as the two files one after the other, the bulk-loaded one first.
+    whole = engine_for(_with_boundaries(new_database, shared_boundaries))
+    first = 0 if reports[0].rounds_loaded else 1
+    for i in (first, 1 - first):
+        importer(whole).run(halves[i], batch_rows=500)
+    assert fingerprint(survey_engine) == fingerprint(whole)
+    with survey_engine.connect() as a, whole.connect() as b:
+        query = text("SELECT round, code, key, n FROM rollup WHERE n <> 0 ORDER BY 1, 2, 3")
+        assert a.execute(query).all() == b.execute(query).all()
+    whole.dispose()
 
 
 def test_national_ids_and_names_never_stored_in_the_clear(
