@@ -205,8 +205,8 @@ def _columns(table: str) -> str:
 
 def upgrade() -> None:
     op.execute(FREE_NAMES)
-    op.execute("ALTER TABLE problem_old ALTER id DROP IDENTITY")
-    op.execute("CREATE SEQUENCE problem_id_seq")
+    op.execute("ALTER TABLE problem_old ALTER id DROP IDENTITY IF EXISTS")  # none after a downgrade
+    op.execute("CREATE SEQUENCE IF NOT EXISTS problem_id_seq")
     op.execute("SELECT setval('problem_id_seq', coalesce(max(id), 0) + 1, false) FROM problem_old")
     op.execute(PARTITIONED)
     op.execute("ALTER TABLE problem ALTER id SET DEFAULT nextval('problem_id_seq')")
