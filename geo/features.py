@@ -29,6 +29,15 @@ GEOMETRY = {
     "land_use": "Polygon",
 }
 KINDS = tuple(GEOMETRY)
+RASTER_KINDS = (
+    "flood_frequency",
+    "drought_index",
+    "elevation",
+    "rainfall",
+    "land_cover",
+    "problem_density",
+    "other",
+)
 #: Thailand with a margin, in degrees (west, south, east, north).
 THAILAND = (97.0, 5.0, 106.0, 21.0)
 NAME_COLUMNS = ("name", "name_th", "ชื่อ", "name_en", "label")

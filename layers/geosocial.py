@@ -26,7 +26,7 @@ from rasterio.warp import transform_bounds
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from geo.errors import InvalidInputError, NotFoundError
-from geo.features import GEOMETRY, check_features, guess_crs
+from geo.features import GEOMETRY, RASTER_KINDS, check_features, guess_crs
 from layers.intake.readers import dbf_encoding
 from layers.models import ImportJob, Layer, LayerFeature, QuarantinedRow, Raster
 from layers.settings import Settings
@@ -34,15 +34,6 @@ from layers.sources import file_checksum
 
 log = logging.getLogger(__name__)
 
-RASTER_KINDS = (
-    "flood_frequency",
-    "drought_index",
-    "elevation",
-    "rainfall",
-    "land_cover",
-    "problem_density",
-    "other",
-)
 SUBDIVIDE = """
 INSERT INTO layer_part (feature_id, kind, geom)
 SELECT id, kind, ST_Subdivide(geom, 256) FROM layer_feature

@@ -11,10 +11,9 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from api.cli.common import engine, errors, out, progress
-from layers.boundaries import load_boundaries
-from layers.registry import check_registry, registry_version
 from layers.settings import Settings
-from layers.sources import fetch
+
+# The boundary modules are imported by the commands that use them.
 
 boundaries_app = typer.Typer(
     help="Administrative boundaries and the registry of codes.", no_args_is_help=True
@@ -34,6 +33,8 @@ def boundaries_load(
     ] = False,
 ) -> None:
     """Load COD-AB boundary files (ADM1/ADM2/ADM3) in one transaction; idempotent."""
+    from layers.boundaries import load_boundaries
+
     settings = Settings()
     with errors():
         database = engine(settings)
@@ -81,6 +82,8 @@ def boundaries_check(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Reconcile the boundaries with the official registry (geothai); store registry-only units."""
+    from layers.registry import check_registry, registry_version
+
     settings = Settings()
     with errors(), Session(engine(settings)) as session, session.begin():
         result = check_registry(session)
@@ -130,6 +133,8 @@ def boundaries_fetch(
     ] = None,
 ) -> None:
     """Download the full-resolution COD-AB files listed in data/boundaries/manifest.toml."""
+    from layers.sources import fetch
+
     settings = Settings()
     with errors(), progress(download=True) as bar:
         task = bar.add_task("downloading", total=None)

@@ -10,7 +10,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.cli.common import engine, errors, out
-from layers import migrate
 from layers.areas import boundary_versions, unit_counts
 from layers.db import database_url, local_cluster, make_engine, safe_url
 from layers.settings import Settings
@@ -49,6 +48,8 @@ def db_status(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Where the database is, whether it runs, its schema revision and what is loaded."""
+    from layers import migrate  # Alembic: imported when needed
+
     settings = Settings()
     with errors():
         status: dict[str, object] = {}
@@ -86,6 +87,8 @@ def _print_status(status: dict[str, object], as_json: bool) -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the Alembic migrations and sync the problem taxonomy from its file."""
+    from layers import migrate  # Alembic: imported when needed
+
     settings = Settings()
     with errors():
         database = engine(settings)

@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, out, progress
-from geo.features import KINDS
-from layers.geosocial import RASTER_KINDS, import_layer, import_raster, list_layers, list_rasters
+from geo.features import KINDS, RASTER_KINDS
 from layers.settings import Settings
-from layers.synth import generate_water, water_files, write_water
+
+# Layer and raster modules (rasterio, scipy) are imported by the commands that use them.
 
 layers_app = typer.Typer(
     help="Geo-social layers: water sources, waterways, flood/drought zones, land use, rasters.",
@@ -31,6 +31,8 @@ def import_vector(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Import vector layers: reprojected to EPSG:4326, repaired, bad features quarantined."""
+    from layers.geosocial import import_layer
+
     settings = Settings()
     with errors():
         for path in files:
@@ -60,6 +62,8 @@ def import_raster_file(
     units: Annotated[str | None, typer.Option(help="units of the values")] = None,
 ) -> None:
     """Copy a raster into the store and register it under an id."""
+    from layers.geosocial import import_raster
+
     settings = Settings()
     with errors(), engine(settings).begin() as conn:
         record = import_raster(
@@ -76,6 +80,8 @@ def list_all(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """The imported vector layers and registered rasters."""
+    from layers.geosocial import list_layers, list_rasters
+
     with errors(), engine(Settings()).connect() as conn:
         layers, rasters = list_layers(conn), list_rasters(conn)
     if as_json:
@@ -118,6 +124,9 @@ def synth_water(
     Files already in the folder are reused, so running it again loads nothing new (--force
     generates them again).
     """
+    from layers.geosocial import import_layer, import_raster
+    from layers.synth import generate_water, water_files, write_water
+
     settings = Settings()
     folder = folder or settings.home / f"synthetic-water-{province}"
     with errors():

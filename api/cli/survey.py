@@ -14,7 +14,8 @@ from rich.table import Table
 from api.cli.common import engine, errors, out, progress
 from layers.intake.importer import Importer, ImportReport
 from layers.settings import Settings
-from layers.synth import generate, write
+
+# The synthetic survey's modules (scipy among them) are imported by `bamrung synth` only.
 
 
 def import_files(
@@ -111,6 +112,8 @@ def synth(
     encoding: Annotated[str, typer.Option(help="utf-8 or cp874")] = "utf-8",
 ) -> None:
     """Write a synthetic Re X-ray survey (canonical format) and the key of its planted faults."""
+    from layers.synth import generate, write
+
     if bool(province) == country:
         raise typer.BadParameter("give --province CODE (one or more) or --country")
     settings = Settings()

@@ -334,15 +334,6 @@ def ewkb_points(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> pd.arrays
     return pd.arrays.ArrowStringArray(text)
 
 
-def household_identity(values: pd.DataFrame) -> NDArray[np.int64]:
-    """64-bit hash of each row's (household, round)."""
-    keys = pd.DataFrame({"h": values["household_id"], "r": values["round"]})
-    hashed: NDArray[np.int64] = (
-        pd.util.hash_pandas_object(keys, index=False).to_numpy().view(np.int64)
-    )
-    return hashed
-
-
 def _problems(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows that name a problem (a household with none has one row without)."""
     return rows[rows["category"].notna()]
@@ -399,17 +390,13 @@ class _Rounds:
             load.release(self.conn)
 
 
-def row_identity(values: pd.DataFrame) -> NDArray[np.int64]:
-    """64-bit hash of each row's (household, round, problem code)."""
-    keys = pd.DataFrame(
-        {
-            "h": values["household_id"],
-            "r": values["round"],
-            "c": values["category"].fillna(""),
-        }
-    )
+def row_identity(values: pd.DataFrame, *, problem: bool = True) -> NDArray[np.int64]:
+    """64-bit hash of each row's (household, round, problem code), or of its (household, round)."""
+    keys = {"h": values["household_id"], "r": values["round"]}
+    if problem:
+        keys["c"] = values["category"].fillna("")
     hashed: NDArray[np.int64] = (
-        pd.util.hash_pandas_object(keys, index=False).to_numpy().view(np.int64)
+        pd.util.hash_pandas_object(pd.DataFrame(keys), index=False).to_numpy().view(np.int64)
     )
     return hashed
 
@@ -690,13 +677,13 @@ class Importer:
         # them there already (a file that does not keep a household's rows together): those
         # are upserted once the round is attached, as the rows of other rounds are now.
         loading = households["round"].isin(list(rounds.loads)).to_numpy()
-        identity = household_identity(households)
+        identity = row_identity(households, problem=False)
         late = loading & rounds.copied.seen(identity)
         fresh = loading & ~late
         rounds.copied.add(identity[fresh])
-        of_row = household_identity(problems)
-        row_fresh = np.isin(of_row, identity[fresh])
-        row_late = np.isin(of_row, identity[late])
+        of_row = pd.Series(row_identity(problems, problem=False))
+        row_fresh = of_row.isin(identity[fresh]).to_numpy()
+        row_late = of_row.isin(identity[late]).to_numpy()
         row_upsert = ~row_fresh & ~row_late
         self._load(conn, households[fresh], problems[row_fresh], report, rounds)
         if late.any():
