@@ -105,28 +105,31 @@ class RoundLoad:
     def start(cls, conn: Connection, round: int) -> RoundLoad | None:
         """Lock the round and create its bare tables; None if the round is attached already.
 
-        Runs outside a transaction of its own making: it commits.
+        Call it outside a transaction: it commits its own.
         """
-        conn.execute(text("SELECT pg_advisory_lock(:c, :r)"), {"c": LOCK_CLASS, "r": round})
-        if round in attached_rounds(conn):
-            conn.commit()
+        with conn.begin():
+            # Another import may be loading this round for minutes: wait for it.
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            conn.execute(text("SELECT pg_advisory_lock(:c, :r)"), {"c": LOCK_CLASS, "r": round})
+            attached = round in attached_rounds(conn)
+        if attached:
             cls._unlock(conn, round)
             return None
-        for table in TABLES:
-            names = _names(conn, table, round)
-            conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
-            conn.exec_driver_sql(
-                "CREATE TABLE {t} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)".format(
-                    **names
+        with conn.begin():
+            for table in TABLES:
+                names = _names(conn, table, round)
+                conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
+                conn.exec_driver_sql(
+                    "CREATE TABLE {t} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)".format(
+                        **names
+                    )
                 )
-            )
-            # Lets ATTACH skip scanning the table for rows of other rounds.
-            conn.exec_driver_sql(
-                "ALTER TABLE {t} ADD CONSTRAINT {t_round} CHECK (round = {r})".format(
-                    r=int(round), **names
+                # Lets ATTACH skip scanning the table for rows of other rounds.
+                conn.exec_driver_sql(
+                    "ALTER TABLE {t} ADD CONSTRAINT {t_round} CHECK (round = {r})".format(
+                        r=int(round), **names
+                    )
                 )
-            )
-        conn.commit()
         log.info("round %s is new: it is loaded in bulk and attached at the end", round)
         return cls(round)
 
