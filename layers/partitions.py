@@ -38,6 +38,7 @@ SELECT f.* FROM (
 ) AS a, rollup_fresh(a.rounds, a.codes, :part, CAST(:household AS regclass),
                      CAST(:problem AS regclass)) AS f
 """
+BARE = "CREATE TABLE {t} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
 INDEXES = {
     "household": (
         "ALTER TABLE {t} ADD CONSTRAINT {t_pkey} PRIMARY KEY (household_id, round)",
@@ -119,11 +120,7 @@ class RoundLoad:
             for table in TABLES:
                 names = _names(conn, table, round)
                 conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
-                conn.exec_driver_sql(
-                    "CREATE TABLE {t} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)".format(
-                        **names
-                    )
-                )
+                conn.exec_driver_sql(BARE.format(**names))
                 # Lets ATTACH skip scanning the table for rows of other rounds.
                 conn.exec_driver_sql(
                     "ALTER TABLE {t} ADD CONSTRAINT {t_round} CHECK (round = {r})".format(

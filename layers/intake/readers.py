@@ -79,23 +79,32 @@ def open_survey(path: Path) -> SurveyFile:
 
 
 def _is_utf8(path: Path) -> tuple[bool, int]:
-    """Whether a file is valid UTF-8, and its number of lines."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    valid, lines = True, 0
+    """Whether a file is valid UTF-8, and its number of lines.
+
+    Validated by Arrow (out of the GIL, beside the field count) a run of whole lines at a time:
+    a newline byte never falls inside a UTF-8 sequence.
+    """
+    valid, lines, rest = True, 0, b""
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             lines += chunk.count(b"\n")
-            if valid:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    valid = False
-    if valid:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            valid = False
-    return valid, lines
+            if not valid:
+                continue
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            valid = _valid_utf8(memoryview(data)[:cut])
+            rest = data[cut:]
+    return valid and _valid_utf8(memoryview(rest)), lines
+
+
+def _valid_utf8(data: memoryview) -> bool:
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
+    try:
+        text.validate(full=True)  # full: the text must be UTF-8
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:

@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geo.intake import BE_OFFSET, Labels, lookup, numbers, parse_dates, thai_digits_to_arabic
+from geo.intake import (
+    BE_OFFSET,
+    Labels,
+    lookup,
+    member,
+    numbers,
+    parse_dates,
+    thai_digits_to_arabic,
+)
 from layers.intake.profiles import CANONICAL
 from layers.models import STATUSES
 
@@ -116,13 +124,13 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
 
     problem = text["problem_code"].str.lower()
     refuse(
-        ((problem != "") & ~problem.isin(categories)).to_numpy(),
+        (problem != "").to_numpy() & ~member(problem, categories),
         "unknown_problem_code",
         "problem_code",
     )
     out["category"] = problem.where(problem != "", None)
     status = text["status"].str.lower().replace("", "open")
-    refuse(((problem != "") & ~status.isin(STATUSES)).to_numpy(), "bad_status", "status")
+    refuse((problem != "").to_numpy() & ~member(status, STATUSES), "bad_status", "status")
     out["status"] = status
     out["detail"] = text["problem_detail"].where(text["problem_detail"] != "", None)
 
