@@ -130,8 +130,8 @@ class RoundLoad:
         log.info("round %s is new: it is loaded in bulk and attached at the end", round)
         return cls(round)
 
-    def index(self, conn: Connection, table: str) -> None:
-        """Index one bare table (before attaching, so that ATTACH adopts the indexes).
+    def build(self, conn: Connection, table: str) -> None:
+        """Index one bare table (before attaching, so that ATTACH adopts the indexes), and count it.
 
         A data table is then counted into the bare roll-up table, by subdistrict; the roll-up
         table, indexed last, first adds up its districts, provinces and country.
@@ -186,20 +186,20 @@ class RoundLoad:
 def finish(engine: Engine, loads: list[RoundLoad], conn: Connection) -> None:
     """Index and count the loaded tables two at a time (one per core), then attach them."""
 
-    def index(load: RoundLoad, table: str) -> None:
+    def build(load: RoundLoad, table: str) -> None:
         with engine.connect() as other:
-            load.index(other, table)
+            load.build(other, table)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bamrung-index") as pool:
         data: dict[int, list[Future[None]]] = {
-            load.round: [pool.submit(index, load, table) for table in DATA] for load in loads
+            load.round: [pool.submit(build, load, table) for table in DATA] for load in loads
         }
         counted = []
         for load in loads:  # a round's roll-ups once both its tables are counted
             for future in data[load.round]:
                 future.result()
-            counted.append(pool.submit(index, load, "rollup"))
+            counted.append(pool.submit(build, load, "rollup"))
         for future in counted:
             future.result()
     indexed = time.perf_counter()
