@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from api.cli.common import engine, errors, out, progress
 from layers.settings import Settings
+from layers.sources import fetch
 
-# The boundary modules are imported by the commands that use them.
+# The boundary loader and the registry (geothai) are imported by the commands that use them.
 
 boundaries_app = typer.Typer(
     help="Administrative boundaries and the registry of codes.", no_args_is_help=True
@@ -133,7 +134,6 @@ def boundaries_fetch(
     ] = None,
 ) -> None:
     """Download the full-resolution COD-AB files listed in data/boundaries/manifest.toml."""
-    from layers.sources import fetch
 
     settings = Settings()
     with errors(), progress(download=True) as bar:

@@ -267,6 +267,18 @@ GROUP BY subdistrict_code, moo
 STORED = "SELECT household_id, round, subdistrict_code, moo, geom, precision FROM {table}"
 
 
+def _upsert_staged(conn: Connection, report: ImportReport) -> tuple[int, int]:
+    """Upsert the staged households and problems, counted in the report; returns how many of
+    each were written."""
+    h_new, h_changed = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
+    p_new, p_changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
+    report.households_inserted += h_new
+    report.households_updated += h_changed
+    report.problems_inserted += p_new
+    report.problems_updated += p_changed
+    return h_new + h_changed, p_new + p_changed
+
+
 def _copy(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     """COPY a frame into the table's columns of the same names."""
     if frame.empty:
@@ -714,17 +726,12 @@ class Importer:
         """Insert or update rows of attached rounds; returns how many rows were written."""
         _copy(conn, "stage_household", households)
         _copy(conn, "stage_problem", _problems(problems))
-        h_new, h_changed = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
-        p_new, p_changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
-        report.households_inserted += h_new
-        report.households_updated += h_changed
-        report.problems_inserted += p_new
-        report.problems_updated += p_changed
+        households_written, problems_written = _upsert_staged(conn, report)
         # A row is imported when its household or its problem was written: the join is needed
         # only when some of the rows were written and some were not.
-        if h_new + h_changed == len(households):
+        if households_written == len(households):
             return len(problems)
-        if h_new + h_changed + p_new + p_changed == 0:
+        if households_written + problems_written == 0:
             return 0
         _copy(conn, "stage_row", problems[ROW_KEYS])
         return int(conn.scalar(text(COUNT_ROWS)) or 0)
@@ -772,13 +779,8 @@ class Importer:
         with conn.begin():
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             conn.exec_driver_sql(LATE)
-            h_new, h_changed = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
-            p_new, p_changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
+            _upsert_staged(conn, report)
             imported = int(conn.scalar(text(COUNT_ROWS)) or 0)
-        report.households_inserted += h_new
-        report.households_updated += h_changed
-        report.problems_inserted += p_new
-        report.problems_updated += p_changed
         report.rows_imported += imported
         report.rows_unchanged += rounds.late_rows - imported
 

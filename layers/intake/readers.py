@@ -8,7 +8,7 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,17 +164,22 @@ def _open_csv(path: Path) -> SurveyFile:
     return SurveyFile(path, "csv", encoding, columns, max(lines - 1, 0), text_path, cp874_rows)
 
 
+def _parse_fields(path: Path, note: Callable[[pacsv.InvalidRow], str] | None = None) -> None:
+    """Read a CSV through, counting fields only; a ragged row goes to ``note``, else raises."""
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
+        convert_options=pacsv.ConvertOptions(include_columns=[]),
+    )
+    for _ in reader:
+        pass
+
+
 def _fields_differ(path: Path) -> bool:
     """Whether some row's number of fields may differ from the header's (or the file is empty)."""
     try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(include_columns=[]),
-        )
-        for _ in reader:
-            pass
+        _parse_fields(path)
     except pa.ArrowInvalid:
         return True
     return False
@@ -189,14 +194,7 @@ def _ragged_rows(path: Path) -> list[tuple[int, int]]:
         return "skip"
 
     try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
-            convert_options=pacsv.ConvertOptions(include_columns=[]),
-        )
-        for _ in reader:
-            pass
+        _parse_fields(path, note)
     except pa.ArrowInvalid:  # an empty file: said when its header is read
         return []
     return bad
