@@ -25,6 +25,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+#: Text without control characters (PostgreSQL cannot hold U+0000; none belongs in a parameter).
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

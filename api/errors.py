@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from geo.errors import (
     BamrungError,
@@ -14,9 +15,13 @@ from geo.errors import (
     InvalidInputError,
     NotFoundError,
     TooLargeError,
+    TooManyAttemptsError,
     UnauthorizedError,
     UnavailableError,
+    UnsupportedFileError,
 )
+
+log = logging.getLogger(__name__)
 
 ERROR_BODY = {
     "type": "object",
@@ -33,16 +38,21 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "the role may not use this"),
         (404, "not found, or outside the caller's scope"),
         (413, "larger than a configured limit"),
+        (415, "a file of a kind this route does not take"),
+        (429, "too many failed attempts: wait as long as Retry-After says"),
         (503, "the database cannot be reached"),
     )
 }
 
+#: Checked in order: a subclass comes before its base.
 STATUS: dict[type[BamrungError], int] = {
     UnauthorizedError: 401,
     ForbiddenError: 403,
     NotFoundError: 404,
     TooLargeError: 413,
+    UnsupportedFileError: 415,
     InvalidInputError: 422,
+    TooManyAttemptsError: 429,
     UnavailableError: 503,
 }
 
@@ -53,6 +63,8 @@ def register_error_handlers(app: FastAPI) -> None:
     async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, TooManyAttemptsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         detail: object = str(exc)
         if status == 422:
             # The shape FastAPI documents for every 422, so clients parse one kind of error.
@@ -62,5 +74,17 @@ def register_error_handlers(app: FastAPI) -> None:
     async def database_down(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": "the database cannot be reached"}, status_code=503)
 
+    async def bad_value(request: Request, exc: Exception) -> JSONResponse:
+        # The database's message may quote the value: only its kind is said (and logged).
+        kind = type(getattr(exc, "orig", exc)).__name__
+        log.warning(
+            "%s %s: the database refused a value (%s)", request.method, request.url.path, kind
+        )
+        detail = [
+            {"loc": ["request"], "msg": f"a value cannot be used ({kind})", "type": "value_error"}
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     app.add_exception_handler(BamrungError, domain_error)
     app.add_exception_handler(OperationalError, database_down)
+    app.add_exception_handler(DataError, bad_value)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
 from geo.errors import InvalidInputError
 
 ROLES = (
@@ -105,6 +109,30 @@ class Scope:
     def covers_area(self, code: str) -> bool:
         """Whether the area ``code`` ('' = the country) lies inside this scope's area."""
         return code.startswith(self.area)
+
+    def outside_area(self, codes: pd.Series) -> NDArray[np.bool_]:
+        """Which area codes lie outside this scope's area (None: no area, not outside)."""
+        given = codes.notna().to_numpy()
+        inside = codes.fillna("").astype(str).str.startswith(self.area).to_numpy(dtype=bool)
+        return given & ~inside
+
+    def outside_rest(
+        self, categories: pd.Series, households: pd.Series, communities: pd.Series
+    ) -> NDArray[np.bool_]:
+        """Which records this scope may not write for its narrowing beyond the area: a problem
+        outside its categories (or within the ministry's mandate, for a scope of escalated
+        problems: those are written by whoever holds them), another household than its own,
+        another community than its own."""
+        out = np.zeros(len(categories), dtype=bool)
+        if self.categories is not None:
+            out |= categories.notna().to_numpy() & ~categories.isin(self.categories).to_numpy()
+        if self.escalated:
+            out |= True
+        if self.household is not None:
+            out |= (households != self.household).to_numpy(dtype=bool)
+        if self.community is not None:
+            out |= (communities != self.community).to_numpy(dtype=bool)
+        return out
 
 
 def scope_of(

@@ -31,3 +31,25 @@ class UnauthorizedError(BamrungError):
 
 class ForbiddenError(BamrungError):
     """The caller's role may not use this function."""
+
+
+class UnsupportedFileError(InvalidInputError):
+    """A file is not of a kind the command reads, or is not what its name says it is."""
+
+
+class TooManyAttemptsError(BamrungError):
+    """Too many failed attempts in a short time; ``retry_after`` says when to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MissingColumnsError(InvalidInputError):
+    """A file lacks required columns. ``round_missing``: the round may be given for the whole
+    file instead, which each interface words its own way."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.round_missing = "round" in missing

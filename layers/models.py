@@ -362,6 +362,8 @@ class TargetRun(Base):
     config: Mapped[dict[str, Any]] = mapped_column()
     seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    """A digest of what the run was computed from: a view reuses the run while it is the same."""
 
 
 class TargetScore(Base):
@@ -417,6 +419,24 @@ class AccessLog(Base):
     role: Mapped[str] = mapped_column(String(24))
     purpose: Mapped[str] = mapped_column(Text)
     request_id: Mapped[str] = mapped_column(Text)
+    """Ours, generated for every request."""
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
+    """The client's own ``X-Request-ID``, when it sent a well-formed one."""
     path: Mapped[str] = mapped_column(Text)
     households: Mapped[list[str]] = mapped_column(ARRAY(Text))
     fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
+
+
+class LoginFailure(Base):
+    """A failed login, kept a short while to throttle guessing (see ``layers.users``)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_user", "user_name", "at"),
+        Index("ix_login_failure_address", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)

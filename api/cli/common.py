@@ -22,7 +22,7 @@ from rich.progress import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from geo.errors import BamrungError
+from geo.errors import BamrungError, MissingColumnsError
 from layers.db import database_url, make_engine
 from layers.settings import Settings
 
@@ -39,6 +39,8 @@ def errors() -> Iterator[None]:
         yield
     except BamrungError as exc:
         message = str(exc)
+        if isinstance(exc, MissingColumnsError) and exc.round_missing:
+            message += "; or give the round of every row with --round"
     except OperationalError as exc:
         if isinstance(exc.orig, QueryCanceled):
             message = (

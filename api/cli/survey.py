@@ -28,6 +28,10 @@ def import_files(
     profile: Annotated[
         str | None, typer.Option(help="column mapping: odk, kobo or a YAML file")
     ] = None,
+    layer: Annotated[
+        list[str] | None,
+        typer.Option(help="layer or sheet to read (repeat; default: every one with the columns)"),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="one JSON object per file on stdout")
     ] = False,
@@ -46,6 +50,7 @@ def import_files(
                     path,
                     round=round,
                     profile=profile,
+                    layers=layer,
                     batch_rows=batch_rows,
                     on_progress=partial(_advance, bar, task),
                 )
@@ -92,6 +97,8 @@ def _print(report: ImportReport) -> None:
         )
     if report.ignored_columns:
         out.print("ignored columns: " + ", ".join(report.ignored_columns))
+    if len(report.layers) > 1:
+        out.print("layers read (rows numbered on across them): " + ", ".join(report.layers))
 
 
 def synth(

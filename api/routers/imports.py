@@ -9,22 +9,28 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from api.auth import requires
-from api.deps import RowId, SessionDep, SettingsDep
+from api.deps import PLAIN_TEXT, RowId, SessionDep, SettingsDep
 from api.routers.areas import Page, page
 from api.routers.households import audit
-from geo.errors import BamrungError, InvalidInputError, TooLargeError
+from geo.errors import (
+    BamrungError,
+    InvalidInputError,
+    MissingColumnsError,
+    TooLargeError,
+    UnsupportedFileError,
+)
 from layers import imports
-from layers.intake.importer import Importer
-from layers.intake.readers import CSV_SUFFIXES, EXCEL_SUFFIXES
-from layers.settings import Settings
+from layers.imports import JobLease
+from layers.intake.importer import Importer, Opened
+from layers.intake.readers import EXCEL_SUFFIXES
 from layers.users import User
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 log = logging.getLogger(__name__)
-UPLOAD_SUFFIXES = (*CSV_SUFFIXES, *EXCEL_SUFFIXES, ".geojson", ".json", ".gpkg")
+UPLOAD_SUFFIXES = (".csv", *EXCEL_SUFFIXES, ".geojson", ".json", ".gpkg")
 CHUNK = 1 << 20
 
 
@@ -56,16 +62,22 @@ class RejectedList(BaseModel):
     offset: int
 
 
-def _save(upload: UploadFile, folder: Path, limit: int) -> Path:
-    """Stream the upload to disk, refusing it as soon as it passes ``limit`` bytes."""
+def _save(upload: UploadFile, folder: Path, limit: int) -> tuple[Path, str]:
+    """Stream the upload to disk under a name of our own; returns the file and the name the
+    caller gave it. Refuses a kind that is not a survey (415) before reading the body."""
     name = Path(upload.filename or "upload").name
-    if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+    if len(name) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise InvalidInputError(
-            f"{name}: upload a CSV, XLSX, GeoJSON or GeoPackage file "
-            "(zip a shapefile's parts and load it with `bamrung import`)"
+            "file: the file name must be at most 255 characters, without control characters"
+        )
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise UnsupportedFileError(
+            f"{name}: upload a CSV, XLSX, GeoJSON or GeoPackage file (.csv, .xlsx, .geojson, "
+            ".json or .gpkg; zip a shapefile's parts and load it with `bamrung import`)"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{uuid.uuid4().hex}-{name}"
+    target = folder / f"{uuid.uuid4().hex}{suffix}"
     size = 0
     with target.open("wb") as sink:
         while chunk := upload.file.read(CHUNK):
@@ -75,28 +87,30 @@ def _save(upload: UploadFile, folder: Path, limit: int) -> Path:
                 target.unlink(missing_ok=True)
                 raise TooLargeError(f"the upload is larger than the limit of {limit:,} bytes")
             sink.write(chunk)
-    return target
+    return target, name
+
+
+def _for_http(exc: BamrungError) -> BamrungError:
+    """The error worded for an HTTP caller."""
+    if isinstance(exc, MissingColumnsError) and exc.round_missing:
+        return InvalidInputError(f"{exc}; or give the round of every row in the form field `round`")
+    return exc
 
 
 def _run_import(
-    request: Request,
-    settings: Settings,
+    importer: Importer,
+    opened: Opened,
+    lease: JobLease,
+    user: User,
     path: Path,
-    job_id: int,
-    round: int | None,
-    profile: str | None,
 ) -> None:
-    engine = request.app.state.engine
     try:
-        Importer(engine, settings).run(path, round=round, profile=profile, job_id=job_id)
-    except BamrungError as exc:
-        with request.app.state.sessionmaker() as session, session.begin():
-            imports.fail_job(session, job_id, str(exc))
+        importer.run_opened(opened, scope=user.scope, started_by=user.name, lease=lease)
+    except BamrungError:
+        pass  # the job says why
     except Exception as exc:
         # Not the message: a library's error may quote a row of the file (personal data).
-        log.error("import job %d failed: %s", job_id, type(exc).__name__)
-        with request.app.state.sessionmaker() as session, session.begin():
-            imports.fail_job(session, job_id, f"internal error ({type(exc).__name__})")
+        log.error("import job %d failed: %s", lease.job_id, type(exc).__name__)
     finally:
         path.unlink(missing_ok=True)
 
@@ -106,10 +120,13 @@ def _run_import(
     status_code=202,
     response_model=Job,
     summary="Upload a survey file and import it",
+    description="The file is checked as a whole at once (its kind, text, columns, layers: 415 "
+    "or 422 when it cannot be imported), then imported row by row after the answer; follow it "
+    "with `GET /imports/{id}`. Rows outside the uploader's area are refused "
+    "(`outside_your_area`) and kept in quarantine.",
 )
 def start_import(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("imports:write"))],
     background: BackgroundTasks,
@@ -118,15 +135,32 @@ def start_import(
         int | None, Form(ge=2400, le=2800, description="round (BE) for rows without one")
     ] = None,
     profile: Annotated[
-        str | None, Form(pattern=r"^[a-z0-9_-]+$", description="odk or kobo")
+        str | None, Form(pattern=r"^[a-z0-9_-]{1,32}$", description="odk or kobo")
+    ] = None,
+    layer: Annotated[
+        list[Annotated[str, StringConstraints(max_length=128, pattern=PLAIN_TEXT)]] | None,
+        Form(description="layers or sheets to read (default: every one with the columns)"),
     ] = None,
 ) -> Any:
     assert user is not None
-    path = _save(file, settings.home / "uploads", settings.upload_max_bytes)
-    job_id = imports.queue_job(session, path.name.split("-", 1)[1], round, profile, user.name)
-    session.commit()
-    background.add_task(_run_import, request, settings, path, job_id, round, profile)
-    return imports.job(session, job_id)
+    path, name = _save(file, settings.home / "uploads", settings.upload_max_bytes)
+    engine = request.app.state.engine
+    try:
+        importer = Importer(engine, settings)
+        opened = importer.open(path, round=round, profile=profile, layers=layer, label=name)
+    except BamrungError as exc:
+        path.unlink(missing_ok=True)
+        raise _for_http(exc) from exc
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    lease = imports.start_job(
+        engine, "queued", file_name=name, sha256="", round=round, profile=profile,
+        started_by=user.name,
+    )  # fmt: skip
+    background.add_task(_run_import, importer, opened, lease, user, path)
+    with request.app.state.sessionmaker() as session:
+        return imports.job(session, lease.job_id)
 
 
 @router.get(

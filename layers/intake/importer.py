@@ -23,7 +23,8 @@ import pyarrow as pa
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
-from geo.errors import BamrungError, InvalidInputError
+from geo.access import Scope
+from geo.errors import BamrungError, InvalidInputError, MissingColumnsError
 from geo.intake import (
     AreaIndex,
     Labels,
@@ -33,7 +34,9 @@ from geo.intake import (
     personal_columns,
     place,
 )
+from layers import imports
 from layers.cluster import write_private
+from layers.imports import JobLease
 from layers.intake.profiles import (
     CANONICAL,
     Profile,
@@ -41,7 +44,14 @@ from layers.intake.profiles import (
     load_profile,
     missing_columns,
 )
-from layers.intake.readers import ROW, SurveyFile, frame_to_csv, open_survey, read_batches
+from layers.intake.readers import (
+    ROW,
+    SHAPE,
+    SurveyFile,
+    frame_to_csv,
+    open_survey,
+    read_batches,
+)
 from layers.intake.validate import check
 from layers.models import PRECISIONS, ImportJob, ProblemCategory, QuarantinedRow
 from layers.partitions import RoundLoad, finish, partition
@@ -50,6 +60,8 @@ from layers.sources import file_checksum
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 100_000
+READER_COLUMNS = (ROW, SHAPE)
+"""Columns the readers add to the file's own."""
 PRECISION_RANK = {p: rank for rank, p in enumerate(PRECISIONS)}
 
 
@@ -78,6 +90,13 @@ class ImportReport:
     rounds_loaded: list[int] = field(default_factory=list)
     """Rounds new to the database, loaded in bulk and attached as partitions."""
     ignored_columns: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    """The file's columns, in its order."""
+    layers: list[str] = field(default_factory=list)
+    """The layers or sheets read, in order (row numbers count on from one to the next)."""
+    scope: str | None = None
+    """The area the uploader may write ('' the country); None: the command line, no limit."""
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rows_per_s: float = 0.0
 
@@ -86,6 +105,67 @@ class ImportReport:
         for key in ("quarantine_reasons", "geocode_precision", "repairs"):
             out[key] = dict(sorted(getattr(self, key).items()))
         return out
+
+
+@dataclass
+class Opened:
+    """A file checked as a whole and ready to import: the parts to read and how to read them."""
+
+    survey: SurveyFile
+    profile: Profile
+    round: int | None
+    """The round for rows without one."""
+    skipped: dict[str, str]
+    """Layers or sheets passed over, and why."""
+
+    def close(self) -> None:
+        self.survey.close()
+
+
+def _choose_parts(
+    survey: SurveyFile, profile: Profile | None, round_given: bool, names: list[str] | None
+) -> tuple[SurveyFile, dict[str, str]]:
+    """The parts to read: those named, else every part with the required columns.
+
+    Raises ``InvalidInputError`` when a named part does not exist or no part can be read.
+    """
+    label = survey.label
+    known = [p.name for p in survey.parts]
+    if names:
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            listed = ", ".join(repr(n) for n in known if n is not None) or "none"
+            raise InvalidInputError(
+                f"{label}: no layer or sheet {', '.join(map(repr, unknown))} (it has: {listed})"
+            )
+        survey = survey.only(list(names))
+    lacking = {}
+    for part in survey.parts:
+        mapping = profile or identity_profile(part.columns)
+        missing = missing_columns(mapping, part.columns, round_given=round_given)
+        if missing:
+            lacking[part.name] = missing
+    if len(lacking) == len(survey.parts):
+        if len(survey.parts) == 1:
+            part = survey.parts[0]
+            missing = lacking[part.name]
+            where = f"{label}" + (f", layer {part.name!r}" if names or part.name else "")
+            raise MissingColumnsError(
+                f"{where}: required column(s) missing: {', '.join(missing)} "
+                f"(found: {', '.join(part.columns)}; "
+                f"profile: {profile.name if profile else 'canonical'})",
+                missing,
+            )
+        shown = "; ".join(f"{name!r} lacks {', '.join(m)}" for name, m in lacking.items())
+        raise MissingColumnsError(
+            f"{label}: no layer holds the required columns ({shown})",
+            sorted({c for m in lacking.values() for c in m}),
+        )
+    skipped = {
+        str(name): f"required column(s) missing: {', '.join(missing)}"
+        for name, missing in lacking.items()
+    }
+    return survey.only([p.name for p in survey.parts if p.name not in lacking]), skipped
 
 
 def pii_key(settings: Settings) -> bytes:
@@ -145,106 +225,146 @@ CREATE TEMP TABLE IF NOT EXISTS stage_problem (
     household_id text, round int, category text, detail text, status text, reported_on date,
     updated_on date, resolved_on date, source_row bigint) ON COMMIT DELETE ROWS;
 -- Rows of a household already copied into a round being loaded: upserted once it is attached.
-CREATE TEMP TABLE IF NOT EXISTS late_household (LIKE stage_household);
+CREATE TEMP TABLE IF NOT EXISTS late_household (LIKE stage_household, batch bigint);
 CREATE TEMP TABLE IF NOT EXISTS late_problem (LIKE stage_problem);
 CREATE TEMP TABLE IF NOT EXISTS late_row (LIKE stage_row);
 TRUNCATE late_household, late_problem, late_row;
 """
-LATE = """
+# Held back rows go in as they would have batch by batch: one batch's households at a time (a
+# later batch's values merge into an earlier one's), then every problem.
+LATE_BATCH = """
 INSERT INTO stage_household
-    SELECT DISTINCT ON (household_id, round) * FROM late_household
-    ORDER BY household_id, round, source_row DESC;
+SELECT household_id, round, house_no, moo, declared_subdistrict, community, members, urban,
+    head_id_hash, lon, lat, precision, outside_m, flags, subdistrict_code, district_code,
+    province_code, surveyed_on, source_row
+FROM late_household WHERE batch = :batch
+"""
+LATE_PROBLEMS = """
 INSERT INTO stage_problem SELECT * FROM late_problem;
 INSERT INTO stage_row SELECT * FROM late_row;
 TRUNCATE late_household, late_problem, late_row;
 """
 
-HOUSEHOLD_COLUMNS = (
-    "house_no",
-    "moo",
-    "declared_subdistrict",
-    "community",
-    "members",
-    "urban",
-    "head_id_hash",
-    "geom",
-    "precision",
-    "outside_m",
-    "flags",
-    "subdistrict_code",
-    "district_code",
-    "province_code",
-    "surveyed_on",
-)
 PROBLEM_COLUMNS = ("detail", "status", "reported_on", "updated_on", "resolved_on")
 ROW_KEYS = ["household_id", "round", "category"]
-
-
-def _upsert(
-    table: str,
-    keys: tuple[str, ...],
-    columns: tuple[str, ...],
-    source: str,
-    select_list: str,
-    apart: tuple[str, ...] = (),
-    apart_changed: str = "false",
-) -> str:
-    """INSERT … ON CONFLICT that rewrites only rows whose values differ; counts what it did.
-
-    Columns in ``apart`` are left out of the plain comparison; ``apart_changed`` says when they
-    differ. A row it wrote has ``updated_at = now()`` (the transaction's start) afterwards.
-    """
-    assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
-    compared = [c for c in columns if c not in apart]
-    current = ", ".join(f"t.{c}" for c in compared)
-    incoming = ", ".join(f"excluded.{c}" for c in compared)
-    key_list = ", ".join(keys)
-    matched = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-    # Counted before the insert (one snapshot for the statement): partitioned tables cannot
-    # return ``xmax`` to tell inserted rows from updated ones.
-    return f"""
-    WITH fresh AS (
-        SELECT count(*) AS n FROM {source} s
-        WHERE NOT EXISTS (SELECT FROM {table} t WHERE {matched})
-    ),
-    up AS (
-        INSERT INTO {table} AS t ({key_list}, {", ".join(columns)}, import_job_id, source_row)
-        {select_list}
-        ON CONFLICT ({key_list}) DO UPDATE SET {assignments},
-            import_job_id = excluded.import_job_id, source_row = excluded.source_row,
-            updated_at = now()
-        WHERE ({current}) IS DISTINCT FROM ({incoming}) OR {apart_changed}
-        RETURNING 1
+#: Flags that describe how a position was found: they follow the position.
+PLACEMENT_FLAGS = (
+    "swapped_coordinates",
+    "utm_coordinates",
+    "outside_declared_subdistrict",
+    "subdistrict_from_point",
+    "missing_coordinates",
+    "coordinates_rejected",
+    "unreadable_coordinates",
+    "representative_point",
+)
+# Upserts merge a file into what is stored: a value the file does not give (its column is absent,
+# or its cell empty: NULL in the stage) leaves the stored value alone. A fallback position (no
+# usable coordinates) never replaces a stored one while the declared subdistrict stays the same.
+# Flags accumulate, except those of the position, which follow it. Only rows whose values change
+# are written (their ``updated_at`` is then the transaction's start, ``now()``). Counted from the
+# statement's snapshot: partitioned tables cannot return ``xmax`` to tell inserts from updates.
+UPSERT_HOUSEHOLDS = """
+WITH merged AS (
+    SELECT s.household_id, s.round, s.source_row,
+        coalesce(s.house_no, t.house_no) AS house_no,
+        coalesce(s.moo, t.moo) AS moo,
+        s.declared_subdistrict,
+        coalesce(s.community, t.community) AS community,
+        coalesce(s.members, t.members) AS members,
+        coalesce(s.urban, t.urban) AS urban,
+        coalesce(s.head_id_hash, t.head_id_hash) AS head_id_hash,
+        CASE WHEN k.keep THEN t.geom ELSE s.geom END AS geom,
+        CASE WHEN k.keep THEN t.precision ELSE s.precision END AS precision,
+        CASE WHEN k.keep THEN t.outside_m ELSE s.outside_m END AS outside_m,
+        ARRAY(
+            SELECT f FROM (
+                SELECT f FROM unnest(t.flags) f WHERE k.keep OR f <> ALL(:placement)
+                UNION
+                SELECT f FROM unnest(s.flags) f WHERE NOT (k.keep AND f = ANY(:placement))
+            ) AS u ORDER BY f COLLATE "C"
+        ) AS flags,
+        CASE WHEN k.keep THEN t.subdistrict_code ELSE s.subdistrict_code END AS subdistrict_code,
+        CASE WHEN k.keep THEN t.district_code ELSE s.district_code END AS district_code,
+        CASE WHEN k.keep THEN t.province_code ELSE s.province_code END AS province_code,
+        coalesce(s.surveyed_on, t.surveyed_on) AS surveyed_on,
+        t.household_id IS NOT NULL AS stored,
+        t
+    FROM (SELECT *, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom FROM stage_household) s
+    LEFT JOIN household t USING (household_id, round)
+    CROSS JOIN LATERAL (
+        SELECT t.household_id IS NOT NULL AND s.precision IN ('village', 'subdistrict', 'district')
+            AND s.declared_subdistrict = t.declared_subdistrict AS keep
+    ) k
+),
+changed AS (
+    SELECT * FROM merged m
+    WHERE NOT m.stored OR (
+        m.house_no, m.moo, m.declared_subdistrict, m.community, m.members, m.urban,
+        m.head_id_hash, m.geom, m.precision, m.outside_m, m.flags, m.subdistrict_code,
+        m.district_code, m.province_code, m.surveyed_on
+    ) IS DISTINCT FROM (
+        (m.t).house_no, (m.t).moo, (m.t).declared_subdistrict, (m.t).community, (m.t).members,
+        (m.t).urban, (m.t).head_id_hash, (m.t).geom, (m.t).precision, (m.t).outside_m,
+        (m.t).flags, (m.t).subdistrict_code, (m.t).district_code, (m.t).province_code,
+        (m.t).surveyed_on
     )
-    SELECT n, (SELECT count(*) FROM up) - n FROM fresh
-    """  # noqa: S608 - table and column names are constants of this module
-
-
-UPSERT_HOUSEHOLDS = _upsert(
-    "household",
-    ("household_id", "round"),
-    HOUSEHOLD_COLUMNS,
-    "stage_household",
-    """SELECT household_id, round, house_no, moo, declared_subdistrict, community, members, urban,
-        head_id_hash, ST_SetSRID(ST_MakePoint(lon, lat), 4326), precision, outside_m, flags,
-        subdistrict_code, district_code, province_code, surveyed_on, :job, source_row
-    FROM stage_household""",
-    ("geom", "precision"),
-    # A row without usable coordinates is placed from what was known when it was imported (its
-    # village's GPS households, else its subdistrict): importing it again does not move it.
-    "NOT ((t.geom = excluded.geom AND t.precision = excluded.precision)"
-    " OR (t.precision IN ('village', 'subdistrict', 'district')"
-    " AND excluded.precision IN ('village', 'subdistrict', 'district')))",
+),
+written AS (
+    INSERT INTO household AS t (household_id, round, house_no, moo, declared_subdistrict,
+        community, members, urban, head_id_hash, geom, precision, outside_m, flags,
+        subdistrict_code, district_code, province_code, surveyed_on, import_job_id, source_row)
+    SELECT household_id, round, house_no, moo, declared_subdistrict, community, members, urban,
+        head_id_hash, geom, precision, outside_m, flags, subdistrict_code, district_code,
+        province_code, surveyed_on, :job, source_row
+    FROM changed
+    ON CONFLICT (household_id, round) DO UPDATE SET house_no = excluded.house_no,
+        moo = excluded.moo, declared_subdistrict = excluded.declared_subdistrict,
+        community = excluded.community, members = excluded.members, urban = excluded.urban,
+        head_id_hash = excluded.head_id_hash, geom = excluded.geom,
+        precision = excluded.precision, outside_m = excluded.outside_m, flags = excluded.flags,
+        subdistrict_code = excluded.subdistrict_code, district_code = excluded.district_code,
+        province_code = excluded.province_code, surveyed_on = excluded.surveyed_on,
+        import_job_id = excluded.import_job_id, source_row = excluded.source_row,
+        updated_at = now()
 )
-UPSERT_PROBLEMS = _upsert(
-    "problem",
-    ("household_id", "round", "category"),
-    (*PROBLEM_COLUMNS, "subdistrict_code"),
-    "stage_problem",
-    """SELECT p.household_id, p.round, p.category, p.detail, p.status, p.reported_on,
-        p.updated_on, p.resolved_on, h.subdistrict_code, :job, p.source_row
-    FROM stage_problem p JOIN stage_household h USING (household_id, round)""",
+SELECT count(*) FILTER (WHERE NOT stored), count(*) FILTER (WHERE stored) FROM changed
+"""
+UPSERT_PROBLEMS = """
+WITH merged AS (
+    SELECT s.household_id, s.round, s.category, s.source_row, h.subdistrict_code,
+        coalesce(s.detail, t.detail) AS detail,
+        coalesce(s.status, t.status, 'open') AS status,
+        coalesce(s.reported_on, t.reported_on) AS reported_on,
+        coalesce(s.updated_on, t.updated_on) AS updated_on,
+        coalesce(s.resolved_on, t.resolved_on) AS resolved_on,
+        t.household_id IS NOT NULL AS stored,
+        t.detail AS was_detail, t.status AS was_status, t.reported_on AS was_reported_on,
+        t.updated_on AS was_updated_on, t.resolved_on AS was_resolved_on
+    FROM stage_problem s
+    JOIN household h USING (household_id, round)
+    LEFT JOIN problem t USING (household_id, round, category)
+),
+changed AS (
+    SELECT * FROM merged
+    WHERE NOT stored
+       OR (detail, status, reported_on, updated_on, resolved_on) IS DISTINCT FROM
+          (was_detail, was_status, was_reported_on, was_updated_on, was_resolved_on)
+),
+written AS (
+    INSERT INTO problem AS t (household_id, round, category, detail, status, reported_on,
+        updated_on, resolved_on, subdistrict_code, import_job_id, source_row)
+    SELECT household_id, round, category, detail, status, reported_on, updated_on, resolved_on,
+        subdistrict_code, :job, source_row
+    FROM changed
+    ON CONFLICT (household_id, round, category) DO UPDATE SET detail = excluded.detail,
+        status = excluded.status, reported_on = excluded.reported_on,
+        updated_on = excluded.updated_on, resolved_on = excluded.resolved_on,
+        import_job_id = excluded.import_job_id, source_row = excluded.source_row,
+        updated_at = now()
 )
+SELECT count(*) FILTER (WHERE NOT stored), count(*) FILTER (WHERE stored) FROM changed
+"""
 # Rows whose household or problem this transaction wrote.
 COUNT_ROWS = """
 SELECT count(*) FILTER (WHERE h.updated_at = now() OR p.updated_at = now())
@@ -254,7 +374,10 @@ LEFT JOIN problem p
     ON p.household_id = r.household_id AND p.round = r.round AND p.category = r.category
 """
 VILLAGES = """
-SELECT subdistrict_code, moo, sum(ST_X(geom)), sum(ST_Y(geom)), count(*)
+SELECT subdistrict_code, moo,
+    -- In a fixed order: a float sum depends on it, and the rows' physical order may differ.
+    sum(ST_X(geom) ORDER BY household_id, round), sum(ST_Y(geom) ORDER BY household_id, round),
+    count(*)
 FROM ({stored}) h
 WHERE precision IN ('gps', 'gps_corrected')
   AND subdistrict_code = ANY(CAST(:codes AS text[]))
@@ -267,16 +390,22 @@ GROUP BY subdistrict_code, moo
 STORED = "SELECT household_id, round, subdistrict_code, moo, geom, precision FROM {table}"
 
 
-def _upsert_staged(conn: Connection, report: ImportReport) -> tuple[int, int]:
-    """Upsert the staged households and problems, counted in the report; returns how many of
-    each were written."""
-    h_new, h_changed = conn.execute(text(UPSERT_HOUSEHOLDS), {"job": report.job_id}).one()
-    p_new, p_changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
-    report.households_inserted += h_new
-    report.households_updated += h_changed
-    report.problems_inserted += p_new
-    report.problems_updated += p_changed
-    return h_new + h_changed, p_new + p_changed
+def _upsert_households(conn: Connection, report: ImportReport) -> int:
+    """Upsert the staged households, counted in the report; returns how many were written."""
+    new, changed = conn.execute(
+        text(UPSERT_HOUSEHOLDS), {"job": report.job_id, "placement": list(PLACEMENT_FLAGS)}
+    ).one()
+    report.households_inserted += new
+    report.households_updated += changed
+    return int(new + changed)
+
+
+def _upsert_problems(conn: Connection, report: ImportReport) -> int:
+    """Upsert the staged problems, counted in the report; returns how many were written."""
+    new, changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
+    report.problems_inserted += new
+    report.problems_updated += changed
+    return int(new + changed)
 
 
 def _copy(conn: Connection, table: str, frame: pd.DataFrame) -> None:
@@ -454,71 +583,136 @@ class Importer:
         """Subdistrict polygons and the code tree (raises if no boundaries are loaded)."""
         return self._areas.result()
 
+    def open(
+        self,
+        path: Path,
+        *,
+        round: int | None = None,
+        profile: str | None = None,
+        layers: list[str] | None = None,
+        label: str | None = None,
+    ) -> Opened:
+        """Open a file and check everything about it that is not row by row: its kind, text,
+        shape, column names, and which of its layers or sheets hold the required columns.
+
+        Raises ``InvalidInputError`` (``MissingColumnsError``, ``UnsupportedFileError``) with a
+        message naming the file by ``label`` (default: the path); nothing is written.
+        """
+        survey = open_survey(path, label)
+        try:
+            self.index  # noqa: B018 - no boundaries: refused before a job is started
+            chosen = load_profile(profile) if profile else None
+            survey, skipped = _choose_parts(survey, chosen, round is not None, layers)
+            chosen = chosen or identity_profile(survey.columns)
+        except BaseException:
+            survey.close()
+            raise
+        return Opened(survey, chosen, round, skipped)
+
     def run(
         self,
         path: Path,
         *,
         round: int | None = None,
         profile: str | None = None,
+        layers: list[str] | None = None,
+        label: str | None = None,
+        scope: Scope | None = None,
+        started_by: str | None = None,
         batch_rows: int = BATCH_ROWS,
         on_progress: Callable[[int, int], None] | None = None,
-        job_id: int | None = None,
     ) -> ImportReport:
         """Import one file. Bad files fail before anything is written (``InvalidInputError``).
 
-        ``job_id`` names a job row made beforehand (a queued upload) to use instead of a new one.
+        ``scope``: the uploader's; rows it may not write are refused (``outside_your_area``)
+        and nothing outside it is touched. None: no limit (the command line).
+        """
+        opened = self.open(path, round=round, profile=profile, layers=layers, label=label)
+        return self.run_opened(
+            opened, scope=scope, started_by=started_by, batch_rows=batch_rows,
+            on_progress=on_progress,
+        )  # fmt: skip
+
+    def run_opened(
+        self,
+        opened: Opened,
+        *,
+        scope: Scope | None = None,
+        started_by: str | None = None,
+        batch_rows: int = BATCH_ROWS,
+        on_progress: Callable[[int, int], None] | None = None,
+        lease: JobLease | None = None,
+    ) -> ImportReport:
+        """Import a file that :meth:`open` checked (and close it).
+
+        ``lease``: a job queued beforehand (an upload) and its owning session, used instead of
+        a new job; it is released when the import ends.
         """
         started = time.perf_counter()
-        survey = open_survey(path)
+        survey = opened.survey
         try:
-            self.index  # noqa: B018 - no boundaries: refused before a job is started
-            chosen = load_profile(profile) if profile else identity_profile(survey.columns)
-            missing = missing_columns(chosen, survey.columns, round_given=round is not None)
-            if missing:
-                raise InvalidInputError(
-                    f"{path}: required column(s) missing: {', '.join(missing)} "
-                    f"(found: {', '.join(survey.columns)}; profile: {chosen.name}"
-                    + ("" if "round" not in missing else "; or give the round with --round")
-                    + ")"
-                )
-            report = self._start(survey, chosen, round, job_id)
+            report, lease = self._start(opened, scope, started_by, lease)
             try:
-                self._import(survey, chosen, round, batch_rows, report, on_progress)
+                self._import(opened, scope, batch_rows, report, on_progress)
             except BaseException as exc:
                 # A library's message may quote a row of the file: only ours are kept.
                 error = str(exc) if isinstance(exc, BamrungError) else type(exc).__name__
                 self._finish(report, "failed", error[:2000])
                 raise
+            report.seconds = round_(time.perf_counter() - started)
+            report.rows_per_s = round_(report.rows / report.seconds if report.seconds else 0.0)
+            if report.rows == 0:
+                report.warnings.append(f"{survey.label}: the file holds no rows, only a header")
+            for warning in report.warnings:
+                log.warning("%s", warning)
+            self._finish(report, "done", None)
         finally:
             survey.close()
-        report.seconds = round_(time.perf_counter() - started)
-        report.rows_per_s = round_(report.rows / report.seconds if report.seconds else 0.0)
-        self._finish(report, "done", None)
+            if lease is not None:
+                lease.release()
         return report
 
     def _start(
-        self, survey: SurveyFile, profile: Profile, round: int | None, job_id: int | None
-    ) -> ImportReport:
+        self,
+        opened: Opened,
+        scope: Scope | None,
+        started_by: str | None,
+        lease: JobLease | None,
+    ) -> tuple[ImportReport, JobLease]:
+        survey = opened.survey
         digest = file_checksum(survey.path)
-        values = {"sha256": digest, "round": round, "profile": profile.name, "state": "running"}
+        values = {
+            "sha256": digest,
+            "round": opened.round,
+            "profile": opened.profile.name,
+            "started_by": started_by,
+        }
         with self.engine.begin() as conn:
-            conn.execute(
-                update(ImportJob)
-                .where(ImportJob.sha256 == digest, ImportJob.state == "running")
-                .values(state="failed", error="interrupted", finished_at=func.now())
-            )
-            if job_id is None:
-                job_id = conn.scalar(
-                    insert(ImportJob)
-                    .values(file_name=survey.path.name, **values)
-                    .returning(ImportJob.id)
+            imports.mark_interrupted(conn)
+        if lease is None:
+            file_name = Path(survey.label).name
+            lease = imports.start_job(self.engine, "running", file_name=file_name, **values)
+        else:
+            with lease.conn.begin():
+                lease.conn.execute(
+                    update(ImportJob)
+                    .where(ImportJob.id == lease.job_id)
+                    .values(state="running", **values)
                 )
-            else:
-                conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
-        assert job_id is not None
-        return ImportReport(
-            job_id, survey.path.name, digest, survey.kind, survey.encoding, profile.name
+        report = ImportReport(
+            lease.job_id,
+            Path(survey.label).name,
+            digest,
+            survey.kind,
+            survey.encoding,
+            opened.profile.name,
+            columns=survey.columns,
+            layers=[p.name for p in survey.parts if p.name is not None],
+            scope=scope.area if scope is not None else None,
         )
+        for name, why in opened.skipped.items():
+            report.warnings.append(f"{survey.label}: layer {name!r} was not read: {why}")
+        return report, lease
 
     def _finish(self, report: ImportReport, state: str, error: str | None) -> None:
         with self.engine.begin() as conn:
@@ -530,9 +724,8 @@ class Importer:
 
     def _import(
         self,
-        survey: SurveyFile,
-        profile: Profile,
-        round: int | None,
+        opened: Opened,
+        scope: Scope | None,
         batch_rows: int,
         report: ImportReport,
         on_progress: Callable[[int, int], None] | None,
@@ -542,6 +735,7 @@ class Importer:
         Preparing is Python (one core), storing is mostly PostgreSQL (the other); batches are
         stored in file order, one transaction each.
         """
+        survey, profile = opened.survey, opened.profile
         queue: Queue[Any] = Queue(maxsize=2)
         stop = threading.Event()
 
@@ -562,7 +756,7 @@ class Importer:
                 id_column = household_id_column(profile, survey.columns)
                 for batch in whole_households(read_batches(survey, batch_rows), id_column):
                     treated = self._classify_columns(batch, profile, treated, report)
-                    item = self._prepare(batch, profile, treated, round, survey.cp874_rows, seen)
+                    item = self._prepare(batch, opened, treated, scope, seen)
                     if not offer(item):
                         return
                 offer(_DONE)
@@ -583,7 +777,7 @@ class Importer:
                         # A batch lost in a crash is redone by running the import again.
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                         conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-                        self._store(conn, item, report, rounds)
+                        self._store(conn, item, report, rounds, scope)
                         conn.execute(
                             update(ImportJob)
                             .where(ImportJob.id == report.job_id)
@@ -612,33 +806,34 @@ class Importer:
         """Personal columns so far: every batch is examined, as a column may fill in late."""
         used = set(profile.columns.values()) | ({profile.geopoint} if profile.geopoint else set())
         canonical = {c for c in batch.columns if c.strip().lower() in CANONICAL}
-        found = personal_columns(batch.drop(columns=[ROW]), known=used | canonical | set(treated))
+        readers = [c for c in READER_COLUMNS if c in batch]
+        found = personal_columns(batch.drop(columns=readers), known=used | canonical | set(treated))
         for column, how in found.items():
             log.info("personal data: column %r is %s", column, how)
         treated = {**treated, **found}
         report.personal_columns = treated
         report.ignored_columns = sorted(
-            set(batch.columns) - used - canonical - set(treated) - {ROW}
+            set(batch.columns) - used - canonical - set(treated) - set(readers)
         )
         return treated
 
     def _prepare(
         self,
         batch: pd.DataFrame,
-        profile: Profile,
+        opened: Opened,
         treated: dict[str, str],
-        default_round: int | None,
-        cp874_rows: frozenset[int],
+        scope: Scope | None,
         seen: SeenRows,
     ) -> Prepared:
         rows = batch[ROW].to_numpy()
-        original = batch.drop(columns=[ROW])
+        shape = batch.get(SHAPE)
+        original = batch.drop(columns=[c for c in READER_COLUMNS if c in batch])
         hashed = [c for c, how in treated.items() if how == "hashed"]
         for column in hashed:
             original[column] = keyed_hash(original[column], self.key)
         original = original.drop(columns=[c for c, how in treated.items() if how == "dropped"])
         checked = check(
-            profile.apply(original), default_round=default_round, categories=self.categories
+            opened.profile.apply(original), default_round=opened.round, categories=self.categories
         )
         values = checked.values
         placement = place(
@@ -656,6 +851,8 @@ class Importer:
                 f"subdistrict_code: {values['declared_subdistrict'].iloc[i]!r} is not a known "
                 "subdistrict and the row has no usable coordinates",
             )
+        if scope is not None:
+            _refuse_outside(scope, values, placement, reasons, messages)
         refused = reasons.mask()
         # Duplicates: the same (household, round, problem) on an earlier row of the file.
         identity = row_identity(values)
@@ -669,13 +866,24 @@ class Importer:
             messages.append(i, "the same household, round and problem_code are on an earlier row")
         refused |= repeated
         flags = checked.flags.merged(placement.flags)
-        flags.add(np.flatnonzero(np.isin(rows, list(cp874_rows))), "cp874_text")
+        flags.add(np.flatnonzero(np.isin(rows, list(opened.survey.cp874_rows))), "cp874_text")
+        if shape is not None:
+            # The position of a polygon, line or multipoint feature is a point on it.
+            drawn = (shape != "").to_numpy() & ~placement.fallback
+            flags.add(drawn, "representative_point")
         head = original[hashed[0]] if hashed else pd.Series(None, index=values.index, dtype=object)
         return Prepared(rows, original, values, placement, flags, reasons, messages, refused, head)
 
     def _store(
-        self, conn: Connection, batch: Prepared, report: ImportReport, rounds: _Rounds
+        self,
+        conn: Connection,
+        batch: Prepared,
+        report: ImportReport,
+        rounds: _Rounds,
+        scope: Scope | None,
     ) -> None:
+        if scope is not None and scope.area:
+            _refuse_stored_outside(conn, batch, scope)
         values, placement, flags, rows = batch.values, batch.placement, batch.flags, batch.rows
         keep = ~batch.refused
         moo = values["moo"].to_numpy(dtype=float)
@@ -699,7 +907,7 @@ class Importer:
         row_upsert = ~row_fresh & ~row_late
         self._load(conn, households[fresh], problems[row_fresh], report, rounds)
         if late.any():
-            _copy(conn, "late_household", households[late])
+            _copy(conn, "late_household", households[late].assign(batch=int(rows.min())))
             _copy(conn, "late_problem", _problems(problems[row_late]))
             _copy(conn, "late_row", problems.loc[row_late, ROW_KEYS])
         upserted = 0
@@ -726,7 +934,8 @@ class Importer:
         """Insert or update rows of attached rounds; returns how many rows were written."""
         _copy(conn, "stage_household", households)
         _copy(conn, "stage_problem", _problems(problems))
-        households_written, problems_written = _upsert_staged(conn, report)
+        households_written = _upsert_households(conn, report)
+        problems_written = _upsert_problems(conn, report)
         # A row is imported when its household or its problem was written: the join is needed
         # only when some of the rows were written and some were not.
         if households_written == len(households):
@@ -749,6 +958,7 @@ class Importer:
             return
         areas = households[["household_id", "round", "subdistrict_code"]]
         problems = _problems(problems).merge(areas, on=["household_id", "round"], how="left")
+        problems["status"] = problems["status"].fillna("open")  # no status given: open
         geom = ewkb_points(households["lon"].to_numpy(), households["lat"].to_numpy())
         bare = households.drop(columns=["lon", "lat"]).assign(
             geom=geom, import_job_id=report.job_id
@@ -778,8 +988,13 @@ class Importer:
             return
         with conn.begin():
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-            conn.exec_driver_sql(LATE)
-            _upsert_staged(conn, report)
+            batches = conn.scalars(text("SELECT DISTINCT batch FROM late_household ORDER BY 1"))
+            for batch in batches.all():
+                conn.execute(text(LATE_BATCH), {"batch": batch})
+                _upsert_households(conn, report)
+                conn.exec_driver_sql("TRUNCATE stage_household")
+            conn.exec_driver_sql(LATE_PROBLEMS)
+            _upsert_problems(conn, report)
             imported = int(conn.scalar(text(COUNT_ROWS)) or 0)
         report.rows_imported += imported
         report.rows_unchanged += rounds.late_rows - imported
@@ -902,7 +1117,7 @@ class Importer:
                 "row_number": int(batch.rows[i]),
                 "reasons": batch.reasons[i],
                 "messages": batch.messages[i],
-                "values": {k: v for k, v in record.items() if v not in ("", None)},
+                "values": {k: _storable(v) for k, v in record.items() if v not in ("", None)},
                 "subdistrict_code": _code(declared[i]),
             }
             for i, record in zip(np.flatnonzero(refused).tolist(), records, strict=True)
@@ -910,6 +1125,66 @@ class Importer:
         conn.execute(insert(QuarantinedRow), entries)
         for i in np.flatnonzero(refused).tolist():
             report.quarantine_reasons.update(set(batch.reasons[i]))
+
+
+def _refuse_outside(
+    scope: Scope, values: pd.DataFrame, placement: Placement, reasons: Labels, messages: Labels
+) -> None:
+    """Refuse the rows ``scope`` may not write: declared or placed outside its area
+    (``outside_your_area``), or outside the rest of it (``outside_your_scope``)."""
+    declared = values["declared_subdistrict"].where(
+        values["declared_subdistrict"].str.fullmatch(r"\d{6}"), None
+    )
+    resolved = pd.Series(placement.subdistrict, index=values.index)
+    for codes, what in ((declared, "subdistrict_code"), (resolved, "the position")):
+        outside = scope.outside_area(codes)
+        reasons.add(outside, "outside_your_area")
+        for i in np.flatnonzero(outside).tolist():
+            messages.append(
+                i, f"{what}: subdistrict {codes.iloc[i]} is outside your area ({scope.area})"
+            )
+    rest = scope.outside_rest(values["category"], values["household_id"], values["community"])
+    reasons.add(rest, "outside_your_scope")
+    for i in np.flatnonzero(rest).tolist():
+        messages.append(i, "the row is outside what your account may change")
+
+
+def _refuse_stored_outside(conn: Connection, batch: Prepared, scope: Scope) -> None:
+    """Refuse rows of households stored outside ``scope``'s area: a file never moves them in."""
+    keep = ~batch.refused
+    if not keep.any():
+        return
+    ids = batch.values["household_id"][keep]
+    rounds = batch.values["round"][keep]
+    pairs = pd.DataFrame({"household_id": ids, "round": rounds}).drop_duplicates()
+    found = conn.execute(
+        text(
+            "SELECT h.household_id, h.round, h.subdistrict_code FROM household h "
+            "JOIN unnest(CAST(:ids AS text[]), CAST(:rounds AS int[])) AS s(household_id, round) "
+            "USING (household_id, round) WHERE NOT starts_with(h.subdistrict_code, :area)"
+        ),
+        {
+            "ids": pairs["household_id"].tolist(),
+            "rounds": pairs["round"].astype(int).tolist(),
+            "area": scope.area,
+        },
+    ).all()
+    if not found:
+        return
+    where = {(h, int(r)): code for h, r, code in found}
+    keys = zip(batch.values["household_id"], batch.values["round"], strict=True)
+    for i, key in enumerate(keys):
+        if keep[i] and (key[0], int(key[1])) in where:
+            batch.reasons.append(i, "outside_your_area")
+            batch.messages.append(
+                i, f"household_id: the household is recorded outside your area ({scope.area})"
+            )
+            batch.refused[i] = True
+
+
+def _storable(value: object) -> object:
+    """A value as JSONB can keep it: without NUL characters (shown as U+FFFD)."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def _code(value: object) -> str | None:

@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,61 +21,163 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.errors import InvalidInputError
+from geo.errors import InvalidInputError, UnsupportedFileError
 
 ROW = "__row"
+SHAPE = "__shape"
+"""Column of spatial files: the geometry type of a row whose feature is not a single point (its
+position is then the feature's representative point), else ``""``."""
 CSV_SUFFIXES = (".csv", ".txt")
 SPATIAL_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
 EXCEL_SUFFIXES = (".xlsx",)
 CHUNK = 4 << 20
+SHAPE_NAMES = {
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One table of a file: a GeoPackage layer, a workbook sheet, or the whole of a CSV."""
+
+    name: str | None
+    """The layer or sheet name (None for a CSV)."""
+    columns: list[str]
+    rows: int
 
 
 @dataclass(frozen=True)
 class SurveyFile:
-    """A survey file, opened far enough to know its format, encoding, columns and size."""
+    """A survey file, opened far enough to know its format, encoding, tables, columns and size.
+
+    ``columns`` and ``rows`` are those of the parts read, in order: every part by default,
+    fewer after :meth:`only`.
+    """
 
     path: Path
     kind: str
     encoding: str | None
-    columns: list[str]
-    rows: int
-    """Row count (for CSV, counted from line ends: exact unless fields hold line breaks)."""
+    parts: tuple[Part, ...]
+    label: str
+    """How messages name the file: the path given, or an upload's own file name."""
     text_path: Path | None = None
     """A UTF-8 copy of a CSV that was not UTF-8 (read instead of ``path``); delete when done."""
     cp874_rows: frozenset[int] = frozenset()
     """Rows written in cp874 inside an otherwise UTF-8 file (a mixed file), by line: exact when
     no field holds a line break."""
 
+    @property
+    def columns(self) -> list[str]:
+        """Every column of the parts, each once, in the order they first appear."""
+        return list(dict.fromkeys(c for part in self.parts for c in part.columns))
+
+    @property
+    def rows(self) -> int:
+        """Row count (for CSV, counted from line ends: exact unless fields hold line breaks)."""
+        return sum(part.rows for part in self.parts)
+
+    def only(self, names: list[str | None]) -> SurveyFile:
+        """The file with only the parts named, in the file's order."""
+        return replace(self, parts=tuple(p for p in self.parts if p.name in names))
+
     def close(self) -> None:
         if self.text_path is not None:
             self.text_path.unlink(missing_ok=True)
 
 
-def open_survey(path: Path) -> SurveyFile:
-    """Recognise a survey file and read its header.
+def open_survey(path: Path, label: str | None = None) -> SurveyFile:
+    """Recognise a survey file and read the header of each of its tables.
+
+    ``label`` names the file in messages (default: the path).
 
     Raises
     ------
+    UnsupportedFileError
+        When the file is not of a supported kind, or is not what its suffix says.
     InvalidInputError
-        When the file is missing, of an unknown kind or unreadable; the message says why.
+        When the file is missing or unreadable, or a header repeats a column name or holds a
+        NUL character; the message says why.
     """
+    label = label or str(path)
     if not path.is_file():
-        raise InvalidInputError(f"{path}: no such file")
+        raise InvalidInputError(f"{label}: no such file")
     suffix = path.suffix.lower()
+    openers = {
+        **dict.fromkeys(CSV_SUFFIXES, _open_csv),
+        **dict.fromkeys(EXCEL_SUFFIXES, _open_excel),
+        **dict.fromkeys(SPATIAL_SUFFIXES, _open_spatial),
+    }
+    if suffix not in openers:
+        raise UnsupportedFileError(
+            f"{label}: unknown kind of file; use CSV, XLSX, GeoJSON, GeoPackage or Shapefile"
+        )
+    _check_signature(path, suffix, label)
     try:
-        if suffix in CSV_SUFFIXES:
-            return _open_csv(path)
-        if suffix in EXCEL_SUFFIXES:
-            return _open_excel(path)
-        if suffix in SPATIAL_SUFFIXES:
-            return _open_spatial(path)
+        survey = openers[suffix](path, label)
     except InvalidInputError:
         raise
     except Exception as exc:  # each library raises its own kinds; the message is what helps
-        raise InvalidInputError(f"{path}: cannot read the file ({exc})") from exc
-    raise InvalidInputError(
-        f"{path}: unknown kind of file; use CSV, XLSX, GeoJSON, GeoPackage or Shapefile"
-    )
+        raise InvalidInputError(f"{label}: cannot read the file ({exc})") from exc
+    for part in survey.parts:
+        _check_header(part, label)
+    return survey
+
+
+#: The first bytes of the binary kinds read, and of others people upload by mistake (zip, PDF,
+#: old Office files, images).
+SIGNATURES = {".xlsx": b"PK\x03\x04", ".gpkg": b"SQLite format 3\x00", ".shp": b"\x00\x00\x27\x0a"}
+KIND_NAMES = {
+    **dict.fromkeys(CSV_SUFFIXES, "CSV text"),
+    ".xlsx": "an XLSX workbook",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "a GeoPackage",
+    ".shp": "a Shapefile",
+}
+OTHER_BINARY = (b"%PDF", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")
+
+
+def _check_signature(path: Path, suffix: str, label: str) -> None:
+    """Refuse a file whose first bytes are not those of the kind its suffix names."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    expected = SIGNATURES.get(suffix)
+    if expected is not None:
+        ok = head.startswith(expected)
+    else:
+        # Text: no binary signature, and not mostly NUL bytes (UTF-16, or a binary file); a
+        # stray NUL in a field is the row's problem, not the file's.
+        binary = (*SIGNATURES.values(), *OTHER_BINARY)
+        ok = not head.startswith(binary) and head.count(b"\x00") * 8 <= len(head)
+        if suffix not in CSV_SUFFIXES:  # GeoJSON is a JSON object
+            ok &= head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"")
+    if not ok:
+        raise UnsupportedFileError(f"{label}: the file's content is not {KIND_NAMES[suffix]}")
+
+
+def _check_header(part: Part, label: str) -> None:
+    """Column names must be free of NUL characters and each appear once (without regard to
+    case or spaces: the canonical columns are matched that way)."""
+    where = f"{label}" + (f", layer {part.name!r}" if part.name else "")
+    for number, name in enumerate(part.columns, start=1):
+        if "\x00" in name:
+            raise InvalidInputError(f"{where}: the name of column {number} holds a NUL character")
+    seen: dict[str, list[str]] = {}
+    for name in part.columns:
+        seen.setdefault(name.strip().casefold(), []).append(name)
+    repeated = [names for names in seen.values() if len(names) > 1]
+    if repeated:
+        shown = "; ".join(" and ".join(repr(n) for n in names) for names in repeated)
+        raise InvalidInputError(
+            f"{where}: column names repeat ({shown}); keep one column of each name "
+            "and import again: nothing was imported"
+        )
 
 
 def _is_utf8(path: Path) -> tuple[bool, int]:
@@ -107,7 +209,7 @@ def _valid_utf8(data: memoryview) -> bool:
     return True
 
 
-def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:
+def _transcode(path: Path, label: str) -> tuple[Path, frozenset[int], bool]:
     """Copy a non-UTF-8 CSV to UTF-8, line by line: UTF-8 lines stay, others are cp874.
 
     UTF-8 Thai also decodes as cp874 (into nonsense), so a line is taken as UTF-8 whenever it is
@@ -128,14 +230,14 @@ def _transcode(path: Path) -> tuple[Path, frozenset[int], bool]:
                 except UnicodeDecodeError as exc:
                     Path(name).unlink(missing_ok=True)
                     raise InvalidInputError(
-                        f"{path}: line {number + 1} is neither UTF-8 nor Thai (TIS-620/cp874)"
+                        f"{label}: line {number + 1} is neither UTF-8 nor Thai (TIS-620/cp874)"
                     ) from exc
                 cp874.add(number)
             target.write(text.encode("utf-8"))
     return Path(name), frozenset(cp874), not other_non_ascii
 
 
-def _open_csv(path: Path) -> SurveyFile:
+def _open_csv(path: Path, label: str) -> SurveyFile:
     # Two passes over the file at once: Arrow counts fields without the GIL while Python checks
     # the encoding. Only a file with a bad row is read again, to say which rows (from its UTF-8
     # text: Arrow hands over a bad row's text decoded).
@@ -145,23 +247,24 @@ def _open_csv(path: Path) -> SurveyFile:
         differ = uneven.result()
     text_path, cp874_rows, encoding = None, frozenset[int](), "utf-8"
     if not utf8:
-        text_path, cp874_rows, pure = _transcode(path)
+        text_path, cp874_rows, pure = _transcode(path, label)
         encoding = "cp874" if pure else "utf-8+cp874"
         cp874_rows = frozenset() if pure else cp874_rows
     bad = _ragged_rows(text_path or path) if differ else []
     with (text_path or path).open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader(handle), None)
     if not header:
-        raise InvalidInputError(f"{path}: the file is empty")
+        raise InvalidInputError(f"{label}: the file is empty")
     columns = [h.strip() for h in header]
     if bad:
         # Line numbers and field counts only: a row's text may be personal data.
         shown = "; ".join(f"line {line}: {fields} fields" for line, fields in bad[:10])
         raise InvalidInputError(
-            f"{path}: {len(bad)} row(s) do not have the header's {len(columns)} fields "
+            f"{label}: {len(bad)} row(s) do not have the header's {len(columns)} fields "
             f"({shown}); fix them (a stray comma or quote) and import again: nothing was imported"
         )
-    return SurveyFile(path, "csv", encoding, columns, max(lines - 1, 0), text_path, cp874_rows)
+    part = Part(None, columns, max(lines - 1, 0))
+    return SurveyFile(path, "csv", encoding, (part,), label, text_path, cp874_rows)
 
 
 def _parse_fields(path: Path, note: Callable[[pacsv.InvalidRow], str] | None = None) -> None:
@@ -200,19 +303,24 @@ def _ragged_rows(path: Path) -> list[tuple[int, int]]:
     return bad
 
 
-def _open_excel(path: Path) -> SurveyFile:
+def _open_excel(path: Path, label: str) -> SurveyFile:
     import openpyxl
 
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    parts = []
     try:
-        sheet = book.worksheets[0]
-        header = next(sheet.iter_rows(max_row=1, values_only=True), None)
-        rows = max((sheet.max_row or 1) - 1, 0)
+        for sheet in book.worksheets:
+            header = next(sheet.iter_rows(max_row=1, values_only=True), None)
+            columns = [_text(h).strip() for h in header or ()]
+            while columns and not columns[-1]:  # trailing empty header cells
+                columns.pop()
+            if columns:
+                parts.append(Part(sheet.title, columns, max((sheet.max_row or 1) - 1, 0)))
     finally:
         book.close()
-    if not header:
-        raise InvalidInputError(f"{path}: the first sheet is empty")
-    return SurveyFile(path, "xlsx", None, [_text(h).strip() for h in header], rows)
+    if not parts:
+        raise InvalidInputError(f"{label}: every sheet is empty")
+    return SurveyFile(path, "xlsx", None, tuple(parts), label)
 
 
 def dbf_encoding(path: Path) -> str | None:
@@ -230,11 +338,15 @@ def dbf_encoding(path: Path) -> str | None:
     return None
 
 
-def _open_spatial(path: Path) -> SurveyFile:
+def _open_spatial(path: Path, label: str) -> SurveyFile:
     encoding = dbf_encoding(path)
-    info = pyogrio.read_info(path, encoding=encoding)
-    columns = [str(c) for c in info["fields"]]
-    return SurveyFile(path, "spatial", encoding, columns, int(info["features"]))
+    parts = []
+    for name, _geometry in pyogrio.list_layers(path):
+        info = pyogrio.read_info(path, layer=name, encoding=encoding)
+        parts.append(Part(str(name), [str(c) for c in info["fields"]], int(info["features"])))
+    if not parts:
+        raise InvalidInputError(f"{label}: the file holds no layer")
+    return SurveyFile(path, "spatial", encoding, tuple(parts), label)
 
 
 def _text(value: object) -> str:
@@ -255,14 +367,19 @@ def read_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
     they have no such columns.
     """
     readers = {"csv": _csv_batches, "xlsx": _excel_batches, "spatial": _spatial_batches}
+    columns = survey.columns
     first = 1
-    for frame in readers[survey.kind](survey, size):
-        frame.insert(0, ROW, np.arange(first, first + len(frame), dtype=np.int64))
-        first += len(frame)
-        yield frame
+    for part in survey.parts:
+        for frame in readers[survey.kind](survey, part, size):
+            extra = [c for c in frame.columns if c not in columns]  # the reader's own columns
+            if len(survey.parts) > 1:
+                frame = frame.reindex(columns=[*columns, *extra], fill_value="")
+            frame.insert(0, ROW, np.arange(first, first + len(frame), dtype=np.int64))
+            first += len(frame)
+            yield frame
 
 
-def _csv_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
+def _csv_batches(survey: SurveyFile, _part: Part, size: int) -> Iterator[pd.DataFrame]:
     # Every column is read as text: codes keep their leading zeros, nothing is guessed.
     names = survey.columns
     reader = pacsv.open_csv(
@@ -295,13 +412,13 @@ def _csv_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
         yield pa.Table.from_batches(pending, schema=reader.schema).to_pandas()
 
 
-def _excel_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
+def _excel_batches(survey: SurveyFile, part: Part, size: int) -> Iterator[pd.DataFrame]:
     import openpyxl
 
     book = openpyxl.load_workbook(survey.path, read_only=True, data_only=True)
     try:
-        rows = book.worksheets[0].iter_rows(min_row=2, values_only=True)
-        width = len(survey.columns)
+        rows = book[str(part.name)].iter_rows(min_row=2, values_only=True)
+        width = len(part.columns)
         buffer: list[list[str]] = []
         for row in rows:
             values = [_text(v) for v in row[:width]]
@@ -309,18 +426,18 @@ def _excel_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
                 continue
             buffer.append(values + [""] * (width - len(values)))
             if len(buffer) >= size:
-                yield pd.DataFrame(buffer, columns=survey.columns)
+                yield pd.DataFrame(buffer, columns=part.columns)
                 buffer = []
         if buffer:
-            yield pd.DataFrame(buffer, columns=survey.columns)
+            yield pd.DataFrame(buffer, columns=part.columns)
     finally:
         book.close()
 
 
-def _spatial_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
-    lower = {c.lower() for c in survey.columns}
+def _spatial_batches(survey: SurveyFile, part: Part, size: int) -> Iterator[pd.DataFrame]:
+    lower = {c.lower() for c in part.columns}
     with pyogrio.open_arrow(
-        survey.path, batch_size=size, encoding=survey.encoding, use_pyarrow=True
+        survey.path, layer=part.name, batch_size=size, encoding=survey.encoding, use_pyarrow=True
     ) as (
         meta,
         reader,
@@ -344,6 +461,15 @@ def _spatial_batches(survey: SurveyFile, size: int) -> Iterator[pd.DataFrame]:
             if geometry in table.column_names and not {"lat", "lon"} <= lower:
                 geoms = shapely.from_wkb(
                     np.asarray(table.column(geometry).to_pylist(), dtype=object)
+                )
+                # A multipoint of one point is that point; any other shape is represented by a
+                # point on its surface (inside a polygon, on a line, one of a multipoint's).
+                single = shapely.get_num_geometries(geoms) == 1
+                parts = shapely.get_geometry(geoms, 0)
+                geoms = np.where(single & (shapely.get_type_id(parts) == 0), parts, geoms)
+                kind = shapely.get_type_id(geoms)
+                frame[SHAPE] = np.where(
+                    (kind == 0) | (kind < 0), "", [SHAPE_NAMES.get(int(k), "") for k in kind]
                 )
                 points = shapely.point_on_surface(geoms)
                 x, y = shapely.get_x(points), shapely.get_y(points)

@@ -62,6 +62,8 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
 
     Repairs are recorded as flags (Thai digits, Buddhist Era dates, rounds given in CE); rows that
     cannot be used get machine-readable reasons and a message naming the field and the value.
+    An empty cell is a value the row does not give (None), like a column the file lacks: the
+    importer leaves the stored value alone. ``default_round`` fills only empty rounds.
     """
     n = len(frame)
     text = {
@@ -78,6 +80,14 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
         for i in np.flatnonzero(mask).tolist():
             messages.append(i, f"{column}: {text[column].iloc[i]!r}")
 
+    for column in CANONICAL:
+        # PostgreSQL text cannot hold U+0000: such a row is refused, never half-stored.
+        nul = text[column].str.contains("\x00", regex=False).to_numpy(dtype=bool)
+        reasons.add(nul, "nul_character")
+        if nul.any():
+            for i in np.flatnonzero(nul).tolist():
+                messages.append(i, f"{column}: holds a NUL character (U+0000)")
+            text[column] = text[column].str.replace("\x00", "", regex=False)
     for column in DIGIT_COLUMNS:
         text[column], found = thai_digits_to_arabic(text[column])
         flag(found, "thai_digits")
@@ -87,7 +97,7 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
 
     round_ = numbers(text["round"])
     if default_round is not None:
-        round_ = round_.fillna(default_round)
+        round_ = round_.mask(text["round"] == "", default_round)
     in_ce = (round_ >= 1900) & (round_ < 2400)
     flag(in_ce.to_numpy(dtype=bool), "round_in_ce")
     round_ = round_.where(~in_ce, round_ + BE_OFFSET)
@@ -129,9 +139,10 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
         "problem_code",
     )
     out["category"] = problem.where(problem != "", None)
-    status = text["status"].str.lower().replace("", "open")
-    refuse((problem != "").to_numpy() & ~member(status, STATUSES), "bad_status", "status")
-    out["status"] = status
+    status = text["status"].str.lower()
+    given = (status != "").to_numpy()
+    refuse((problem != "").to_numpy() & given & ~member(status, STATUSES), "bad_status", "status")
+    out["status"] = status.where(given, None)
     out["detail"] = text["problem_detail"].where(text["problem_detail"] != "", None)
 
     for column in DATE_COLUMNS:
