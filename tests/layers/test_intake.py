@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 
 from geo.errors import InvalidInputError
 from geo.synth import Synthetic
+from layers import imports
 from layers.intake.importer import Importer, SeenRows
 from layers.partitions import attached_rounds, ensure_round
 from layers.settings import Settings
@@ -288,6 +289,9 @@ def test_an_import_killed_midway_and_run_again_ends_like_an_uninterrupted_one(
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     child.wait()
+    with survey_engine.connect() as conn:
+        killed = imports.job(conn, conn.scalar(text("SELECT max(id) FROM import_job")))
+    assert killed["state"] == "interrupted", "a killed import's job says so"
     # Stored so far: in the attached partitions, or in the bare tables of the new rounds.
     table = "household" if into == "existing rounds" else "household_r2566"
     with survey_engine.connect() as conn:
