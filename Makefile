@@ -51,6 +51,7 @@ bench: setup  ## speed against peer tools (installs gdal-bin for ogr2ogr); a nat
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 	$(BIN)/python bench/analysis.py $(BENCH_ANALYSIS_ARGS)
 	$(BIN)/python bench/maps.py $(BENCH_MAPS_ARGS)
+	$(BIN)/python bench/serve.py $(BENCH_SERVE_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench

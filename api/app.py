@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gc
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from api.errors import RESPONSES, register_error_handlers
@@ -28,10 +30,13 @@ from api.routers import (
     stats,
     targeting,
 )
+from api.security import Guard, html_page
 from layers.db import database_url, make_engine
+from layers.imports import mark_interrupted
 from layers.settings import Settings
 
 VERSION = "0.1.0"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,6 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(database_url(settings, start=False), settings)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        try:
+            with engine.begin() as conn:
+                # Jobs of a server that stopped (killed, or the machine went down) say so.
+                mark_interrupted(conn)
+        except OperationalError:
+            log.warning("the database cannot be reached yet: /health will say so")
         # Everything loaded so far (GeoPandas, SQLAlchemy, ...) lives as long as the server: kept
         # out of the collector, a full collection no longer stalls a request by ~70 ms.
         gc.freeze()
@@ -57,31 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Household hardship in Thailand: boundaries, surveys, analysis, maps and cases.",
         lifespan=lifespan,
         responses=RESPONSES,
+        docs_url=None,  # served below from the app's own copy of Swagger UI
+        redoc_url=None,
     )
     app.state.settings = settings
     register_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Names the request in the access log and in the response, so the two can be matched.
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
-    @app.middleware("http")
-    async def refuse_large_bodies(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Before the body is read: a declared length over the limit is refused at once.
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > settings.upload_max_bytes:
-            limit = settings.upload_max_bytes
-            detail = f"the request is larger than the limit of {limit:,} bytes"
-            return JSONResponse({"detail": detail}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(Guard, settings=settings)
+    add_docs(app, settings)
 
     app.include_router(home.router)
     app.include_router(health.router)
@@ -93,3 +87,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     vendor = StaticFiles(directory=maps.VENDOR_DIR, check_dir=False)
     app.mount(maps.VENDOR_URL, vendor, name="vendor")
     return app
+
+
+def add_docs(app: FastAPI, settings: Settings) -> None:
+    """The interactive documentation at ``/docs``, with Swagger UI from the app's own pinned copy
+    (``swagger-ui-dist`` in ``api/static/vendor``), never a CDN."""
+    assets = f"{maps.VENDOR_URL}/swagger-ui-dist"
+
+    def docs(_request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Bamrung — API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+        return html_page(bytes(page.body).decode(), settings)
+
+    def redirect(_request: Request) -> HTMLResponse:
+        page = get_swagger_ui_oauth2_redirect_html()
+        return html_page(bytes(page.body).decode(), settings)
+
+    app.add_route("/docs", docs, include_in_schema=False)
+    app.add_route("/docs/oauth2-redirect", redirect, include_in_schema=False)

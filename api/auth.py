@@ -58,7 +58,12 @@ def caller(request: Request, session: SessionDep, settings: SettingsDep) -> User
         user = user_for_token(conn, token)
     else:
         try:
-            claims = jwt.decode(token, signing_key(settings), algorithms=[ALGORITHM])
+            claims = jwt.decode(
+                token,
+                signing_key(settings),
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub"]},
+            )
         except jwt.ExpiredSignatureError as exc:
             raise UnauthorizedError("the login token has expired: log in again") from exc
         except jwt.InvalidTokenError as exc:

@@ -11,12 +11,14 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Select, func, insert, select
+from sqlalchemy.orm import aliased
 
 from geo.access import Scope
 from geo.errors import NotFoundError
 from geo.intake import keyed_hash
 from layers import scope as visible
-from layers.models import AccessLog, Household, Problem
+from layers.models import AccessLog, AdminUnit, Household, Problem, ProblemCategory
+from layers.stats import latest_round
 
 #: What an analyst sees of a household besides its pseudonym (no address, no position).
 PSEUDONYMISED_HOUSEHOLD = ("round", "subdistrict_code", "members", "urban")
@@ -129,16 +131,39 @@ def get_household(conn: Connection, scope: Scope, key: bytes, household_id: str)
 
 
 def _problem_query(scope: Scope) -> Select:
-    return select(
-        Problem.household_id,
-        Problem.round,
-        Problem.category,
-        Problem.detail,
-        Problem.status,
-        Problem.reported_on,
-        Problem.updated_on,
-        Problem.resolved_on,
-    ).where(visible.problems(scope))
+    """Problems with where they are (codes and names of their subdistrict, district and
+    province) and the agency they go to (the category's first: see ``data/taxonomy.yaml``)."""
+    subdistrict, district, province = (aliased(AdminUnit) for _ in range(3))
+    agency = ProblemCategory.agencies[0]
+    return (
+        select(
+            Problem.household_id,
+            Problem.round,
+            Problem.category,
+            Problem.detail,
+            Problem.status,
+            Problem.reported_on,
+            Problem.updated_on,
+            Problem.resolved_on,
+            Problem.subdistrict_code,
+            subdistrict.name_th.label("subdistrict_th"),
+            subdistrict.name_en.label("subdistrict_en"),
+            district.code.label("district_code"),
+            district.name_th.label("district_th"),
+            district.name_en.label("district_en"),
+            province.code.label("province_code"),
+            province.name_th.label("province_th"),
+            province.name_en.label("province_en"),
+            agency["name_th"].astext.label("agency_th"),
+            agency["name_en"].astext.label("agency_en"),
+            (~ProblemCategory.within_mandate).label("escalated"),
+        )
+        .join(ProblemCategory, ProblemCategory.code == Problem.category)
+        .outerjoin(subdistrict, subdistrict.code == Problem.subdistrict_code)
+        .outerjoin(district, district.code == func.left(Problem.subdistrict_code, 4))
+        .outerjoin(province, province.code == func.left(Problem.subdistrict_code, 2))
+        .where(visible.problems(scope))
+    )
 
 
 def list_problems(
@@ -149,12 +174,14 @@ def list_problems(
     area: str | None,
     category: str | None,
     status: str | None,
+    round_: int | None,
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int, list[str]]:
-    """A page of the problems the scope may see, how many there are, and their households."""
+    """A page of the problems of one round (default: the latest) the scope may see, how many
+    there are, and their households."""
     area = _in_area(scope, area)
-    query = _problem_query(scope)
+    query = _problem_query(scope).where(Problem.round == (round_ or latest_round(conn)))
     if area:
         query = query.where(Problem.subdistrict_code.startswith(area, autoescape=True))
     if category is not None:
@@ -183,6 +210,7 @@ def log_access(
     role: str,
     purpose: str,
     request_id: str,
+    client_request_id: str | None = None,
     path: str,
     households: list[str],
     fields: list[str],
@@ -193,6 +221,7 @@ def log_access(
             role=role,
             purpose=purpose,
             request_id=request_id,
+            client_request_id=client_request_id,
             path=path,
             households=sorted(set(households)),
             fields=fields,

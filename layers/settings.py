@@ -44,9 +44,19 @@ class Settings(BaseSettings):
         default=None, description="key signing login tokens; unset = generated in BAMRUNG_HOME"
     )
     token_minutes: int = Field(default=30, description="lifetime of a login token")
+    login_failures_per_user: int = Field(
+        default=5, ge=1, description="failed logins of one user name let through per window"
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="failed logins from one client address let through per window"
+    )
+    login_window_s: int = Field(default=900, ge=1, description="the throttling window, seconds")
     pii_key: SecretStr | None = Field(
         default=None,
         description="key for hashing national ID numbers; unset = generated in BAMRUNG_HOME",
+    )
+    workers: int | None = Field(
+        default=None, description="processes `bamrung serve` starts; unset = the number of cores"
     )
 
 

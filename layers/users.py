@@ -9,11 +9,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from geo.access import Scope, scope_of
 from geo.errors import InvalidInputError, NotFoundError
-from layers.models import ApiToken, AppUser
+from layers.models import ApiToken, AppUser, LoginFailure
 
 TOKEN_PREFIX = "bmr_"
 _hasher = PasswordHasher()
@@ -147,3 +147,48 @@ def revoke(conn: Connection, name: str) -> int:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """How many failed logins are let through in a window, per user name and per address."""
+
+    per_user: int
+    per_address: int
+    window_s: int
+
+
+def login_wait(conn: Connection, throttle: Throttle, name: str, address: str) -> int:
+    """Seconds before another login may be tried for ``name`` from ``address`` (0: now).
+
+    A name (known or not, so the answer says nothing of who exists) or an address with as many
+    failures in the window as its limit waits until the oldest of those leaves the window.
+    """
+    waits = [0]
+    since = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, throttle.window_s)
+    for column, value, limit in (
+        (LoginFailure.user_name, name, throttle.per_user),
+        (LoginFailure.address, address, throttle.per_address),
+    ):
+        nth = conn.scalar(
+            select(func.ceil(func.extract("epoch", LoginFailure.at - since)))
+            .where(column == value, LoginFailure.at > since)
+            .order_by(LoginFailure.at.desc())
+            .offset(limit - 1)
+            .limit(1)
+        )
+        if nth is not None:
+            waits.append(max(int(nth), 1))
+    return max(waits)
+
+
+def login_failed(conn: Connection, throttle: Throttle, name: str, address: str) -> None:
+    """Keep a failed login (and forget those older than the window)."""
+    since = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, throttle.window_s)
+    conn.execute(delete(LoginFailure).where(LoginFailure.at <= since))
+    conn.execute(insert(LoginFailure).values(user_name=name, address=address))
+
+
+def login_succeeded(conn: Connection, name: str) -> None:
+    """The user's own failures are forgotten (the address's are not)."""
+    conn.execute(delete(LoginFailure).where(LoginFailure.user_name == name))

@@ -57,17 +57,68 @@ def _main(
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="worker processes (default: BAMRUNG_WORKERS, else the number of cores)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API (OpenAPI docs at /docs); starts the private cluster if needed."""
-    import uvicorn
+    """Serve the API (OpenAPI docs at /docs); starts the private cluster if needed.
 
-    from api.app import create_app
+    Workers are processes sharing the port; each builds the app from the same environment.
+    """
+    import copy
+    import os
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from api.auth import signing_key
+    from geo.errors import InvalidInputError
+    from layers.intake.importer import pii_key
 
     settings = Settings()
+    source = "--workers"
+    if workers is None:
+        source, workers = "BAMRUNG_WORKERS", settings.workers
+    if workers is None:
+        source, workers = "the number of cores", os.cpu_count() or 1
     with errors():
+        if workers < 1:
+            raise InvalidInputError(f"{source} is {workers}: serve needs at least 1 worker")
+        # Once, here: the workers find the private cluster running (they never start it).
         database_url(settings)
-    out.print(f"Bamrung API on http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        if workers > 1:
+            # Generated keys are made before the workers start, so that all of them sign and
+            # hash with the same key instead of racing to create it.
+            signing_key(settings)
+            pii_key(settings)
+    noun = "worker" if workers == 1 else "workers"
+    out.print(
+        f"Bamrung API on http://{host}:{port}/ (docs: http://{host}:{port}/docs), {workers} {noun}"
+    )
+    if workers == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # Each worker is a fresh interpreter (spawned) that calls create_app() with Settings() of
+    # the inherited environment and working folder (.env); the app's own log records go to
+    # uvicorn's handler there, at the levels set here (-v, and alembic's as in _main).
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["root"] = {"handlers": ["default"], "level": logging.getLogger().level}
+    log_config["loggers"]["alembic"] = {"level": logging.getLogger("alembic").level}
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=log_config,
+    )
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ def page(
         int,
         Query(ge=1, le=PAGE_LIMIT, description="page size (BAMRUNG_PAGE_SIZE_MAX may lower it)"),
     ] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> Page:
     if limit > settings.page_size_max:
         raise InvalidInputError(f"limit must be at most {settings.page_size_max}")
@@ -105,7 +105,9 @@ def locate(
 @router.get("/{code}", response_model=AreaFeature, summary="One area as a GeoJSON Feature")
 def get_area(
     session: SessionDep,
-    code: Annotated[str, Path(description="registry code: 2, 4 or 6 digits")],
+    code: Annotated[
+        str, Path(pattern=r"^\d{2}(\d{2}(\d{2})?)?$", description="registry code: 2, 4 or 6 digits")
+    ],
     simplify: Annotated[
         float | None, Query(gt=0, le=10_000, description="simplification tolerance in metres")
     ] = None,

@@ -7,10 +7,11 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 
 from api.auth import requires
 from api.deps import SettingsDep
+from api.security import html_page
 from geo.access import PUBLIC
 from geo.errors import NotFoundError
 from geo.mapkinds import KINDS
@@ -48,11 +49,12 @@ def home(settings: SettingsDep) -> HTMLResponse:
     )
 
 
-@router.get("/gallery/{name}", response_class=FileResponse, summary="A map of the gallery")
+@router.get("/gallery/{name}", response_class=HTMLResponse, summary="A map of the gallery")
 def gallery_map(
     settings: SettingsDep,
     name: Annotated[str, Path(pattern=r"^[\w.-]+\.html$", max_length=120)],
-) -> FileResponse:
+) -> HTMLResponse:
     if name not in gallery(settings):
         raise NotFoundError(f"no map {name!r} in the gallery")
-    return FileResponse(settings.home / "maps" / name, media_type="text/html")
+    page = (settings.home / "maps" / name).read_text(encoding="utf-8")
+    return html_page(page, settings)

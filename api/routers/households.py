@@ -38,8 +38,9 @@ def audit(
         session.connection(),
         user=user.name,
         role=user.role,
-        purpose=request.headers.get("x-purpose", "not stated"),
+        purpose=request.headers.get("x-purpose", "not stated")[:200],
         request_id=request.state.request_id,
+        client_request_id=request.state.client_request_id,
         path=request.url.path,
         households=households,
         fields=fields,
@@ -101,7 +102,12 @@ def export_household(
     return found
 
 
-@router.get("/problems", summary="Problems by area, category and status, inside the scope")
+@router.get(
+    "/problems",
+    summary="Problems of a round by area, category and status, inside the scope",
+    description="Each problem with its place (subdistrict, district and province codes and "
+    "names) and the agency it goes to; the latest round unless `round` is given.",
+)
 def list_problems(
     request: Request,
     session: SessionDep,
@@ -109,8 +115,9 @@ def list_problems(
     user: ProblemReader,
     paging: Annotated[Page, Depends(page)],
     area: AreaFilter = None,
-    category: str | None = None,
-    status: str | None = None,
+    category: Annotated[str | None, Query(max_length=48, pattern=r"^[a-z0-9_]+$")] = None,
+    status: Annotated[str | None, Query(max_length=24, pattern=r"^[a-z_]+$")] = None,
+    round: RoundQuery = None,
 ) -> dict[str, Any]:
     assert user is not None
     items, total, ids = records.list_problems(
@@ -120,6 +127,7 @@ def list_problems(
         area=area,
         category=category,
         status=status,
+        round_=round,
         limit=paging.limit,
         offset=paging.offset,
     )

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.auth import requires
 from api.deps import GEOJSON_OK, GeoJSONResponse, SessionDep, SettingsDep, geojson
-from geo.errors import InvalidInputError, TooLargeError
+from geo.errors import InvalidInputError, NotFoundError, TooLargeError
 from layers import geosocial
+from layers.models import VECTOR_KINDS
 
 router = APIRouter(tags=["layers"], dependencies=[Depends(requires("analysis:read"))])
 
@@ -29,9 +30,13 @@ def list_layers(session: SessionDep) -> list[dict[str, Any]]:
 def features(
     session: SessionDep,
     settings: SettingsDep,
-    kind: Annotated[str, Path(description="water_sources, waterways, flood_zones, ...")],
-    bbox: Annotated[str | None, Query(description="west,south,east,north in degrees")] = None,
+    kind: Annotated[str, Path(max_length=32, description=", ".join(VECTOR_KINDS))],
+    bbox: Annotated[
+        str | None, Query(max_length=200, description="west,south,east,north in degrees")
+    ] = None,
 ) -> Response:
+    if kind not in VECTOR_KINDS:
+        raise NotFoundError(f"no kind of layer {kind!r}: use one of {', '.join(VECTOR_KINDS)}")
     box = _bbox(bbox)
     if box is not None:
         size = _km2(box)
@@ -51,7 +56,7 @@ def list_rasters(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.get("/rasters/{raster_id}", summary="One registered raster's description")
-def raster(session: SessionDep, raster_id: str) -> dict[str, Any]:
+def raster(session: SessionDep, raster_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
     return geosocial.raster_record(session.connection(), raster_id)
 
 
@@ -70,6 +75,10 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
         west, south, east, north = (float(v) for v in value.split(","))
     except ValueError as exc:
         raise InvalidInputError("bbox: give four numbers, west,south,east,north") from exc
-    if not (west < east and south < north):
-        raise InvalidInputError("bbox: west must be < east and south < north")
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise InvalidInputError("bbox: every number must be finite")
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise InvalidInputError(
+            "bbox: degrees with west < east (-180 to 180) and south < north (-90 to 90)"
+        )
     return west, south, east, north

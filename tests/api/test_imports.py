@@ -19,7 +19,7 @@ def wait_for(api: httpx.Client, job_id: int) -> dict:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         job = api.get(f"/imports/{job_id}").json()
-        if job["state"] in ("done", "failed"):
+        if job["state"] in ("done", "failed", "interrupted"):
             return job
         time.sleep(0.2)
     pytest.fail(f"import job {job_id} did not finish")
@@ -92,31 +92,98 @@ def test_refused_rows_are_shown_inside_the_callers_area_and_to_the_uploader(
     assert api.get(f"/imports/{job['id']}/quarantine").json()["total"] == 3  # the admin
 
 
-def test_a_bad_upload_ends_in_a_failed_job_that_says_why(api: httpx.Client, tmp_path: Path) -> None:
+def test_a_file_that_cannot_be_imported_is_refused_at_once_in_http_words(
+    api: httpx.Client, loaded_url: str
+) -> None:
+    engine = engine_for(loaded_url)
+    with engine.connect() as conn:
+        jobs = conn.scalar(text("SELECT count(*) FROM import_job"))
     response = api.post(
         "/imports", files={"file": ("bad.csv", b"household,tambon\nA,341901\n", "text/csv")}
     )
-    job = wait_for(api, response.json()["id"])
-    assert job["state"] == "failed"
-    assert (
-        "required column(s) missing: household_id, subdistrict_code, problem_code, round"
-        in job["error"]
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert message.startswith(
+        "bad.csv: required column(s) missing: household_id, subdistrict_code, problem_code, round"
     )
+    assert "form field `round`" in message
+    assert (
+        "--round" not in message and "uploads" not in message and "/" not in message.split(":")[0]
+    )
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM import_job")) == jobs
+    engine.dispose()
 
 
-def test_unknown_kinds_jobs_and_bad_fields_are_refused(api: httpx.Client) -> None:
-    response = api.post(
-        "/imports", files={"file": ("notes.docx", b"x", "application/octet-stream")}
-    )
-    assert (
-        response.status_code == 422 and "upload a CSV, XLSX, GeoJSON or GeoPackage" in response.text
-    )
+@pytest.mark.parametrize(
+    ("name", "content", "status", "says"),
+    [
+        ("notes.docx", b"x", 415, "upload a CSV, XLSX, GeoJSON or GeoPackage"),
+        ("notes.txt", b"shopping list\n", 415, "upload a CSV, XLSX, GeoJSON or GeoPackage"),
+        ("survey.csv", b"%PDF-1.7 ...", 415, "survey.csv: the file's content is not CSV text"),
+        ("survey.gpkg", b"household_id,round\n", 415, "is not a GeoPackage"),
+        ("x" * 296 + ".csv", b"household_id\n", 422, "at most 255 characters"),
+        (
+            "twice.csv",
+            b"household_id,round,subdistrict_code,problem_code,status,STATUS\n",
+            422,
+            "column names repeat ('status' and 'STATUS')",
+        ),
+    ],
+)
+def test_uploads_that_are_not_surveys_are_refused_at_once(
+    api: httpx.Client, name: str, content: bytes, status: int, says: str
+) -> None:
+    response = api.post("/imports", files={"file": (name, content, "application/octet-stream")})
+    assert response.status_code == status, response.text
+    assert says in response.text
+
+
+def test_unknown_jobs_and_bad_fields_are_refused(api: httpx.Client) -> None:
     assert api.get("/imports/999999").status_code == 404
     assert api.get("/imports/999999/quarantine").status_code == 404
     response = api.post(
         "/imports", files={"file": ("a.csv", b"x", "text/csv")}, data={"round": "12"}
     )
     assert response.status_code == 422
+
+
+def test_an_officers_upload_touches_nothing_outside_the_district(
+    loaded_url: str, tmp_path: Path
+) -> None:
+    """An officer of district 3419 uploads rows of a household of province 10 and one of
+    district 3401: both are refused (kept for the officer to see) and stay as they were."""
+    header = "household_id,round,subdistrict_code,members,lat,lon,problem_code,status\n"
+    seed = tmp_path / "seed.csv"
+    seed.write_text(
+        header + "OUT-BKK,2567,100101,5,13.7563,100.5018,drugs,open\n"
+        "OUT-UBN,2567,340101,6,15.2283,104.8572,drugs,open\n"
+    )
+    engine = engine_for(loaded_url)
+    settings = Settings(database_url=loaded_url)
+    from layers.intake.importer import Importer
+
+    Importer(engine, settings).run(seed)
+    query = text(
+        "SELECT household_id, members, ST_AsText(geom), precision, p.status FROM household "
+        "JOIN problem p USING (household_id, round) WHERE household_id LIKE 'OUT-%' ORDER BY 1"
+    )
+    with engine.connect() as conn:
+        before = conn.execute(query).all()
+    upload = (header + "OUT-BKK,2567,100101,,,,drugs,solved_by_agency\n"
+              "OUT-UBN,2567,340101,1,15.2447,105.2294,drugs,closed_unsolved\n").encode()  # fmt: skip
+    with serve(settings, token_for(loaded_url, "officer", area="3419")) as officer:
+        started = officer.post("/imports", files={"file": ("two.csv", upload, "text/csv")})
+        assert started.status_code == 202, started.text
+        job = wait_for(officer, started.json()["id"])
+        refused = officer.get(f"/imports/{job['id']}/quarantine").json()
+    with engine.connect() as conn:
+        after = conn.execute(query).all()
+    engine.dispose()
+    assert job["state"] == "done" and job["report"]["rows_quarantined"] == 2
+    assert job["report"]["scope"] == "3419"
+    assert after == before
+    assert [i["reasons"] for i in refused["items"]] == [["outside_your_area"]] * 2
 
 
 @pytest.fixture
