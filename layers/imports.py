@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -197,18 +198,35 @@ def quarantine(
     ``scope`` None: every row (the command line).
     """
     job(session, job_id)
-    query = select(QuarantinedRow).where(QuarantinedRow.import_job_id == job_id)
+    fields = (
+        QuarantinedRow.row_number,
+        QuarantinedRow.reasons,
+        QuarantinedRow.messages,
+        QuarantinedRow.values,
+    )
+    query = select(*fields).where(QuarantinedRow.import_job_id == job_id)
     if scope is not None:
         query = query.where(scoped.quarantined(scope, user or ""))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = query.order_by(QuarantinedRow.row_number).limit(limit).offset(offset)
-    rows = session.execute(page).scalars()
-    return [
-        {
-            "row_number": r.row_number,
-            "reasons": r.reasons,
-            "messages": r.messages,
-            "values": r.values,
-        }
-        for r in rows
-    ], total
+    return [dict(r) for r in session.execute(page).mappings()], total
+
+
+#: The columns a refused-rows file adds after the file's own.
+REFUSED_COLUMNS = ("refused_row", "refused_reasons", "refused_messages")
+
+
+def refused_rows(conn: Connection, job_id: int) -> pd.DataFrame:
+    """Every row a job refused, as the file had it (its columns in its order, personal columns
+    as the import treated them), then its row number, reasons and messages: fix and re-import.
+    """
+    found = job(conn, job_id)
+    items, _ = quarantine(conn, job_id, None, None, limit=None)
+    columns = list((found["report"] or {}).get("columns") or [])
+    for item in items:
+        columns += [c for c in item["values"] if c not in columns]
+    frame = pd.DataFrame([i["values"] for i in items], columns=columns).fillna("")
+    frame[REFUSED_COLUMNS[0]] = [i["row_number"] for i in items]
+    frame[REFUSED_COLUMNS[1]] = [";".join(i["reasons"]) for i in items]
+    frame[REFUSED_COLUMNS[2]] = [" | ".join(i["messages"]) for i in items]
+    return frame

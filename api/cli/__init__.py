@@ -12,6 +12,7 @@ from api.cli.analysis import density, hotspots, target
 from api.cli.boundaries import boundaries_app
 from api.cli.common import console, errors, out
 from api.cli.db import db_app
+from api.cli.imports import imports_app
 from api.cli.layers import layers_app, synth_water
 from api.cli.maps import gallery, map_command
 from api.cli.overlay import overlay_app
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(boundaries_app, name="boundaries")
 app.command("import")(import_files)
+app.add_typer(imports_app, name="imports")
 app.command("synth")(synth)
 app.command("stats")(stats)
 app.command("density")(density)

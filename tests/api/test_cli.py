@@ -165,3 +165,46 @@ def test_synth_then_import_json(survey_url: str, tmp_path: Path) -> None:
     bad.write_text("household,tambon\nA,341901\n")
     refused = run("import", str(bad), url=survey_url)
     assert refused.returncode == 2 and "required column(s) missing" in refused.stderr
+
+
+def test_refused_rows_are_listed_fixed_and_imported_again(survey_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "visits.csv"
+    path.write_text(
+        "household_id,round,subdistrict_code,house_no,problem_code,status\n"
+        "V1,2567,341901,1,drugs,open\n"
+        "V2,2567,341901,2,drugs,done\n"
+        "V3,2567,341901,3,no_such_code,open\n",
+        encoding="utf-8",
+    )
+    done = run("import", str(path), "--json", url=survey_url)
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)["job_id"]
+    listed = run("imports", "list", "--json", url=survey_url)
+    assert listed.returncode == 0, listed.stderr
+    mine = next(j for j in json.loads(listed.stdout) if j["id"] == job)
+    assert mine["state"] == "done" and mine["report"]["rows_quarantined"] == 2
+    refused = tmp_path / "refused.csv"
+    wrote = run("imports", "quarantine", str(job), "--out", str(refused), url=survey_url)
+    assert wrote.returncode == 0, wrote.stderr
+    rows = refused.read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0] == (
+        "household_id,round,subdistrict_code,house_no,problem_code,status,"
+        "refused_row,refused_reasons,refused_messages"
+    )
+    assert rows[1].startswith("V2,2567,341901,2,drugs,done,2,bad_status,")
+    # The officer fixes the two rows and imports the file back: the extra columns are ignored.
+    fixed = refused.read_text(encoding="utf-8-sig").replace(",done,", ",open,")
+    fixed = fixed.replace("no_such_code", "informal_debt")
+    refused.write_text(fixed, encoding="utf-8")
+    again = run("import", str(refused), "--json", url=survey_url)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert (report["rows_imported"], report["rows_quarantined"]) == (2, 0)
+    assert report["ignored_columns"] == ["refused_messages", "refused_reasons", "refused_row"]
+    shown = run("imports", "quarantine", str(job), url=survey_url)
+    assert shown.returncode == 0 and "unknown_problem_code" in shown.stdout
+    wrong = run(
+        "imports", "quarantine", str(job), "--out", str(tmp_path / "x.gpkg"), url=survey_url
+    )
+    assert wrong.returncode == 2 and "written as .csv" in wrong.stderr
+    assert run("imports", "quarantine", "999999", url=survey_url).returncode == 2
