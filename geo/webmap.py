@@ -23,6 +23,7 @@ from branca.element import MacroElement, Template
 from branca.utilities import color_brewer
 from folium import plugins
 from matplotlib import colormaps
+from rasterio.features import geometry_mask
 from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
 from geo.crs import require_crs
@@ -38,7 +39,7 @@ WORDS: dict[str, dict[str, str]] = {
     "th": {
         "boundary": "ขอบเขตพื้นที่",
         "no_data": "ไม่มีข้อมูล / ปกปิด",
-        "data": "ข้อมูล",
+        "area": "พื้นที่",
         "search": "ค้นหาพื้นที่",
         "areas": "พื้นที่ย่อย",
         "low": "น้อย",
@@ -52,11 +53,14 @@ WORDS: dict[str, dict[str, str]] = {
         "heat": "ความหนาแน่นของปัญหา",
         "hotspots": "จุดร้อน/จุดเย็น (Gi*)",
         "raster": "แรสเตอร์",
+        "class": "ประเภท",
+        "per_1000": "ต่อ 1,000 ครัวเรือน",
+        "value": "ค่า",
     },
     "en": {
         "boundary": "Area boundary",
         "no_data": "No data / hidden",
-        "data": "Data",
+        "area": "Area",
         "search": "Find an area",
         "areas": "Areas within",
         "low": "low",
@@ -70,6 +74,9 @@ WORDS: dict[str, dict[str, str]] = {
         "heat": "Problem density",
         "hotspots": "Hot and cold spots (Gi*)",
         "raster": "Raster",
+        "class": "Class",
+        "per_1000": "per 1,000 households",
+        "value": "Value",
     },
 }
 GI_COLOURS = {
@@ -108,6 +115,10 @@ WATER_STYLE = {
     "water_sources": "#053061",
 }
 NO_DATA = "#d9d9d9"
+#: The water map's vector layers from the bottom up (``households``: the hexagons).
+WATER_ORDER = ("flood_zones", "drought_zones", "households", "waterways", "water_sources")
+#: The pane of the water map's raster, under the overlay pane (400) of the vector layers.
+RASTER_PANE = "bmr-raster"
 
 
 @dataclass(frozen=True)
@@ -204,10 +215,19 @@ def simplify_coverage(frame: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDat
 
 
 def raster_image(
-    values: np.ndarray, transform: Any, crs: Any, nodata: float | None, cmap: str = "Blues"
+    values: np.ndarray,
+    transform: Any,
+    crs: Any,
+    nodata: float | None,
+    cmap: str = "Blues",
+    clip: shapely.Geometry | None = None,
 ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """A raster band as an RGBA image in Web Mercator (what Leaflet draws), and its bounds in
-    degrees (west, south, east, north). Nodata and zero cells are transparent."""
+    degrees (west, south, east, north).
+
+    Nodata and zero cells are transparent, and so is every cell whose centre lies outside
+    ``clip`` (a polygon in EPSG:4326: the area's outline) when one is given.
+    """
     rows, cols = values.shape
     west, south, east, north = rasterio.transform.array_bounds(rows, cols, transform)
     target, width, height = calculate_default_transform(
@@ -229,6 +249,11 @@ def raster_image(
         resampling=Resampling.nearest,
     )
     shown = np.isfinite(mercator) & (mercator != 0)
+    if clip is not None:
+        # Edges straight in degrees are curves in Web Mercator: densified first.
+        dense = shapely.segmentize(clip, 0.005)
+        outline = gpd.GeoSeries([dense], crs=4326).to_crs(3857)
+        shown &= geometry_mask(outline, out_shape=(height, width), transform=target, invert=True)
     top = float(np.nanmax(mercator[shown])) if shown.any() else 1.0
     rgba = (colormaps[cmap](np.clip(np.nan_to_num(mercator) / (top or 1.0), 0, 1)) * 255).astype(
         "uint8"
@@ -319,6 +344,7 @@ def choropleth(
     tooltip: Sequence[tuple[str, str]] = (),
     popup: Sequence[tuple[str, str]] = (),
     name: str | None = None,
+    area_label: str | None = None,
 ) -> folium.Map:
     """Areas coloured by ``column`` in classes, with a legend that states them.
 
@@ -329,13 +355,16 @@ def choropleth(
         ``column`` (None where there is no figure, or it is hidden).
     tooltip, popup
         (column, label) pairs shown on hover and on click.
+    area_label : str, optional
+        What the areas' names are labelled in the tooltip (the level's name, as "อำเภอ");
+        "พื้นที่" / "Area" by default.
     """
     _check_units(units, [column])
     classes = classify(units[column], scheme, k)
     frame = units.copy()
     frame["_fill"] = [classes.colour_of(c) for c in classes.classes]
     m = base_map(context, _extent(frame, context))
-    fields = [("name", context.word("data")), (column, label), *tooltip]
+    fields = [("name", area_label or context.word("area")), (column, label), *tooltip]
     layer = folium.GeoJson(
         _geojson(frame, [*[f for f, _ in [*fields, *popup]], "_fill"]),
         name=name or label,
@@ -364,34 +393,14 @@ def hexbin(
     *,
     column: str = "problems",
     label: str | None = None,
-    m: folium.Map | None = None,
 ) -> folium.Map:
     """H3 cells coloured by ``column`` (counts or rates), in quantile classes."""
-    _check_units(cells, [column])
-    classes = classify(cells[column], "quantiles", 5)
-    frame = cells.copy()
-    frame["_fill"] = [classes.colour_of(c) for c in classes.classes]
     label = label or context.word("problems")
-    fresh = m is None
-    if m is None:
-        m = base_map(context, _extent(frame, context))
-    shown = [c for c in ("h3", "households", "problems", "problems_per_1000") if c in frame]
-    folium.GeoJson(
-        _geojson(frame, [*shown, "_fill"]),
-        name=context.word("hexagons") if fresh else label,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["_fill"],
-            "color": "#777",
-            "weight": 0.3,
-            "fillOpacity": 0.7,
-        },
-        tooltip=_tooltip(frame, [(c, c) for c in shown]),
-    ).add_to(m)
-    if not fresh:
-        return m
-    rows = list(zip(classes.colours, classes.labels(), strict=True))
-    if (classes.classes < 0).any():
-        rows.append((NO_DATA, context.word("no_data")))
+    m = base_map(context, _extent(cells, context))
+    layer, rows = _hexagons(
+        cells, context, column=column, label=label, name=context.word("hexagons")
+    )
+    layer.add_to(m)
     return finish(m, context, legend=legend_html(label, rows, context.subtitle))
 
 
@@ -422,9 +431,15 @@ def hotspot_map(layer: gpd.GeoDataFrame, context: MapContext) -> folium.Map:
     frame["_fill"] = frame["gi_class"].map(GI_COLOURS).fillna(NO_DATA)
     frame["class_label"] = frame["gi_class"].map(labels)
     m = base_map(context, _extent(frame, context))
-    fields = [
-        c for c in ("name", "class_label", "value", "gi_z", "gi_p", "moran_class") if c in frame
-    ]
+    words = {
+        "name": context.word("area"),
+        "class_label": f"Gi* {context.word('class')}",
+        "value": context.word("value"),
+        "gi_z": "Gi* z",
+        "gi_p": "p",
+        "moran_class": "Local Moran",
+    }
+    fields = [c for c in words if c in frame]
     layer_ = folium.GeoJson(
         _geojson(frame, [*fields, "_fill"]),
         name=context.word("hotspots"),
@@ -434,7 +449,7 @@ def hotspot_map(layer: gpd.GeoDataFrame, context: MapContext) -> folium.Map:
             "weight": 0.5,
             "fillOpacity": 0.8,
         },
-        tooltip=_tooltip(frame, [(c, c) for c in fields]),
+        tooltip=_tooltip(frame, [(c, words[c]) for c in fields]),
     )
     layer_.add_to(m)
     rows = [(GI_COLOURS[c], labels[c]) for c in GI_COLOURS]
@@ -455,14 +470,33 @@ def water_map(
     raster: tuple[np.ndarray, Sequence[float], str] | None = None,
     households: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """Water sources, waterways, flood and drought zones, a raster, and what lies under them.
+    """Water sources, waterways, flood and drought zones and a raster over hexagons of
+    households with water problems.
 
-    ``raster`` is an RGBA image (rows × cols × 4, uint8) in Web Mercator with its bounds
-    (west, south, east, north in degrees) and a name. ``households`` are hexagons of households
-    with water problems (``problems`` counts).
+    From the bottom up: the raster, the flood and drought zones, the hexagons (half
+    transparent, and only where they have households), the waterways and the water sources,
+    all shown. The hexagons are the map's question and the sources and waterways what to look
+    for near them, so both must be seen at once: points and lines above every polygon are
+    never covered and always answer the pointer; the hexagons, the data, answer it before the
+    zones, which show through them. The order holds when a layer is switched off and on again.
+
+    Parameters
+    ----------
+    layers : dict
+        Kind (``WATER_STYLE``) → features in EPSG:4326 (``name``, ``status`` shown).
+    names : dict
+        Kind → layer name, and ``legend`` (the legend's title) and ``households`` (the hexagons').
+    raster : tuple, optional
+        An RGBA image (rows × cols × 4, uint8) in Web Mercator, its bounds (west, south, east,
+        north in degrees) and its name.
+    households : GeoDataFrame, optional
+        Hexagons of households with water problems (``problems`` counts).
     """
     m = base_map(context, bounds)
     if raster is not None:
+        # Under the overlay pane, whose one canvas draws every vector layer: the image never
+        # covers them, even when switched off and on.
+        folium.map.CustomPane(RASTER_PANE, z_index=350).add_to(m)
         image, (west, south, east, north), raster_name = raster
         folium.raster_layers.ImageOverlay(
             image,
@@ -470,46 +504,33 @@ def water_map(
             name=raster_name,
             opacity=0.6,
             mercator_project=False,
+            pane=RASTER_PANE,
         ).add_to(m)
-    for kind in ("flood_zones", "drought_zones", "waterways", "water_sources"):
+    drawn: list[folium.map.Layer] = []
+    cell_rows: list[tuple[str, str]] = []
+    for kind in WATER_ORDER:
+        if kind == "households":
+            if households is None or households.empty:
+                continue
+            label = names.get("households") or context.word("problems")
+            cells, cell_rows = _hexagons(
+                households, context, column="problems", label=label, name=label, opacity=0.5
+            )
+            drawn.append(cells)
+            continue
         frame = layers.get(kind)
         if frame is None or frame.empty:
             continue
         require_crs(frame)
-        colour = WATER_STYLE[kind]
-        shown = [c for c in ("name", "status") if c in frame]
-        if kind == "water_sources":
-            group = folium.FeatureGroup(name=names[kind])
-            tips = (
-                frame[shown].astype(str).map(html.escape).agg(" · ".join, axis=1) if shown else None
-            )
-            for i, point in enumerate(frame.geometry):
-                folium.CircleMarker(
-                    [point.y, point.x],
-                    radius=4,
-                    color=colour,
-                    fill=True,
-                    fill_opacity=0.9,
-                    tooltip=None if tips is None else tips.iloc[i],
-                ).add_to(group)
-            group.add_to(m)
-            continue
-        folium.GeoJson(
-            _geojson(frame, shown),
-            name=names[kind],
-            style_function=lambda _, colour=colour: {
-                "color": colour,
-                "weight": 1.5,
-                "fillColor": colour,
-                "fillOpacity": 0.3,
-            },
-            tooltip=_tooltip(frame, [(c, c) for c in shown]),
-        ).add_to(m)
-    if households is not None and not households.empty:
-        hexbin(households, context, m=m, label=names.get("households"))
+        drawn.append(_water_layer(kind, frame, names[kind]))
+    for layer in drawn:
+        layer.add_to(m)
+    _KeepOrder(drawn).add_to(m)
     rows = [(WATER_STYLE[k], names[k]) for k in WATER_STYLE if k in layers]
     if raster is not None:
         rows.append(("linear-gradient(90deg, #f7fbff, #08306b)", f"{raster[2]} (0 → max)"))
+    if cell_rows:
+        rows += [(colour, f"{names.get('households', '')}: {text}") for colour, text in cell_rows]
     return finish(m, context, legend=legend_html(names.get("legend", ""), rows, context.subtitle))
 
 
@@ -519,6 +540,7 @@ def targeting_map(
     *,
     components: Sequence[tuple[str, str]],
     label: str,
+    area_label: str | None = None,
 ) -> folium.Map:
     """Areas coloured by targeting score; the popup lists every component's points."""
     return choropleth(
@@ -529,6 +551,7 @@ def targeting_map(
         scheme="quantiles",
         tooltip=[("rank", context.word("rank"))],
         popup=list(components),
+        area_label=area_label,
     )
 
 
@@ -564,6 +587,74 @@ def household_map(
     ).add_to(m)
     legend = legend_html(context.word("households"), [("#b2182b", f"{len(points):,}")])
     return finish(m, context, legend=legend)
+
+
+def _hexagons(
+    cells: gpd.GeoDataFrame,
+    context: MapContext,
+    *,
+    column: str,
+    label: str,
+    name: str,
+    opacity: float = 0.7,
+) -> tuple[folium.GeoJson, list[tuple[str, str]]]:
+    """H3 cells coloured by ``column`` in quantile classes, and the legend's rows of them."""
+    _check_units(cells, [column])
+    classes = classify(cells[column], "quantiles", 5)
+    frame = cells.copy()
+    frame["_fill"] = [classes.colour_of(c) for c in classes.classes]
+    words = {
+        "h3": "H3",
+        "households": context.word("households"),
+        column: label,
+        "problems_per_1000": f"{context.word('problems')} {context.word('per_1000')}",
+    }
+    shown = [c for c in words if c in frame]
+    layer = folium.GeoJson(
+        _geojson(frame, [*shown, "_fill"]),
+        name=name,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "color": "#777",
+            "weight": 0.3,
+            "fillOpacity": opacity,
+        },
+        tooltip=_tooltip(frame, [(c, words[c]) for c in shown]),
+    )
+    rows = list(zip(classes.colours, classes.labels(), strict=True))
+    if (classes.classes < 0).any():
+        rows.append((NO_DATA, context.word("no_data")))
+    return layer, rows
+
+
+def _water_layer(kind: str, frame: gpd.GeoDataFrame, name: str) -> folium.map.Layer:
+    """One water layer: the sources as circles, the others as lines or areas."""
+    colour = WATER_STYLE[kind]
+    shown = [c for c in ("name", "status") if c in frame]
+    if kind == "water_sources":
+        group = folium.FeatureGroup(name=name)
+        tips = frame[shown].astype(str).map(html.escape).agg(" · ".join, axis=1) if shown else None
+        for i, point in enumerate(frame.geometry):
+            folium.CircleMarker(
+                [point.y, point.x],
+                radius=4,
+                color=colour,
+                fill=True,
+                fill_opacity=0.9,
+                tooltip=None if tips is None else tips.iloc[i],
+            ).add_to(group)
+        return group
+    return folium.GeoJson(
+        _geojson(frame, shown),
+        name=name,
+        style_function=lambda _: {
+            "color": colour,
+            "weight": 1.5,
+            "fillColor": colour,
+            "fillOpacity": 0.3,
+        },
+        tooltip=_tooltip(frame, [(c, c) for c in shown]),
+    )
 
 
 def _tooltip(
@@ -667,3 +758,27 @@ class _Overlay(MacroElement):
         self.title = title
         self.legend = legend
         self.footer = footer
+
+
+class _KeepOrder(MacroElement):
+    """Draws ``layers`` in their order again whenever an overlay is switched on: Leaflet puts
+    a layer added back on top of the others."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, layers) {
+            map.on("overlayadd", function () {
+                layers.forEach(function (layer) {
+                    if (map.hasLayer(layer)) { layer.bringToFront(); }
+                });
+            });
+        })({{ this._parent.get_name() }}, [{{ this.names|join(", ") }}]);
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layers: Sequence[folium.map.Layer]) -> None:
+        super().__init__()
+        self._name = "KeepOrder"
+        self.names = [layer.get_name() for layer in layers]

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from api.auth import Permission, in_scope, requires
 from api.deps import AdminLevel, AreaQuery, Dimension, RoundQuery, SessionDep, SettingsDep
 from api.routers.households import audit
+from api.security import html_page
 from geo.mapassets import render
 from layers import maps
 from layers.users import User
@@ -32,7 +33,14 @@ HTML_OK: dict[int | str, dict[str, object]] = {
 
 def map_query(
     area: AreaQuery = "34",
-    level: Annotated[AdminLevel, Query(description="level of the areas drawn")] = "district",
+    level: Annotated[
+        AdminLevel | None,
+        Query(
+            description="level of the areas drawn (choropleth, targeting); default the level "
+            "below the area: a province's districts, a district's subdistricts, Thailand's "
+            "provinces"
+        ),
+    ] = None,
     indicator: Annotated[
         str,
         Query(
@@ -128,7 +136,7 @@ def _endpoint(kind: str, permission: Permission) -> Callable[..., HTMLResponse]:
         if user is not None:
             fields = ["location", "household_id", "problems"]
             audit(request, session, user, made.households, fields)
-        return HTMLResponse(body)
+        return html_page(body, settings)
 
     return page
 

@@ -116,8 +116,9 @@ def oracle(
 
 
 def problem_oracle(engine: Engine, role: str, given: dict[str, Any], area: str) -> set[str]:
-    """The households whose problems (any round) a role may see in an area."""
+    """The households whose problems of round 2567 a role may see in an area."""
     on_household, on_problem, params = conditions(role, given, area)
+    on_household.append(f"h.round = {ROUND}")
     where = " AND ".join(on_household + on_problem)
     sql = f"SELECT DISTINCT h.household_id FROM household h {WITH_PROBLEMS} WHERE {where}"  # noqa: S608
     with engine.connect() as conn:

@@ -6,16 +6,27 @@ Screenshots of each kind go to ``test-artifacts/maps/``.
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+import shapely
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 from sqlalchemy import text
 
 from api.cli.maps import GALLERY
+from geo.stats import DIMENSIONS
+from layers import maps
+from layers.models import STATUSES
 from layers.settings import PROJECT_ROOT, Settings
 from tests.api.oracle import ROUND
 from tests.api.test_cli import run
@@ -86,6 +97,23 @@ def check(page: Page, errors: list[str], layers: list[str], name: str) -> None:
     assert "CC BY-IGO" in page.locator(".bmr-footer").inner_text()
 
 
+def app_only(browser: Browser, origin: str, token: str) -> tuple[BrowserContext, list[str]]:
+    """A browser context sending ``token`` that reaches the app at ``origin`` and nothing
+    else, and the list of the other URLs it was asked for."""
+    context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
+    outside: list[str] = []
+
+    def only_the_app(route: Route) -> None:
+        if route.request.url.startswith(origin):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_app)
+    return context, outside
+
+
 def test_every_kind_served_by_the_api_works_in_chromium_without_the_internet(
     browser: Browser, offline_settings: Settings
 ) -> None:
@@ -93,17 +121,7 @@ def test_every_kind_served_by_the_api_works_in_chromium_without_the_internet(
     token = token_for(offline_settings.database_url)
     with serve(offline_settings) as client:
         origin = str(client.base_url).rstrip("/")
-        context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
-        outside: list[str] = []
-
-        def only_the_app(route: Route) -> None:
-            if route.request.url.startswith(origin):
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", only_the_app)
+        context, outside = app_only(browser, origin, token)
         for kind, (params, layers) in KINDS.items():
             page = context.new_page()
             errors = watch(page)
@@ -198,3 +216,190 @@ def test_map_files_stay_within_the_size_targets(offline_settings: Settings, tmp_
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert path.stat().st_size < 3_000_000, (kind, path.stat().st_size)
+
+
+def title_of(page: str) -> tuple[str, str]:
+    """The title and the subtitle of a map page, as text."""
+    found = re.search(r"<div class='bmr-title'><b>(.*?)</b><div>(.*?)</div>", page, re.S)
+    assert found is not None, "no title"
+    return html.unescape(found.group(1)), html.unescape(found.group(2))
+
+
+def test_every_map_names_the_filters_in_force_in_its_language(
+    offline_settings: Settings,
+) -> None:
+    assert offline_settings.database_url is not None
+    engine = engine_for(offline_settings.database_url)
+    with engine.connect() as conn:
+        water_th, water_en = conn.execute(
+            text("SELECT name_th, name_en FROM problem_category WHERE code = 'no_clean_water'")
+        ).one()
+        raster = conn.scalar(text("SELECT name FROM raster WHERE id = 'syn-flood_frequency'"))
+    engine.dispose()
+    # Each kind: its query, what its title and subtitle must say.
+    cases: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
+        ("choropleth", {"dimension": "education"}, ["มิติ: ด้านการศึกษา"], ["รายอำเภอ"]),
+        (
+            "choropleth",
+            {"indicator": "category:no_clean_water", "lang": "en"},
+            [f"{water_en} per 1,000 households"],
+            ["by district", "Survey round 2567"],
+        ),
+        (
+            "hexbin",
+            {"category": "no_clean_water", "status": "open", "round": 2567},
+            [f"ปัญหา: {water_th}", "สถานะ: ยังไม่ได้แก้ไข"],
+            ["รอบสำรวจ 2567"],
+        ),
+        (
+            "heatmap",
+            {"dimension": "health", "status": "solved_by_agency", "lang": "en"},
+            ["dimension: Health", "status: Solved by an agency"],
+            [],
+        ),
+        (
+            "households",
+            {"area": "3419", "dimension": "education", "status": "in_progress"},
+            ["ครัวเรือน (มิติ: ด้านการศึกษา, สถานะ: กำลังดำเนินการ)"],
+            [],
+        ),
+        (
+            "hotspots",
+            {},
+            ["จุดร้อน/จุดเย็น (Gi*): ปัญหาต่อ 1,000 ครัวเรือน"],
+            ["รายตำบล", "การคำนวณครั้งที่", "สุ่มสลับ 999 ครั้ง"],
+        ),
+        ("water", {}, [f"แรสเตอร์: {raster}"], []),
+        ("water", {"lang": "en"}, [f"raster: {raster}"], ["Survey round"]),
+        ("targeting", {"area": "3419"}, ["คะแนนความสำคัญ"], ["รายตำบล"]),
+    ]
+    with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
+        for kind, params, in_title, in_subtitle in cases:
+            page = admin.get(f"/maps/{kind}", params={"area": "34", **params})
+            assert page.status_code == 200, (kind, params, page.text[:300])
+            title, subtitle = title_of(page.text)
+            for words in in_title:
+                assert words in title, (kind, params, title)
+            for words in in_subtitle:
+                assert words in subtitle, (kind, params, subtitle)
+        assert "syn-flood_frequency" not in title_of(admin.get("/maps/water").text)[0]
+        for bad in ({"status": "nonsense"}, {"category": "no_such_problem"}):
+            assert admin.get("/maps/households", params={"area": "3419", **bad}).status_code == 422
+
+
+def test_area_maps_of_a_district_draw_its_subdistricts_by_default(
+    offline_settings: Settings,
+) -> None:
+    assert offline_settings.database_url is not None
+    engine = engine_for(offline_settings.database_url)
+    with engine.connect() as conn:
+        names = set(
+            conn.scalars(
+                text(
+                    "SELECT name_th FROM admin_unit WHERE level = 'subdistrict' AND code LIKE '3419%'"
+                )
+            )
+        )
+    engine.dispose()
+    with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
+        for kind in ("targeting", "choropleth"):
+            page = admin.get(f"/maps/{kind}", params={"area": "3419"})
+            assert page.status_code == 200, (kind, page.text[:300])
+            assert any(json.dumps(name) in page.text for name in names), kind
+            assert "ตำบล" in title_of(page.text)[1]
+        explicit = admin.get("/maps/targeting", params={"area": "34", "level": "district"})
+        assert explicit.status_code == 200 and "รายอำเภอ" in title_of(explicit.text)[1]
+        below = admin.get("/maps/choropleth", params={"area": "341901"})
+        assert below.status_code == 422 and "no admin areas below" in below.text
+
+
+def test_the_water_raster_is_cut_to_the_province(offline_settings: Settings) -> None:
+    assert offline_settings.database_url is not None
+    engine = engine_for(offline_settings.database_url)
+    with engine.connect() as conn:
+        wkb = conn.scalar(text("SELECT ST_AsBinary(geom) FROM admin_unit WHERE code = '34'"))
+    engine.dispose()
+    province = shapely.from_wkb(bytes(wkb))
+    with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
+        page = admin.get("/maps/water", params={"area": "34"}).text
+    found = re.search(r'L\.imageOverlay\(\s*"data:image/png;base64,([^"]+)",\s*(\[\[.*?\]\])', page)
+    assert found is not None
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(found.group(1)))).convert("RGBA"))
+    (south, west), (north, east) = json.loads(found.group(2))
+    rows, cols = image.shape[:2]
+    corners = gpd.GeoSeries(gpd.points_from_xy([west, east], [south, north]), crs=4326)
+    x, y = corners.to_crs(3857).x.to_numpy(), corners.to_crs(3857).y.to_numpy()
+    xs = x[0] + (np.arange(cols) + 0.5) * (x[1] - x[0]) / cols
+    ys = y[1] - (np.arange(rows) + 0.5) * (y[1] - y[0]) / rows
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    centres = gpd.GeoSeries(gpd.points_from_xy(grid_x.ravel(), grid_y.ravel()), crs=3857)
+    # The map cuts along its outline simplified by 50 m: a pixel's centre may lie that far out.
+    near = centres.to_crs(4326).within(province.buffer(0.001)).to_numpy()
+    seen = image[..., 3].ravel() > 0
+    assert seen.any() and not (seen & ~near).any()
+
+
+def test_the_water_map_keeps_its_sources_above_the_hexagons(
+    browser: Browser, offline_settings: Settings
+) -> None:
+    assert offline_settings.database_url is not None
+    token = token_for(offline_settings.database_url)
+    drawn = """() => {
+        const map = window[Object.keys(window).find((k) => k.startsWith("map_"))];
+        const kinds = [];
+        for (let o = map._renderer._drawFirst; o; o = o.next) {
+            const layer = o.layer;
+            if (layer instanceof L.CircleMarker) { kinds.push("source"); }
+            else if (layer.feature && "h3" in layer.feature.properties) { kinds.push("hexagon"); }
+        }
+        return kinds;
+    }"""
+    with serve(offline_settings) as client:
+        origin = str(client.base_url).rstrip("/")
+        context, outside = app_only(browser, origin, token)
+        page = context.new_page()
+        errors = watch(page)
+        page.goto(f"{origin}/maps/water?area=34")
+        check(page, errors, ["synthetic-flood_frequency", "ครัวเรือนที่ไม่มีน้ำสะอาด"], "water-order")
+        listed = [
+            t.strip()
+            for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+        ]
+        assert "syn-flood_frequency" not in listed
+        # The layer control lists the layers from the bottom up.
+        bottom_up = (
+            "synthetic-flood_frequency",
+            "พื้นที่น้ำท่วม",
+            "ครัวเรือนที่ไม่มีน้ำสะอาด",
+            "ทางน้ำ",
+            "แหล่งน้ำ",
+        )
+        order = [listed.index(n) for n in bottom_up]
+        assert order == sorted(order), listed
+        assert page.locator(".leaflet-control-layers-overlays input:not(:checked)").count() == 0
+        assert "synthetic-flood_frequency" in page.locator(".bmr-legend").inner_text()
+        panes = page.evaluate(
+            """() => [".leaflet-bmr-raster-pane", ".leaflet-overlay-pane"].map(
+                (s) => Number(getComputedStyle(document.querySelector(s)).zIndex))"""
+        )
+        assert panes[0] < panes[1]
+        assert page.locator(".leaflet-bmr-raster-pane img.leaflet-image-layer").count() == 1
+        for toggles in (0, 2):
+            hexagons = page.locator(
+                ".leaflet-control-layers-overlays label", has_text="ครัวเรือนที่ไม่มีน้ำสะอาด"
+            )
+            for _ in range(toggles):  # off and on again: Leaflet would put it back on top
+                hexagons.locator("input").click()
+            kinds = page.evaluate(drawn)
+            assert "hexagon" in kinds and "source" in kinds
+            last_hexagon = len(kinds) - 1 - kinds[::-1].index("hexagon")
+            assert last_hexagon < kinds.index("source"), toggles
+        context.close()
+    assert not outside, f"the map asked for {outside}"
+
+
+def test_every_dimension_status_and_level_has_a_name_in_each_language() -> None:
+    for lang in ("th", "en"):
+        assert set(maps.DIMENSION_NAMES[lang]) == set(DIMENSIONS)
+        assert set(maps.STATUS_NAMES[lang]) == set(STATUSES)
+        assert set(maps.LEVEL_NAMES[lang]) >= {"country", *maps.BELOW.values()}

@@ -56,6 +56,8 @@ IMPORT_READERS = frozenset({"officer", "district_officer", "governor", "admin"})
 IMPORTERS = frozenset({"officer", "district_officer", "admin"})
 
 Call = Callable[[httpx.Client, "Case"], httpx.Response | None]
+#: A survey file without rows: accepted, imported as nothing.
+HEADER_ONLY = b"household_id,round,subdistrict_code,problem_code\n"
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ PROBES: dict[tuple[str, str], Probe] = {
         "open",
         lambda c, _: c.post(
             "/imports",
-            files={"file": ("m.csv", b"household_id,round,subdistrict_code\n", "text/csv")},
+            files={"file": ("m.csv", HEADER_ONLY, "text/csv")},
         ),
     ),
     **{
@@ -351,7 +353,7 @@ def objects(world: dict[str, Any], analysis_settings: Settings) -> dict[str, Any
             relation: (runs[areas["parent"]], areas["parent"])
             for relation in ("own", "sibling", "parent")
         } | {"other": (runs["34"], "34")}
-        job = admin.post("/imports", files={"file": ("j.csv", b"household_id,round\n", "text/csv")})
+        job = admin.post("/imports", files={"file": ("j.csv", HEADER_ONLY, "text/csv")})
         assert job.status_code == 202
         found["job"] = job.json()["id"]
     return found
@@ -441,6 +443,7 @@ def test_record_lists_hold_exactly_what_the_scope_allows(
                 have = {item["household_id"] for item in body["items"]}
                 if have != want or body["total"] != len(want):
                     failures.append(f"{name}/{relation}: list {len(have)} vs oracle {len(want)}")
+                # The latest round by default, as the statistics.
                 problems = client.get("/problems", params={"area": area, "limit": 1000}).json()
                 seen = {p["household_id"] for p in problems["items"]}
                 allowed = problem_oracle(engine, role, given, area)
@@ -483,4 +486,79 @@ def test_statistics_and_hexagons_count_only_what_the_scope_allows(
                     failures.append(f"{name}/{relation}: stats {have}, hexagons {hexes}, {want}")
     engine.dispose()
     assert checked >= 20
+    assert not failures, "\n".join(failures)
+
+
+def _write_codes(world: dict[str, Any]) -> dict[str, str]:
+    """A subdistrict for each relation to write into: the own one, its sibling, a third one of
+    the parent district, and one of Bangkok."""
+    areas = world["areas"]
+    engine = engine_for(world["url"])
+    with engine.connect() as conn:
+        third = conn.scalar(
+            text(
+                "SELECT code FROM admin_unit WHERE level = 'subdistrict' AND geom IS NOT NULL "
+                "AND parent_code = :d AND code NOT IN (:a, :b) ORDER BY code LIMIT 1"
+            ),
+            {"d": areas["parent"], "a": areas["own"], "b": areas["sibling"]},
+        )
+    engine.dispose()
+    return {"own": areas["own"], "sibling": areas["sibling"], "parent": third, "other": "100101"}
+
+
+def test_every_write_lands_only_inside_the_callers_area(
+    world: dict[str, Any], analysis_settings: Settings
+) -> None:
+    """Uploads × every role that may upload × every relation: a row is written exactly when its
+    subdistrict is inside the caller's area, else refused (``outside_your_area``) and kept for
+    the uploader; refused analysis runs store nothing."""
+    codes = _write_codes(world)
+    engine = engine_for(world["url"])
+    failures = []
+    with serve(analysis_settings) as client:
+        for name in sorted(IMPORTERS):
+            client.headers["Authorization"] = f"Bearer {world['tokens'][name]}"
+            own = world["assignments"][name].get("area", "")
+            for relation, code in codes.items():
+                household = f"W-{name}-{relation}"
+                row = f"{household},{ROUND},{code},,drugs,open\n"
+                body = (
+                    "household_id,round,subdistrict_code,lat,problem_code,status\n" + row
+                ).encode()
+                started = client.post("/imports", files={"file": ("w.csv", body, "text/csv")})
+                job = started.json()
+                while job["state"] in ("queued", "running"):
+                    job = client.get(f"/imports/{job['id']}").json()
+                allowed = code.startswith(own)
+                with engine.connect() as conn:
+                    stored = conn.scalar(
+                        text("SELECT count(*) FROM household WHERE household_id = :h"),
+                        {"h": household},
+                    )
+                refused = client.get(f"/imports/{job['id']}/quarantine").json()["items"]
+                reasons = [r for item in refused for r in item["reasons"]]
+                if stored != int(allowed) or reasons != ([] if allowed else ["outside_your_area"]):
+                    failures.append(f"{name} {relation}: stored {stored}, refused {reasons}")
+        for name in sorted(AREA_WIDE):
+            client.headers["Authorization"] = f"Bearer {world['tokens'][name]}"
+            own = world["assignments"][name].get("area", "")
+            if "10".startswith(own):
+                continue
+            with engine.connect() as conn:
+                runs = conn.scalar(text("SELECT count(*) FROM hotspot_run"))
+                rasters = conn.scalar(text("SELECT count(*) FROM raster"))
+            made = [
+                client.post("/hotspots", json={"area": "10", "permutations": 99}),
+                client.post("/density/surface", json={"area": "10", "cell_m": 2000}),
+            ]
+            with engine.connect() as conn:
+                after = (
+                    conn.scalar(text("SELECT count(*) FROM hotspot_run")),
+                    conn.scalar(text("SELECT count(*) FROM raster")),
+                )
+            if [m.status_code for m in made] != [404, 404] or after != (runs, rasters):
+                failures.append(f"{name} other: {[m.status_code for m in made]}, stored {after}")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM household WHERE household_id LIKE 'W-%'"))
+    engine.dispose()
     assert not failures, "\n".join(failures)

@@ -10,6 +10,7 @@ import mapclassify
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio.transform
 import shapely
 
 from api.routers.maps import VENDOR_DIR
@@ -162,3 +163,97 @@ def test_names_from_files_cannot_put_markup_into_the_page() -> None:
     shown = webmap.household_map(points, context(), cap=10).get_root().render()
     assert "<script>alert(1)" not in shown and "\\u003cscript" not in shown
     assert "lt;script" in shown
+
+
+def test_tooltips_label_the_area_name_as_an_area_or_its_level() -> None:
+    def aliases(page: str) -> list[str]:
+        found = re.search(r"let aliases = (\[.*?\]);", page)
+        assert found is not None
+        return list(json.loads(found.group(1)))
+
+    plain = webmap.choropleth(grid(), context(), column="value", label="x").get_root().render()
+    assert aliases(plain)[0] == "พื้นที่"
+    named = webmap.choropleth(grid(), context(), column="value", label="x", area_label="ตำบล")
+    assert aliases(named.get_root().render())[0] == "ตำบล"
+    english = webmap.choropleth(grid(), context(lang="en"), column="value", label="x")
+    assert aliases(english.get_root().render())[0] == "Area"
+    hot = webmap.hotspot_map(grid().assign(gi_class="hot_95"), context()).get_root().render()
+    assert aliases(hot)[0] == "พื้นที่"
+
+
+def mercator_centres(image: np.ndarray, bounds: tuple[float, ...]) -> gpd.GeoSeries:
+    """The centres of an image's pixels (Web Mercator rows and columns over ``bounds`` in
+    degrees), in EPSG:4326, row by row."""
+    rows, cols = image.shape[:2]
+    corners = gpd.GeoSeries(
+        gpd.points_from_xy([bounds[0], bounds[2]], [bounds[1], bounds[3]]), crs=4326
+    ).to_crs(3857)
+    (x0, x1), (y0, y1) = corners.x.to_numpy(), corners.y.to_numpy()
+    xs = x0 + (np.arange(cols) + 0.5) * (x1 - x0) / cols
+    ys = y1 - (np.arange(rows) + 0.5) * (y1 - y0) / rows
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    return gpd.GeoSeries(gpd.points_from_xy(grid_x.ravel(), grid_y.ravel()), crs=3857).to_crs(4326)
+
+
+def test_a_raster_is_cut_to_the_area_s_outline() -> None:
+    values = np.ones((200, 200), dtype="float32")
+    transform = rasterio.transform.from_bounds(100, 15, 101, 16, 200, 200)
+    triangle = shapely.Polygon([(100.1, 15.1), (100.9, 15.1), (100.5, 15.9)])
+    image, bounds = webmap.raster_image(values, transform, "EPSG:4326", None, clip=triangle)
+    inside = mercator_centres(image, bounds).within(triangle).to_numpy()
+    alpha = image[..., 3].ravel()
+    assert inside.any() and (~inside).any()
+    assert (alpha[~inside] == 0).all() and (alpha[inside] > 0).all()
+    whole, _ = webmap.raster_image(values, transform, "EPSG:4326", None)
+    assert (whole[..., 3] > 0).all()
+
+
+def water_layers() -> dict[str, gpd.GeoDataFrame]:
+    sources = gpd.GeoDataFrame(
+        {"name": ["บ่อ 1", "บ่อ 2"], "status": ["ok", "dry"]},
+        geometry=gpd.points_from_xy([100.12, 100.33], [15.12, 15.31]),
+        crs=4326,
+    )
+    zones = gpd.GeoDataFrame(
+        {"name": ["z"]}, geometry=[shapely.box(100, 15, 100.2, 15.2)], crs=4326
+    )
+    river = gpd.GeoDataFrame(
+        {"name": ["ลำน้ำ"]}, geometry=[shapely.LineString([(100, 15), (100.5, 15.5)])], crs=4326
+    )
+    return {"water_sources": sources, "flood_zones": zones, "waterways": river}
+
+
+def test_the_water_map_draws_its_sources_last_and_its_raster_under_everything() -> None:
+    cells = grid().rename(columns={"value": "problems"}).fillna({"problems": 1})
+    names = {kind: kind for kind in webmap.WATER_STYLE} | {"households": "ครัวเรือนไม่มีน้ำ"}
+    image = np.zeros((4, 4, 4), dtype="uint8")
+    m = webmap.water_map(
+        water_layers(),
+        context(),
+        bounds=(100, 15, 100.5, 15.5),
+        names=names,
+        raster=(image, (100, 15, 100.5, 15.5), "ความถี่น้ำท่วม 10 ปี"),
+        households=cells,
+    )
+    page = m.get_root().render()
+    created = re.findall(r"var (\w+) = ", page)
+    kept = re.search(r"\}\)\(map_\w+, \[([^\]]*)\]\);", page)
+    assert kept is not None
+    drawn = kept.group(1).split(", ")
+    # Flood zones, hexagons, waterways, sources: added in that order, and kept in it.
+    assert drawn == [c for c in created if c.startswith(("geo_json", "feature_group"))][-4:]
+
+    def data(name: str) -> str:
+        start = page.index(f"{name}_add(")
+        return page[start : page.index("</script>", start)].split(");", 1)[0]
+
+    zones, hexagons, river, sources = drawn
+    assert '"problems"' in data(hexagons) and '"problems"' not in data(zones) + data(river)
+    assert sources.startswith("feature_group")
+    pane = re.search(r'createPane\(\s*"bmr-raster"\);\s*\w+\.style\.zIndex = (\d+);', page)
+    assert pane is not None and int(pane.group(1)) < 400  # Leaflet's overlay pane
+    assert re.search(r'L\.imageOverlay\((?:(?!\);).)*"pane": "bmr-raster"', page, re.S)
+    assert json.dumps("ความถี่น้ำท่วม 10 ปี") in page  # the layer control's name
+    legend = re.search(r"<div class='bmr-legend'>(.*?)</div></div>", page, re.S)
+    assert legend is not None and "ความถี่น้ำท่วม 10 ปี" in legend.group(1)
+    assert "ครัวเรือนไม่มีน้ำ" in legend.group(1)  # the hexagons' classes have their rows
