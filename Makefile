@@ -12,7 +12,7 @@ DEMO_PASSWORD ?= bamrung-demo-2567
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := api/static/vendor
 
-.PHONY: help demo test bench setup system browser lint clean
+.PHONY: help demo test bench setup system browser gis lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,11 +43,10 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	@$(BIN)/bamrung users token demo --label "make demo"
 	$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
 
-test: setup browser lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
+test: setup browser gis lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
 	$(BIN)/pytest
 
-bench: setup  ## speed against peer tools (installs gdal-bin for ogr2ogr); a national survey is built once
-	@command -v ogr2ogr >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin; }
+bench: setup gis  ## speed against peer tools (ogr2ogr among them); a national survey is built once
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 	$(BIN)/python bench/analysis.py $(BENCH_ANALYSIS_ARGS)
 	$(BIN)/python bench/maps.py $(BENCH_MAPS_ARGS)
@@ -86,6 +85,10 @@ $(VENDOR)/node_modules/.installed: $(VENDOR)/package.json $(VENDOR)/package-lock
 browser:  ## Debian's Chromium and a Thai font, for the map tests and their screenshots
 	@[ -x /usr/bin/chromium ] && fc-list :lang=th | grep -q . || { echo "installing Debian packages: chromium fonts-thai-tlwg"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg; }
+
+gis:  ## Debian's GDAL (ogrinfo, ogr2ogr): the tests read exports back with the GDAL QGIS uses
+	@command -v ogrinfo >/dev/null || { echo "installing Debian packages: gdal-bin"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin; }
 
 clean:  ## stop the private cluster and remove it with the virtualenv
 	-[ -x $(BIN)/bamrung ] && $(BIN)/bamrung db down

@@ -20,22 +20,34 @@ from layers.settings import Settings
 from layers.stats import CODE_LENGTH, area_above, latest_round, outlines_below, resolve_area
 
 ZONE_KINDS = ("flood_zones", "drought_zones", "land_use")
-# Households and their problems per child area, and how many lie in a zone of ``kinds``.
+# Households and their problems per child area, and how many lie in a zone of ``kinds``. The
+# households in a zone are found from the zones (a few hundred parts, each through the
+# households' spatial index), not by testing each household against the zones.
 ZONES = """
-WITH h AS (
-    SELECT h.household_id, h.round, left(h.subdistrict_code, :length) AS code,
-        EXISTS (SELECT 1 FROM layer_part z
-                WHERE z.kind = ANY(:kinds) AND ST_Intersects(z.geom, h.geom)) AS inside
-    FROM household h WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
+WITH inside AS (
+    SELECT DISTINCT h.household_id
+    FROM layer_part z
+    JOIN household h ON ST_Intersects(z.geom, h.geom)
+    WHERE z.kind = ANY(:kinds) AND h.round = :round AND h.subdistrict_code LIKE :prefix
+),
+problems AS (
+    SELECT p.household_id, count(*) AS n,
+        count(*) FILTER (WHERE p.category = 'flood_drought_damage') AS flood_drought
+    FROM problem p WHERE p.round = :round AND p.subdistrict_code LIKE :prefix
+    GROUP BY p.household_id
 )
-SELECT h.code, count(DISTINCT h.household_id) AS households,
-    count(DISTINCT h.household_id) FILTER (WHERE h.inside) AS households_in_zone,
-    count(p.id) AS problems,
-    count(p.id) FILTER (WHERE h.inside) AS problems_in_zone,
-    count(p.id) FILTER (WHERE h.inside AND p.category = 'flood_drought_damage')
+SELECT left(h.subdistrict_code, :length) AS code,
+    count(*) AS households,
+    count(*) FILTER (WHERE i.household_id IS NOT NULL) AS households_in_zone,
+    coalesce(sum(p.n), 0)::bigint AS problems,
+    coalesce(sum(p.n) FILTER (WHERE i.household_id IS NOT NULL), 0)::bigint AS problems_in_zone,
+    coalesce(sum(p.flood_drought) FILTER (WHERE i.household_id IS NOT NULL), 0)::bigint
         AS flood_drought_problems_in_zone
-FROM h LEFT JOIN problem p ON p.household_id = h.household_id AND p.round = h.round
-GROUP BY h.code ORDER BY h.code
+FROM household h
+LEFT JOIN inside i USING (household_id)
+LEFT JOIN problems p USING (household_id)
+WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
+GROUP BY 1 ORDER BY 1
 """
 # For each household reporting ``category``: the nearest working water source, in metres in
 # its UTM zone. KNN on the index gives candidates by degrees; the metric nearest is among the

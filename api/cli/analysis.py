@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.common import engine, errors, out, progress
+from api.cli.common import engine, errors, layer_out, out, progress
 from layers.settings import PROJECT_ROOT, Settings
 
 # The analysis modules (libpysal, esda, rasterio) are imported by the commands that use them:
@@ -17,7 +17,10 @@ from layers.settings import PROJECT_ROOT, Settings
 
 AreaOption = Annotated[str, typer.Option(help="area code; empty = the whole country")]
 RoundOption = Annotated[int | None, typer.Option("--round", help="survey round (default latest)")]
-OutOption = Annotated[Path | None, typer.Option("--out", help="write a .gpkg, .geojson or .csv")]
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", help="write a .gpkg, .geojson or .csv", callback=layer_out),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable")]
 TARGETING = PROJECT_ROOT / "data" / "targeting.yaml"
 
@@ -114,29 +117,40 @@ def target(
     out_file: OutOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rank areas (or households) for action, with every score's components."""
+    """Rank areas (or households) for action, with every score's components.
+
+    A ranking of areas is stored as a run, unless one computed from the same data and weights
+    is stored already (then that run is shown). ``--out`` writes the areas' outlines or the
+    households' points with their scores.
+    """
     from layers import targeting
     from layers.exports import write_layer
     from layers.overlay import records
 
     with errors(), engine(Settings()).begin() as conn:
         weights = targeting.load_config(config)
+        run_id = None
         if level == "household":
-            ranked = targeting.target_households(conn, weights, area=area, round_=round_)
+            layer = targeting.target_households(conn, weights, area=area, round_=round_)
         else:
-            _, ranked = targeting.target_areas(conn, weights, area=area, level=level, round_=round_)
-    ranked = ranked.reset_index(names="code")
-    if out_file:
-        write_layer(ranked, out_file, "targeting")
-    shown = ranked.head(top)
+            run_id, ranked = targeting.target_areas(
+                conn, weights, area=area, level=level, round_=round_, store=True
+            )
+            layer = targeting.area_layer(conn, ranked, area=area, level=level)
+        layer = layer.reset_index(names="code")
+        if out_file:
+            write_layer(layer, out_file, "targeting")
+            out.print(f"wrote {len(layer):,} {level}s to {out_file}")
+    shown = layer.drop(columns=layer.geometry.name).head(top)
     if as_json:
         out.print_json(json.dumps(records(shown), ensure_ascii=False, default=str))
         return
-    table = Table("rank", "code", "name", "score", *weights.weights, title=f"top {top} {level}s")
+    title = f"top {top} {level}s" + (f" (run {run_id})" if run_id else "")
+    table = Table("rank", "code", "name", "score", *weights.weights, title=title)
     for row in shown.to_dict("records"):
         table.add_row(
             str(row["rank"]),
-            row["code"],
+            str(row["code"]),
             str(row.get("name_th") or ""),
             f"{row['score']:.1f}",
             *[f"{row[f'{c}_points']:.1f}" for c in weights.weights],

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from psycopg.errors import QueryCanceled, UndefinedColumn, UndefinedTable
@@ -22,7 +23,7 @@ from rich.progress import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from geo.errors import BamrungError, MissingColumnsError
+from geo.errors import BamrungError, InvalidInputError, MissingColumnsError
 from layers.db import database_url, make_engine
 from layers.settings import Settings
 
@@ -57,6 +58,29 @@ def errors() -> Iterator[None]:
         return
     console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(2)
+
+
+def layer_out(value: Path | None) -> Path | None:
+    """An ``--out`` callback: a layer file of a kind the command cannot write is refused before
+    the command does any work (one line, exit code 2)."""
+    if value is not None:
+        from layers.exports import check_layer_path
+
+        with errors():
+            check_layer_path(value)
+    return value
+
+
+def suffix_out(*suffixes: str) -> Callable[[Path | None], Path | None]:
+    """An ``--out`` callback that takes files of these suffixes only."""
+
+    def check(value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in suffixes:
+            with errors():
+                raise InvalidInputError(f"{value}: write a {' or '.join(suffixes)} file")
+        return value
+
+    return check
 
 
 def first_line(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.cli.common import engine, errors, out
+from api.cli.common import engine, errors, out, suffix_out
 from geo.access import scope_of
 from geo.errors import InvalidInputError
 from geo.mapkinds import KINDS
@@ -32,7 +32,9 @@ GALLERY = (
 
 def map_command(
     kind: Annotated[str, typer.Argument(help=f"one of {', '.join(KINDS)}")],
-    out_file: Annotated[Path, typer.Option("--out", help="the HTML file to write")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="the HTML file to write", callback=suffix_out(".html"))
+    ],
     area: Annotated[str, typer.Option(help="area code; empty = Thailand")] = "34",
     level: Annotated[str, typer.Option(help="level of the areas drawn")] = "district",
     indicator: Annotated[str, typer.Option(help="choropleth indicator")] = "problems_per_1000",

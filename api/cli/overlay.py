@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.common import engine, errors, out
+from api.cli.common import engine, errors, layer_out, out
 from layers import overlay
 from layers.exports import write_layer
 from layers.settings import Settings
@@ -19,7 +19,10 @@ overlay_app = typer.Typer(help="Overlay the survey with Geo-social layers.", no_
 AreaOption = Annotated[str, typer.Option(help="area code; empty = the whole country")]
 RoundOption = Annotated[int | None, typer.Option("--round", help="survey round (default latest)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable")]
-OutOption = Annotated[Path | None, typer.Option("--out", help="write a .gpkg, .geojson or .csv")]
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", help="write a .gpkg, .geojson or .csv", callback=layer_out),
+]
 
 
 def _show(rows: list[dict[str, object]], title: str, as_json: bool) -> None:

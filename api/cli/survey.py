@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from api.cli.common import engine, errors, out, progress
+from api.cli.common import engine, errors, out, progress, suffix_out
 from layers.intake.importer import Importer, ImportReport
 from layers.settings import Settings
 
@@ -102,7 +102,9 @@ def _print(report: ImportReport) -> None:
 
 
 def synth(
-    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="CSV file to write", callback=suffix_out(".csv"))
+    ],
     province: Annotated[
         list[str] | None, typer.Option(help="province code (repeat for more)")
     ] = None,

@@ -132,7 +132,6 @@ def _endpoint(kind: str, permission: Permission) -> Callable[..., HTMLResponse]:
             session.connection(), settings, scoped, user.scope if user else None
         )
         body = render(made.map, VENDOR_URL)
-        session.commit()  # targeting stores its run
         if user is not None:
             fields = ["location", "household_id", "problems"]
             audit(request, session, user, made.households, fields)

@@ -1,38 +1,96 @@
-"""Targeting: areas ranked for action, each score with its components."""
+"""Targeting: areas (or households) ranked for action, each score with its components."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import in_scope, requires
-from api.deps import AdminLevel, AreaQuery, RoundQuery, SessionDep
+from api.deps import AdminLevel, AreaQuery, RoundQuery, SessionDep, SettingsDep
+from api.routers.households import audit
+from geo.errors import ForbiddenError
+from geo.intake import keyed_hash
 from layers import targeting
+from layers.intake.importer import pii_key
 from layers.overlay import records
 from layers.settings import PROJECT_ROOT
 from layers.users import User
 
 router = APIRouter(prefix="/targeting", tags=["analysis"])
 CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
+Level = Literal["province", "district", "subdistrict", "household"]
 
 
-@router.get("", summary="Rank the child areas of an area; stored as a targeting run")
+class TargetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    area: str = Field("", pattern=r"^(\d{2}|\d{4}|\d{6})?$")
+    level: AdminLevel
+    round: int | None = Field(None, ge=2500, le=2700)
+    top: int = Field(20, ge=1, le=10_000)
+
+
+@router.get(
+    "",
+    summary="Rank the child areas (or the households) of an area",
+    description="Nothing is stored: the stored run computed from the same data and weights is "
+    "answered when there is one (`run`), else the ranking is computed for this answer "
+    "(`run` null). `level=household` ranks the households with problems of a district or "
+    "subdistrict (personal data: logged; pseudonymised for analysts).",
+)
 def rank(
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("analysis:area"))],
-    level: Annotated[AdminLevel, Query(description="level of the areas ranked")],
+    level: Annotated[Level, Query(description="level of the areas ranked, or household")],
     area: AreaQuery = "",
     round: RoundQuery = None,
     top: Annotated[int, Query(ge=1, le=10_000, description="rows returned")] = 20,
 ) -> dict[str, Any]:
     config = targeting.load_config(CONFIG)
+    conn = session.connection()
+    area = in_scope(user, area)
+    if level == "household":
+        assert user is not None
+        if not user.scope.allows("households:read"):
+            raise ForbiddenError(f"the role {user.role} may not rank households")
+        ranked = targeting.target_households(conn, config, area=area, round_=round)
+        shown = ranked.drop(columns="geometry").head(top).reset_index(names="household_id")
+        ids = shown["household_id"].tolist()
+        if user.scope.pseudonymised:
+            refs = keyed_hash(shown["household_id"], pii_key(settings))
+            shown = shown.drop(columns="household_id").assign(household_ref=refs)
+        audit(request, session, user, ids, sorted(shown.columns))
+        return {"run": None, "weights": config.weights, "households": records(shown)}
+    run_id, ranked = targeting.target_areas(conn, config, area=area, level=level, round_=round)
+    return {
+        "run": run_id,
+        "weights": config.weights,
+        "areas": records(ranked.head(top).reset_index(names="code")),
+    }
+
+
+@router.post("", summary="Rank the child areas of an area and store the ranking as a run")
+def run(
+    session: SessionDep,
+    user: Annotated[User | None, Depends(requires("analysis:run"))],
+    body: TargetRequest,
+) -> dict[str, Any]:
+    config = targeting.load_config(CONFIG)
     run_id, ranked = targeting.target_areas(
-        session.connection(), config, area=in_scope(user, area), level=level, round_=round
+        session.connection(),
+        config,
+        area=in_scope(user, body.area),
+        level=body.level,
+        round_=body.round,
+        store=True,
     )
     session.commit()
     return {
         "run": run_id,
         "weights": config.weights,
-        "areas": records(ranked.head(top).reset_index(names="code")),
+        "areas": records(ranked.head(body.top).reset_index(names="code")),
     }

@@ -91,6 +91,49 @@ def test_targeting_ranks_with_components(client: httpx.Client) -> None:
     )
 
 
+def test_targeting_views_store_nothing_and_reuse_a_stored_run(
+    client: httpx.Client, analysis_engine: Engine
+) -> None:
+    params = {"area": "34", "level": "subdistrict", "top": 500}
+
+    def runs() -> int:
+        with analysis_engine.connect() as conn:
+            return int(conn.scalar(text("SELECT count(*) FROM target_run")) or 0)
+
+    before = runs()
+    views = [client.get("/targeting", params=params) for _ in range(3)]
+    views.append(client.get("/maps/targeting", params={"area": "34"}))
+    assert all(v.status_code == 200 for v in views) and runs() == before
+    made = client.post("/targeting", json={"area": "34", "level": "subdistrict", "top": 500})
+    assert made.status_code == 200 and made.json()["run"] is not None
+    again = client.post("/targeting", json={"area": "34", "level": "subdistrict", "top": 500})
+    seen = client.get("/targeting", params=params).json()
+    assert runs() == before + 1 and again.json()["run"] == seen["run"] == made.json()["run"]
+    assert seen["areas"] == views[0].json()["areas"]
+    # A district's map ranks its subdistricts (the level below, by default).
+    district = client.get("/maps/targeting", params={"area": "3419"})
+    assert district.status_code == 200, district.text
+
+
+def test_households_are_ranked_over_http_as_on_the_command_line(
+    analysis_settings: Settings, client: httpx.Client
+) -> None:
+    answer = client.get("/targeting", params={"area": "3419", "level": "household", "top": 5})
+    assert answer.status_code == 200, answer.text
+    ranked = answer.json()["households"]
+    assert [h["rank"] for h in ranked] == list(range(1, len(ranked) + 1)) and ranked
+    assert answer.headers["cache-control"] == "private, no-store"
+    url = analysis_settings.database_url
+    assert url is not None
+    shell = run("target", "--level", "household", "--area", "3419", "--top", "5", "--json", url=url)
+    assert shell.returncode == 0, shell.stderr
+    assert [h["code"] for h in json.loads(shell.stdout)] == [h["household_id"] for h in ranked]
+    with serve(analysis_settings, token_for(url, "analyst")) as analyst:
+        hidden = analyst.get("/targeting", params={"area": "3419", "level": "household"})
+    assert hidden.status_code == 200
+    assert all("household_id" not in h and h["household_ref"] for h in hidden.json()["households"])
+
+
 def test_overlays_and_layers(client: httpx.Client) -> None:
     zones = client.get(
         "/overlay/zones",

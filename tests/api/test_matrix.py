@@ -213,6 +213,15 @@ PROBES: dict[tuple[str, str], Probe] = {
         "area",
         lambda c, k: c.get("/targeting", params={"area": k.area, "level": "subdistrict"}),
     ),
+    ("POST", "/targeting"): Probe(
+        AREA_WIDE,
+        "area",
+        lambda c, k: (
+            None
+            if len(k.area) == 6
+            else c.post("/targeting", json={"area": k.area, "level": "subdistrict"})
+        ),
+    ),
     ("GET", "/layers"): Probe(READERS, "open", lambda c, _: c.get("/layers")),
     ("GET", "/layers/{kind}/features"): Probe(
         READERS,

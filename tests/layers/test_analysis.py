@@ -184,15 +184,39 @@ def test_hexagons_and_kernel_density_account_for_every_household(
 def test_targeting_ranks_are_explained_and_stable(analysis_engine: Engine) -> None:
     config = targeting.load_config(PROJECT_ROOT / "data" / "targeting.yaml")
     with analysis_engine.begin() as conn:
-        first_id, first = targeting.target_areas(conn, config, area="34", level="subdistrict")
-        second_id, second = targeting.target_areas(conn, config, area="34", level="subdistrict")
+        conn.execute(text("DELETE FROM target_run"))
+        viewed_id, viewed = targeting.target_areas(conn, config, area="34", level="subdistrict")
+        assert viewed_id is None and conn.scalar(text("SELECT count(*) FROM target_run")) == 0
+        first_id, first = targeting.target_areas(
+            conn, config, area="34", level="subdistrict", store=True
+        )
+        # The same data and weights: the stored run is reused, by a view or another run.
+        second_id, second = targeting.target_areas(
+            conn, config, area="34", level="subdistrict", store=True
+        )
+        reused_id, reused = targeting.target_areas(conn, config, area="34", level="subdistrict")
         stored = conn.execute(
             text("SELECT code, rank, score FROM target_score WHERE run_id = :r ORDER BY rank"),
             {"r": first_id},
         ).all()
+        runs = conn.scalar(text("SELECT count(*) FROM target_run"))
+        # A change of the data it was computed from: a new ranking.
+        conn.execute(
+            text(
+                "UPDATE problem SET status = 'solved_by_agency' WHERE round = 2567 AND "
+                "status <> 'solved_by_agency' AND subdistrict_code = :c"
+            ),
+            {"c": first.index[0]},
+        )
+        changed_id, changed = targeting.target_areas(conn, config, area="34", level="subdistrict")
         ranked_households = targeting.target_households(conn, config, area="3419")
-    assert first_id != second_id
-    pd.testing.assert_frame_equal(first, second)
+        conn.rollback()
+    assert first_id is not None and second_id == reused_id == first_id and runs == 1
+    pd.testing.assert_frame_equal(first, viewed)
+    pd.testing.assert_frame_equal(first, second, check_dtype=False)
+    pd.testing.assert_frame_equal(first, reused, check_dtype=False)
+    assert changed_id is None
+    assert changed.loc[first.index[0], "unresolved"] < first.loc[first.index[0], "unresolved"]
     assert list(first["rank"]) == list(range(1, len(first) + 1))
     assert first["score"].is_monotonic_decreasing
     points = first[[f"{c}_points" for c in config.weights]].sum(axis=1)
@@ -200,3 +224,4 @@ def test_targeting_ranks_are_explained_and_stable(analysis_engine: Engine) -> No
     assert [(c, r) for c, r, _ in stored] == list(zip(first.index, first["rank"], strict=True))
     assert first["score"].max() <= 100 and first["score"].min() >= 0
     assert len(ranked_households) > 0 and ranked_households.index.is_unique
+    assert set(ranked_households.geom_type) == {"Point"}
