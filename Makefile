@@ -51,6 +51,7 @@ bench: setup gis  ## speed against peer tools (ogr2ogr among them); a national s
 	$(BIN)/python bench/analysis.py $(BENCH_ANALYSIS_ARGS)
 	$(BIN)/python bench/maps.py $(BENCH_MAPS_ARGS)
 	$(BIN)/python bench/serve.py $(BENCH_SERVE_ARGS)
+	$(BIN)/python bench/targeting.py $(BENCH_TARGETING_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench

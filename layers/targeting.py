@@ -29,7 +29,7 @@ WATER_ZONES = ("flood_zones", "drought_zones")
 NAMES = ("name_th", "name_en", "households", "problems")
 # Raw components per household of an area.
 HOUSEHOLDS = """
-WITH inside AS (
+WITH inside AS MATERIALIZED (
     SELECT DISTINCT h.household_id
     FROM layer_part z JOIN household h ON ST_Intersects(z.geom, h.geom)
     WHERE z.kind = ANY(:zones) AND h.round = :round AND h.subdistrict_code LIKE :prefix
