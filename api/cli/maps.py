@@ -36,7 +36,10 @@ def map_command(
         Path, typer.Option("--out", help="the HTML file to write", callback=suffix_out(".html"))
     ],
     area: Annotated[str, typer.Option(help="area code; empty = Thailand")] = "34",
-    level: Annotated[str, typer.Option(help="level of the areas drawn")] = "district",
+    level: Annotated[
+        str | None,
+        typer.Option(help="level of the areas drawn (default: the level below the area)"),
+    ] = None,
     indicator: Annotated[str, typer.Option(help="choropleth indicator")] = "problems_per_1000",
     scheme: Annotated[str, typer.Option(help="quantiles, natural_breaks, equal_interval")] = (
         "quantiles"
