@@ -18,57 +18,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import folium
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, Engine, select, text
+from ubon import PROVINCE, ubon_database
 
 from geo.access import scope_of
 from geo.mapassets import render
-from layers import analysis, migrate, stats
-from layers.boundaries import load_boundaries
-from layers.cluster import ensure_database
-from layers.db import database_url, make_engine
-from layers.intake.importer import Importer
+from layers import analysis, stats
 from layers.maps import MapQuery, choropleth, heatmap, hexbin
 from layers.models import AdminUnit
-from layers.settings import PROJECT_ROOT, Settings
-from layers.synth import generate, write
+from layers.settings import Settings
 
-BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 NAME = "bamrung_bench_maps"
-PROVINCE = "34"
 ADMIN = scope_of("admin", None)
 
 
 def prepare(households: int, rebuild: bool) -> tuple[Engine, Settings]:
-    settings = Settings()
-    url = ensure_database(database_url(settings), NAME)
-    settings = Settings(database_url=url)
-    engine = make_engine(url, settings)
-    migrate.upgrade_and_sync(engine, settings.taxonomy_file)
-    with engine.begin() as conn:
-        if rebuild:
-            conn.exec_driver_sql("TRUNCATE household, problem, quarantine, import_job CASCADE")
-        if not conn.scalar(select(AdminUnit.code).limit(1)):
-            load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
-        have = conn.scalar(text("SELECT count(*) FROM household")) or 0
-    if have < households * 0.9:
-        with engine.connect() as conn:
-            survey = generate(
-                conn, provinces=[PROVINCE], households=households, seed=11, defects=0.0
-            )
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "ubon.csv"
-            write(survey, path)
-            Importer(engine, settings).run(path)
-    return engine, settings
+    return ubon_database(NAME, households, rebuild)
 
 
 def timed(build: Callable[[], folium.Map]) -> tuple[float, int]:

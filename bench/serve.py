@@ -57,21 +57,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
+from ubon import ubon_database
 
-from layers import migrate
-from layers.boundaries import load_boundaries
-from layers.cluster import ensure_database, free_port
-from layers.db import database_url, make_engine
-from layers.intake.importer import Importer
-from layers.models import AdminUnit
-from layers.settings import PROJECT_ROOT, Settings
-from layers.synth import generate, write
+from layers.cluster import free_port
 from layers.users import add_user, issue_token, user_named
 
-BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 NAME = "bamrung_bench_serve"
-PROVINCE = "34"
 USER = "bench-serve-admin"
 HOST = "127.0.0.1"  # loopback only: the server listens here and the load goes nowhere else
 ENDPOINTS = {
@@ -85,31 +77,13 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def prepare(households: int, rebuild: bool) -> tuple[str, int, str]:
     """The bench database's URL, its household count and a new admin API token."""
-    settings = Settings()
-    url = ensure_database(database_url(settings), NAME)
-    settings = Settings(database_url=url)
-    engine = make_engine(url, settings)
-    migrate.upgrade_and_sync(engine, settings.taxonomy_file)
-    with engine.begin() as conn:
-        if rebuild:
-            conn.exec_driver_sql("TRUNCATE household, problem, quarantine, import_job CASCADE")
-        if not conn.scalar(select(AdminUnit.code).limit(1)):
-            load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
-        have = conn.scalar(text("SELECT count(DISTINCT household_id) FROM household")) or 0
-    if have < households * 0.9:
-        with engine.connect() as conn:
-            survey = generate(
-                conn, provinces=[PROVINCE], households=households, seed=11, defects=0.0
-            )
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "ubon.csv"
-            write(survey, path)
-            Importer(engine, settings).run(path)
+    engine, settings = ubon_database(NAME, households, rebuild)
+    assert settings.database_url is not None
     token = admin_token(engine)
     with engine.connect() as conn:
         have = conn.scalar(text("SELECT count(DISTINCT household_id) FROM household")) or 0
     engine.dispose()
-    return url, have, token
+    return settings.database_url, have, token
 
 
 def admin_token(engine: Engine) -> str:

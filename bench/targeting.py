@@ -31,48 +31,25 @@ from typing import Any
 import geopandas as gpd
 import httpx
 import uvicorn
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
+from ubon import PROVINCE, ubon_database
 
 from api.app import create_app
-from layers import migrate
-from layers.boundaries import load_boundaries
-from layers.cluster import ensure_database, free_port
-from layers.db import database_url, make_engine
+from layers.cluster import free_port
 from layers.geosocial import import_layer, import_raster
-from layers.intake.importer import Importer
-from layers.models import AdminUnit
-from layers.settings import PROJECT_ROOT, Settings
-from layers.synth import generate, generate_water, write, write_water
+from layers.settings import Settings
+from layers.synth import generate_water, write_water
 from layers.users import add_user, issue_token
 
-BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 NAME = "bamrung_bench_targeting"
-PROVINCE = "34"
 QUERY = {"area": PROVINCE, "level": "subdistrict", "top": 500}
 
 
 def prepare(households: int, rebuild: bool, home: Path) -> tuple[Engine, Settings]:
-    settings = Settings()
-    url = ensure_database(database_url(settings), NAME)
-    settings = Settings(database_url=url, home=home, map_tiles="none")
-    engine = make_engine(url, settings)
-    migrate.upgrade_and_sync(engine, settings.taxonomy_file)
-    with engine.begin() as conn:
-        if rebuild:
-            conn.exec_driver_sql("TRUNCATE household, problem, quarantine, import_job CASCADE")
-        if not conn.scalar(select(AdminUnit.code).limit(1)):
-            load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
-        have = conn.scalar(text("SELECT count(*) FROM household WHERE round = 2567")) or 0
+    """The shared Ubon survey, and a synthetic water set for it."""
+    engine, settings = ubon_database(NAME, households, rebuild, home=home, map_tiles="none")
+    with engine.connect() as conn:
         zones = conn.scalar(text("SELECT count(*) FROM layer WHERE kind LIKE '%_zones'")) or 0
-    if have < households * 0.9:
-        with engine.connect() as conn:
-            survey = generate(
-                conn, provinces=[PROVINCE], households=households, seed=11, defects=0.0
-            )
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "ubon.csv"
-            write(survey, path)
-            Importer(engine, settings).run(path)
     if not zones:
         with engine.connect() as conn:
             water = generate_water(conn, PROVINCE, seed=3)
