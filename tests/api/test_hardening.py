@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import jwt
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import text
 
 from api.auth import ALGORITHM, signing_key
 from layers.settings import Settings
+from tests.api.browser import app_only, watch
 from tests.api.test_cli import run
-from tests.api.test_maps import ARGS, CHROMIUM, watch
 from tests.conftest import engine_for, serve, token_for
 
 PASSWORD = "a long enough secret"
@@ -212,38 +210,17 @@ def test_a_chunked_body_without_a_length_is_refused_as_it_passes_the_limit(
     assert not uploads.exists() or not any(uploads.iterdir())
 
 
-@pytest.fixture(scope="module")
-def docs_browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make browser` installs it")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-
-
 def test_the_docs_work_offline_under_their_content_security_policy(
-    api: httpx.Client, docs_browser: Any
+    api: httpx.Client, browser: Browser
 ) -> None:
     base = str(api.base_url)
-    page = docs_browser.new_page()
+    context, outside = app_only(browser, base)
+    page = context.new_page()
     errors = watch(page)
-    outside: list[str] = []
-
-    def only_the_app(route: Any) -> None:
-        if route.request.url.startswith(base):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_the_app)
     answer = page.goto(f"{base}/docs")
-    assert (
-        answer is not None
-        and "script-src 'self' 'sha256-" in answer.headers["content-security-policy"]
-    )
+    assert answer is not None
+    assert "script-src 'self' 'sha256-" in answer.headers["content-security-policy"]
     page.wait_for_selector(".opblock-tag", timeout=20_000)
     tags = page.locator(".opblock-tag").all_inner_texts()
-    page.close()
+    context.close()
     assert any("imports" in t for t in tags) and not errors and not outside, (errors, outside)

@@ -11,7 +11,6 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 import shapely
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import text
 
 from api.cli.maps import GALLERY
@@ -28,21 +27,11 @@ from geo.stats import DIMENSIONS
 from layers import maps
 from layers.models import STATUSES
 from layers.settings import PROJECT_ROOT, Settings
+from tests.api.browser import app_only, watch
 from tests.api.oracle import ROUND
 from tests.api.test_cli import run
 from tests.conftest import engine_for, serve, token_for
 
-CHROMIUM = Path("/usr/bin/chromium")
-# As root Chromium needs --no-sandbox; the rest keeps it off the network it would call home to.
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "maps"
 # Each kind, its query, and layer names the layer control must list (Thai, the default).
 KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
@@ -57,30 +46,12 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make browser` installs it")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
 def offline_settings(analysis_settings: Settings) -> Settings:
     """The analysis database, a hotspot run for Ubon, and maps with the plain basemap."""
     assert analysis_settings.database_url is not None
     done = run("hotspots", "--area", "34", url=analysis_settings.database_url)
     assert done.returncode == 0, done.stderr
     return analysis_settings.model_copy(update={"map_tiles": "none"})
-
-
-def watch(page: Page) -> list[str]:
-    """Console errors and uncaught exceptions of the page, as they come."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
 
 
 def check(page: Page, errors: list[str], layers: list[str], name: str) -> None:
@@ -95,23 +66,6 @@ def check(page: Page, errors: list[str], layers: list[str], name: str) -> None:
     assert page.locator(".leaflet-control-search").count() == 1
     assert page.locator(".leaflet-control-zoom-fullscreen, .fullscreen-icon").count() >= 1
     assert "CC BY-IGO" in page.locator(".bmr-footer").inner_text()
-
-
-def app_only(browser: Browser, origin: str, token: str) -> tuple[BrowserContext, list[str]]:
-    """A browser context sending ``token`` that reaches the app at ``origin`` and nothing
-    else, and the list of the other URLs it was asked for."""
-    context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
-    outside: list[str] = []
-
-    def only_the_app(route: Route) -> None:
-        if route.request.url.startswith(origin):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_the_app)
-    return context, outside
 
 
 def test_every_kind_served_by_the_api_works_in_chromium_without_the_internet(
