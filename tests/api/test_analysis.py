@@ -201,3 +201,35 @@ def test_stats_json_on_the_command_line(analysis_settings: Settings) -> None:
     } <= set(rows[0])
     bad = run("stats", "--area", "34", "--level", "province", url=analysis_settings.database_url)
     assert bad.returncode == 2 and "not below" in bad.stderr
+
+
+def test_problems_carry_their_place_and_agency_and_default_to_the_latest_round(
+    client: httpx.Client, analysis_engine: Engine
+) -> None:
+    latest = client.get("/problems", params={"area": "3419", "limit": 1000}).json()
+    earlier = client.get("/problems", params={"area": "3419", "round": 2566, "limit": 5}).json()
+    with analysis_engine.connect() as conn:
+        counts = dict(
+            conn.execute(
+                text(
+                    "SELECT round, count(*) FROM problem WHERE subdistrict_code LIKE '3419%' "
+                    "GROUP BY round"
+                )
+            ).all()
+        )
+        names = dict(conn.execute(text("SELECT code, name_th FROM admin_unit")).all())
+        agencies = dict(
+            conn.execute(
+                text("SELECT code, agencies -> 0 ->> 'name_en' FROM problem_category")
+            ).all()
+        )
+    assert latest["total"] == counts[2567] and earlier["total"] == counts[2566]
+    assert {p["round"] for p in latest["items"]} == {2567}
+    for problem in latest["items"]:
+        code = problem["subdistrict_code"]
+        assert problem["district_code"] == code[:4] and problem["province_code"] == "34"
+        assert problem["subdistrict_th"] == names[code]
+        assert problem["district_th"] == names[code[:4]] and problem["province_th"] == names["34"]
+        assert problem["agency_en"] == agencies[problem["category"]]
+    escalated = {p["category"] for p in latest["items"] if p["escalated"]}
+    assert escalated <= {"no_land_title", "child_out_of_school", "illiteracy"} and escalated
