@@ -5,11 +5,20 @@ ministry's 2023 proportions: 26.2 % of households have at least one, about 3.19 
 solved in the earlier round, and urban communities worse off than rural ones. Every value is
 drawn from a seeded generator, and defects come from a separate stream, so the same seed gives
 the same clean rows with or without defects.
+
+Hardship is spatially structured, as it is in TPMAP: a household's risk of having a problem is
+the product of its region's multiplier (:data:`REGION_RISK`), a little unstructured noise per
+subdistrict, and the relative risk of a planted hot or cold cluster (whole districts, or groups
+of contiguous subdistricts) when it lives in one; noise and clusters average to 1 over each
+province, so the region alone sets a province's level. The risks are then rescaled so that, in
+expectation, the run's share of affected households is still 26.2 % and urban households are
+still 1.3 times as likely as rural ones. The clusters are listed in ``Synthetic.clusters``, the
+key that hotspot analysis should recover.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +39,39 @@ HOUSEHOLDS_PER_VILLAGE = 120
 SPREAD_DEG = 0.003
 """Spread of households around their village centre (about 300 m)."""
 GPS_NOISE_DEG = 0.00005
+REGION_RISK = {
+    "bangkok": 0.6,
+    "central": 0.8,
+    "east": 0.85,
+    "west": 0.9,
+    "south": 1.0,
+    "north": 1.15,
+    "northeast": 1.3,
+    "deep_south": 1.45,
+}
+"""Relative household risk by region, from Bangkok (best off) to the Northeast and the deep South
+(TPMAP's poorest provinces); a run of one province rescales its own level away."""
+SUBDISTRICT_NOISE = 0.1
+"""Standard deviation of each subdistrict's unstructured log-risk: areas differ even outside
+clusters, without any spatial pattern."""
+HOT_RISK = 2.5
+"""Relative risk of every household in a planted hot cluster (a district or subdistricts)."""
+COLD_RISK = 0.4
+"""Relative risk of every household in a planted cold cluster (a district or subdistricts)."""
+DISTRICTS_PER_HOT = 25
+"""One hot district is planted for every this many districts of the run (rounded)."""
+DISTRICTS_PER_COLD = 30
+"""One cold district is planted for every this many districts of the run (rounded)."""
+SUBDISTRICTS_PER_HOT = 75
+"""One hot cluster of subdistricts is planted for every this many subdistricts (rounded)."""
+SUBDISTRICTS_PER_COLD = 150
+"""One cold cluster of subdistricts is planted for every this many subdistricts (rounded)."""
+CLUSTER_SUBDISTRICTS = (7, 12)
+"""Smallest and largest number of contiguous subdistricts in a planted subdistrict cluster."""
+MIN_DISTRICT_SUBDISTRICTS = 6
+"""A district is planted whole only if it has at least this many subdistricts in the run."""
+#: The columns of ``Synthetic.clusters`` and of the ``.clusters.csv`` file.
+CLUSTER_COLUMNS = ["cluster", "level", "code", "kind", "relative_risk"]
 DEFECTS = (
     "missing_coordinates",
     "swapped_coordinates",
@@ -77,7 +119,8 @@ DETAILS = ("ต้องการความช่วยเหลือ", "แ�
 
 @dataclass(frozen=True)
 class Synthetic:
-    """The generated rows (canonical columns, row order = file order) and the defect key."""
+    """The generated rows (canonical columns, row order = file order), the defect key and the
+    planted clusters."""
 
     rows: pd.DataFrame
     key: pd.DataFrame
@@ -86,6 +129,10 @@ class Synthetic:
     """The rows before defects were planted."""
     origin: NDArray[np.int64]
     """For each row of ``rows``, the index of the clean row it came from."""
+    clusters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CLUSTER_COLUMNS))
+    """The planted clusters, one row per area: ``cluster`` (number), ``level`` (``district``:
+    the whole district; ``subdistrict``: one member of a contiguous group), ``code``, ``kind``
+    (``hot`` or ``cold``) and ``relative_risk`` (the multiplier of its households' risk)."""
 
 
 def _random_points_in(
@@ -138,6 +185,8 @@ def synthesize(
     """
     require_crs(subdistricts)
     rng = np.random.default_rng(seed)
+    # The spatial structure has its own stream: every other value is drawn as it was without it.
+    risk, clusters = spatial_risk(subdistricts, np.random.default_rng([seed, 2]))
     codes = subdistricts["code"].to_numpy(dtype=object)
     geoms = subdistricts.geometry.to_numpy()
     area = subdistricts.to_crs(UTM_47N).area.to_numpy()
@@ -169,6 +218,7 @@ def synthesize(
                     "x": x,
                     "y": y,
                     "urban": urban_area[i] ^ (rng.random(n) < 0.1),
+                    "_risk": risk[i],
                     "_geom": geoms[i],
                 }
             )
@@ -198,6 +248,9 @@ def synthesize(
         )
     ]
 
+    homes["_p"] = affected_probability(
+        homes["_risk"].to_numpy(dtype=float), homes["urban"].to_numpy(dtype=bool)
+    )
     rows = []
     for r, current in ((rounds[0], False), (rounds[1], True)):
         rows.append(_round_rows(homes, categories, r, current, rng))
@@ -208,7 +261,248 @@ def synthesize(
     planted, key, origin = _plant(
         clean, subdistricts, categories, defects, np.random.default_rng([seed, 1])
     )
-    return Synthetic(planted, key, clean, origin)
+    return Synthetic(planted, key, clean, origin, clusters)
+
+
+def region(province: str) -> str:
+    """The region (a key of :data:`REGION_RISK`) of a province, from its two-digit code.
+
+    The registry numbers provinces region by region: 10 Bangkok, 11-19 the centre, 20-27 the
+    east, 30-49 the Northeast, 50-67 the north, 70-77 the west, 80-93 the south and 94-96
+    (Pattani, Yala, Narathiwat) the deep South.
+    """
+    number = int(province[:2])
+    for last, name in (
+        (10, "bangkok"),
+        (19, "central"),
+        (29, "east"),
+        (49, "northeast"),
+        (69, "north"),
+        (79, "west"),
+        (93, "south"),
+    ):
+        if number <= last:
+            return name
+    return "deep_south"
+
+
+def spatial_risk(
+    subdistricts: gpd.GeoDataFrame, rng: np.random.Generator
+) -> tuple[NDArray[np.float64], pd.DataFrame]:
+    """Each subdistrict's relative risk of hardship, and the clusters planted to shape it.
+
+    Parameters
+    ----------
+    subdistricts : GeoDataFrame
+        ``code`` and polygon of the subdistricts of the run (EPSG:4326).
+    rng : Generator
+        The stream the clusters and the noise are drawn from.
+
+    Returns
+    -------
+    risk : ndarray
+        One multiplier per row of ``subdistricts``: the region's, times noise × the cluster's
+        relative risk (1 outside clusters) divided by its mean over the province's
+        subdistricts. Only ratios matter: :func:`affected_probability` rescales.
+    clusters : DataFrame
+        The planted clusters (:data:`CLUSTER_COLUMNS`, see :class:`Synthetic`).
+    """
+    codes = subdistricts["code"].astype(str).tolist()
+    region_risk = np.array([REGION_RISK[region(c)] for c in codes])
+    noise = rng.lognormal(0.0, SUBDISTRICT_NOISE, len(codes))
+    clusters = plant_clusters(subdistricts, rng)
+    members = planted_subdistricts(clusters, codes)
+    local = noise * members["relative_risk"].reindex(codes, fill_value=1.0).to_numpy(dtype=float)
+    # Clusters move hardship within a province, and the region alone sets the province's level:
+    # otherwise a few hot clusters more in the south than in the Northeast would turn the
+    # gradient over.
+    province = pd.Series(local).groupby([c[:2] for c in codes]).transform("mean").to_numpy()
+    return region_risk * local / province, clusters
+
+
+def plant_clusters(subdistricts: gpd.GeoDataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Choose hot and cold districts and clusters of contiguous subdistricts.
+
+    Whole districts come first (hot, then cold), then groups of
+    :data:`CLUSTER_SUBDISTRICTS` contiguous subdistricts, which may cross district lines. How
+    many of each scales with the run (:data:`DISTRICTS_PER_HOT` and the like). No two clusters
+    share or touch a subdistrict, so that each one stands out against ordinary neighbours.
+
+    Parameters
+    ----------
+    subdistricts : GeoDataFrame
+        ``code`` and polygon of the subdistricts of the run (EPSG:4326).
+    rng : Generator
+        The stream the choices are drawn from.
+
+    Returns
+    -------
+    DataFrame
+        :data:`CLUSTER_COLUMNS`, one row per planted district or member subdistrict, numbered
+        from 1 in the order planted.
+    """
+    codes = subdistricts["code"].astype(str).tolist()
+    n = len(codes)
+    geoms = subdistricts.geometry.to_numpy()
+    # Contiguity as Queen weights see it: polygons that meet, at an edge or a corner.
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    neighbours: list[set[int]] = [set() for _ in range(n)]
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i != j:
+            neighbours[i].add(j)
+    blocked = np.zeros(n, dtype=bool)  # in a cluster or next to one
+    rows: list[tuple[int, str, str, str, float]] = []
+
+    def take(members: list[int], level: str, kind: str, risk: float) -> None:
+        number = rows[-1][0] + 1 if rows else 1
+        if level == "district":
+            rows.append((number, level, codes[members[0]][:4], kind, risk))
+        else:
+            rows.extend((number, level, codes[m], kind, risk) for m in sorted(members))
+        for m in members:
+            blocked[m] = True
+            blocked[list(neighbours[m])] = True
+
+    by_district: dict[str, list[int]] = {}
+    for i, code in enumerate(codes):
+        by_district.setdefault(code[:4], []).append(i)
+    whole = [m for _, m in sorted(by_district.items()) if len(m) >= MIN_DISTRICT_SUBDISTRICTS]
+    for kind, per, risk in (
+        ("hot", DISTRICTS_PER_HOT, HOT_RISK),
+        ("cold", DISTRICTS_PER_COLD, COLD_RISK),
+    ):
+        wanted = _how_many(len(by_district), per)
+        for d in rng.permutation(len(whole)):
+            if wanted == 0:
+                break
+            if not blocked[whole[d]].any():
+                take(whole[d], "district", kind, risk)
+                wanted -= 1
+
+    smallest, largest = CLUSTER_SUBDISTRICTS
+    for kind, per, risk in (
+        ("hot", SUBDISTRICTS_PER_HOT, HOT_RISK),
+        ("cold", SUBDISTRICTS_PER_COLD, COLD_RISK),
+    ):
+        wanted = _how_many(n, per)
+        for start in rng.permutation(n):
+            if wanted == 0:
+                break
+            # Only where there is room: a start hemmed in by other clusters grows a thin snake
+            # that Gi* cannot see, around holes that it sees as hot.
+            if blocked[start] or blocked[list(neighbours[start])].any():
+                continue
+            size = int(rng.integers(smallest, largest + 1))
+            members = [int(start)]
+            while len(members) < size:
+                frontier = sorted(
+                    {j for m in members for j in neighbours[m] if not blocked[j]} - set(members)
+                )
+                if not frontier:
+                    break
+                # Grown compact, as real pockets of hardship are: the subdistricts that touch
+                # the most members first, so that members are mostly each other's neighbours.
+                touching = np.array([len(neighbours[j] & set(members)) for j in frontier])
+                best = [j for j, t in zip(frontier, touching, strict=True) if t == touching.max()]
+                members.append(best[int(rng.integers(len(best)))])
+            if len(members) >= smallest:
+                take(members, "subdistrict", kind, risk)
+                wanted -= 1
+    return pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+
+
+def _how_many(units: int, per: int) -> int:
+    return int(units / per + 0.5)
+
+
+def planted_subdistricts(clusters: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    """The subdistricts inside planted clusters: a district's row stands for all of its own.
+
+    Parameters
+    ----------
+    clusters : DataFrame
+        ``Synthetic.clusters``, or the ``.clusters.csv`` file written beside a survey.
+    codes : list of str
+        The subdistricts of the run.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the code of each subdistrict in a cluster: ``cluster``, ``level``, ``kind``
+        and ``relative_risk``.
+    """
+    columns = ["cluster", "level", "kind", "relative_risk"]
+    by_area = {
+        (str(row.level), str(row.code)): (
+            int(row.cluster),
+            str(row.level),
+            str(row.kind),
+            float(row.relative_risk),
+        )
+        for row in clusters.itertuples(index=False)
+    }
+    members = {}
+    for code in map(str, codes):
+        found = by_area.get(("subdistrict", code)) or by_area.get(("district", code[:4]))
+        if found:
+            members[code] = found
+    frame = pd.DataFrame(list(members.values()), index=list(members), columns=columns)
+    return frame.rename_axis("code").sort_index()
+
+
+def affected_probability(
+    risk: NDArray[np.float64], urban: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """Each household's chance of having a problem, from its relative risk and whether urban.
+
+    The chance is ``min(1, scale * factor**urban * risk)``, with ``scale`` and ``factor``
+    solved so that, in expectation over these households, :data:`AFFECTED_SHARE` of them are
+    affected and urban households are :data:`URBAN_RISK` times as likely as rural ones, however
+    the clusters and regions fall on towns and villages.
+
+    Parameters
+    ----------
+    risk : ndarray
+        Positive relative risks, one per household.
+    urban : ndarray
+        Whether each household is urban.
+
+    Returns
+    -------
+    ndarray
+        Probabilities between 0 and 1.
+    """
+    # Households share their subdistrict's risk: solve over the distinct (risk, urban) pairs.
+    pairs, inverse, counts = np.unique(
+        np.column_stack([risk, urban]), axis=0, return_inverse=True, return_counts=True
+    )
+    r, u, weight = pairs[:, 0], pairs[:, 1].astype(bool), counts / counts.sum()
+
+    def probabilities(factor: float) -> NDArray[np.float64]:
+        q = r * np.where(u, factor, 1.0)
+        low, high = 0.0, 1.0 / q.min()
+        for _ in range(64):
+            middle = (low + high) / 2
+            if weight @ np.minimum(1.0, middle * q) < AFFECTED_SHARE:
+                low = middle
+            else:
+                high = middle
+        return np.minimum(1.0, (low + high) / 2 * q)
+
+    def urban_ratio(p: NDArray[np.float64]) -> float:
+        return float((weight[u] @ p[u] / weight[u].sum()) / (weight[~u] @ p[~u] / weight[~u].sum()))
+
+    if u.all() or not u.any():
+        return probabilities(1.0)[inverse.ravel()]
+    # Raising the urban factor lowers the scale, so the ratio grows with it: bisect on its log.
+    low, high = np.log(1e-3), np.log(1e3)
+    for _ in range(64):
+        middle = (low + high) / 2
+        if urban_ratio(probabilities(float(np.exp(middle)))) < URBAN_RISK:
+            low = middle
+        else:
+            high = middle
+    return probabilities(float(np.exp((low + high) / 2)))[inverse.ravel()]
 
 
 def _round_rows(
@@ -220,9 +514,7 @@ def _round_rows(
 ) -> pd.DataFrame:
     h = len(homes)
     urban = homes["urban"].to_numpy(dtype=bool)
-    share = urban.mean()
-    rural_p = AFFECTED_SHARE / (1 + (URBAN_RISK - 1) * share)
-    affected = rng.random(h) < np.where(urban, rural_p * URBAN_RISK, rural_p)
+    affected = rng.random(h) < homes["_p"].to_numpy(dtype=float)
     k = len(categories)
     count = np.minimum(1 + rng.poisson(PROBLEMS_PER_AFFECTED - 1, h), k)
     # Gumbel top-k: distinct categories per household, drawn by weight.

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select, text
 from geo.errors import InvalidInputError
 from geo.synth import CATEGORY_WEIGHTS, Synthetic, synthesize, to_csv_bytes
 from geo.synthwater import LABEL, SyntheticWater, synthesize_water
+from layers.exports import GPKG_VERSION
 from layers.geosocial import write_geotiff
 from layers.models import AdminUnit, ProblemCategory
 
@@ -44,10 +45,13 @@ def generate(
 
 
 def write(survey: Synthetic, out: Path, encoding: str = "utf-8") -> Path:
-    """Write the survey CSV and, beside it, its defect key (``NAME.key.csv``)."""
+    """Write the survey CSV and, beside it, its defect key (``NAME.key.csv``) and its planted
+    clusters (``NAME.clusters.csv``: cluster, level, code, kind, relative_risk); returns the
+    key's path."""
     out.write_bytes(to_csv_bytes(survey.rows, survey.key, encoding))
     key = out.with_name(out.stem + ".key.csv")
     survey.key.to_csv(key, index=False)
+    survey.clusters.to_csv(out.with_name(out.stem + ".clusters.csv"), index=False)
     return key
 
 
@@ -101,7 +105,13 @@ def write_water(water: SyntheticWater, folder: Path) -> dict[str, Path]:
     ):
         path = files[kind]
         path.unlink(missing_ok=True)
-        pyogrio.write_dataframe(frame, path, layer=kind, metadata={"DESCRIPTION": LABEL})
+        pyogrio.write_dataframe(
+            frame,
+            path,
+            layer=kind,
+            metadata={"DESCRIPTION": LABEL},
+            dataset_options={"VERSION": GPKG_VERSION},
+        )
     for kind, values in (
         ("elevation", water.elevation),
         ("flood_frequency", water.flood_frequency),

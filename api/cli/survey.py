@@ -120,7 +120,8 @@ def synth(
     ] = 0.0,
     encoding: Annotated[str, typer.Option(help="utf-8 or cp874")] = "utf-8",
 ) -> None:
-    """Write a synthetic Re X-ray survey (canonical format) and the key of its planted faults."""
+    """Write a synthetic Re X-ray survey (canonical format), the key of its planted faults and
+    its planted clusters of hardship."""
     from layers.synth import generate, write
 
     if bool(province) == country:
@@ -133,5 +134,7 @@ def synth(
         key = write(survey, out_file, encoding)
     out.print(
         f"wrote {len(survey.rows):,} rows ({households:,} households, 2 rounds) to {out_file}; "
-        f"key of {len(survey.key):,} planted faults: {key}"
+        f"key of {len(survey.key):,} planted faults: {key}; "
+        f"{survey.clusters['cluster'].nunique():,} planted hot and cold clusters: "
+        f"{out_file.with_name(out_file.stem + '.clusters.csv')}"
     )

@@ -154,10 +154,15 @@ def start_import(
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    lease = imports.start_job(
-        engine, "queued", file_name=name, sha256="", round=round, profile=profile,
-        started_by=user.name,
-    )  # fmt: skip
+    try:
+        lease = imports.start_job(
+            engine, "queued", file_name=name, sha256="", round=round, profile=profile,
+            started_by=user.name,
+        )  # fmt: skip
+    except BaseException:
+        opened.close()
+        path.unlink(missing_ok=True)
+        raise
     background.add_task(_run_import, importer, opened, lease, user, path)
     with request.app.state.sessionmaker() as session:
         return imports.job(session, lease.job_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo.synth import EXPECTED, synthesize, to_csv_bytes
+from geo.synth import EXPECTED, affected_probability, region, synthesize, to_csv_bytes
 
 SUBDISTRICTS = gpd.GeoDataFrame(
     {"code": ["340101", "340102", "341901"]},
@@ -76,3 +77,36 @@ def test_the_key_describes_each_planted_fault() -> None:
             assert row["problem_code"] == "no_such_problem"
         elif defect == "duplicate_row":
             assert row.tolist() == rows.iloc[row_number - 2].tolist()
+
+
+def test_risks_are_rescaled_to_the_brief_s_shares_even_when_some_reach_certainty() -> None:
+    rng = np.random.default_rng(0)
+    risk = np.repeat([0.2, 1.0, 1.0, 3.0, 40.0], 2000) * rng.lognormal(0, 0.1, 10_000).round(2)
+    urban = rng.random(10_000) < 0.3
+    p = affected_probability(risk, urban)
+    assert p.max() == 1.0  # the riskiest are capped, and the others make up for them
+    assert p.mean() == pytest.approx(0.262, rel=1e-9)
+    assert p[urban].mean() / p[~urban].mean() == pytest.approx(1.3, rel=1e-6)
+    for group in (urban, ~urban):
+        order = np.argsort(risk[group], kind="stable")
+        assert (np.diff(p[group][order]) >= 0).all()
+
+
+@pytest.mark.parametrize(
+    ("province", "expected"),
+    [
+        ("10", "bangkok"),
+        ("13", "central"),
+        ("21", "east"),
+        ("34", "northeast"),
+        ("48", "northeast"),
+        ("58", "north"),
+        ("65", "north"),
+        ("71", "west"),
+        ("90", "south"),
+        ("94", "deep_south"),
+        ("96", "deep_south"),
+    ],
+)
+def test_provinces_fall_in_their_regions(province: str, expected: str) -> None:
+    assert region(province + "0101") == expected
