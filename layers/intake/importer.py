@@ -277,13 +277,13 @@ WITH merged AS (
         CASE WHEN k.keep THEN t.geom ELSE s.geom END AS geom,
         CASE WHEN k.keep THEN t.precision ELSE s.precision END AS precision,
         CASE WHEN k.keep THEN t.outside_m ELSE s.outside_m END AS outside_m,
-        ARRAY(
+        CASE WHEN t.flags IS NULL OR t.flags = s.flags THEN s.flags ELSE ARRAY(
             SELECT f FROM (
                 SELECT f FROM unnest(t.flags) f WHERE k.keep OR f <> ALL(:placement)
                 UNION
                 SELECT f FROM unnest(s.flags) f WHERE NOT (k.keep AND f = ANY(:placement))
             ) AS u ORDER BY f COLLATE "C"
-        ) AS flags,
+        ) END AS flags,
         CASE WHEN k.keep THEN t.subdistrict_code ELSE s.subdistrict_code END AS subdistrict_code,
         CASE WHEN k.keep THEN t.district_code ELSE s.district_code END AS district_code,
         CASE WHEN k.keep THEN t.province_code ELSE s.province_code END AS province_code,
@@ -777,6 +777,8 @@ class Importer:
                         # A batch lost in a crash is redone by running the import again.
                         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                         conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                        # Index lookups row by row: compiling them (JIT) costs more than it saves.
+                        conn.exec_driver_sql("SET LOCAL jit = off")
                         self._store(conn, item, report, rounds, scope)
                         conn.execute(
                             update(ImportJob)
