@@ -16,11 +16,12 @@ import hashlib
 import json
 import re
 import secrets
+import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import xyzservices
+import folium
 from fastapi.responses import HTMLResponse
 
 from layers.settings import Settings
@@ -174,15 +175,19 @@ def html_page(page: str, settings: Settings) -> HTMLResponse:
 
 
 def tile_origins(tiles: str) -> list[str]:
-    """The origins a basemap's tiles come from (a folium tile name, or a URL template)."""
+    """The origins a basemap's tiles come from: ``tiles`` is what the maps give Folium (a tile
+    name, or a URL template), resolved the way Folium resolves it; a ``{s}`` subdomain allows
+    every subdomain of the host."""
     if tiles == "none":
         return []
     url = tiles
     if "://" not in tiles:
-        try:
-            url = xyzservices.providers.query_name(tiles).build_url()
-        except ValueError:
-            return []
+        with warnings.catch_warnings():  # Folium's notes on some providers' terms
+            warnings.simplefilter("ignore")
+            try:
+                url = str(folium.TileLayer(tiles).tiles)
+            except (ValueError, KeyError):
+                return []
     parts = urlsplit(url.replace("{s}", "subdomain"))
     host = parts.netloc.replace("subdomain", "*")
-    return [f"{parts.scheme}://{host}"] if parts.scheme in ("http", "https") else []
+    return [f"{parts.scheme}://{host}"] if parts.scheme in ("http", "https") and host else []

@@ -3,9 +3,11 @@ expiry, hostile parameters, chunked bodies without a length."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import jwt
@@ -224,3 +226,42 @@ def test_the_docs_work_offline_under_their_content_security_policy(
     tags = page.locator(".opblock-tag").all_inner_texts()
     context.close()
     assert any("imports" in t for t in tags) and not errors and not outside, (errors, outside)
+
+
+#: A 1×1 transparent PNG, served in place of every basemap tile.
+TILE = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+def test_map_pages_load_their_basemap_under_their_policy(
+    analysis_settings: Settings, browser: Browser
+) -> None:
+    """With the default basemap (OpenStreetMap), a map page's policy lets its tiles in."""
+    url = analysis_settings.database_url
+    assert url is not None
+    settings = analysis_settings.model_copy(update={"map_tiles": "OpenStreetMap"})
+    with serve(settings) as client:
+        base = str(client.base_url)
+        context = browser.new_context()
+        tiles: list[str] = []
+        outside: list[str] = []
+
+        def route(request_route: Any) -> None:
+            address = request_route.request.url
+            if address.startswith(base):
+                request_route.continue_()
+            elif address.startswith("https://tile.openstreetmap.org/"):
+                tiles.append(address)
+                request_route.fulfill(status=200, content_type="image/png", body=TILE)
+            else:
+                outside.append(address)
+                request_route.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        errors = watch(page)
+        page.goto(f"{base}/maps/choropleth?area=34")
+        page.wait_for_selector(".leaflet-tile-loaded", state="attached", timeout=20_000)
+        context.close()
+    assert tiles and not outside and not errors, (errors, outside)
