@@ -54,7 +54,7 @@ from layers.intake.readers import (
 )
 from layers.intake.validate import check
 from layers.models import PRECISIONS, ImportJob, ProblemCategory, QuarantinedRow
-from layers.partitions import RoundLoad, finish, partition
+from layers.partitions import RoundLoad, attached_rounds, finish, partition
 from layers.settings import Settings
 from layers.sources import file_checksum
 
@@ -736,6 +736,12 @@ class Importer:
         stored in file order, one transaction each.
         """
         survey, profile = opened.survey, opened.profile
+        open_rounds = None
+        if scope is not None and scope.area:
+            # An upload limited to an area writes into rounds that exist: a new round (the
+            # default round of everyone) is opened by a country-wide user or the command line.
+            with self.engine.connect() as conn:
+                open_rounds = attached_rounds(conn)
         queue: Queue[Any] = Queue(maxsize=2)
         stop = threading.Event()
 
@@ -756,7 +762,7 @@ class Importer:
                 id_column = household_id_column(profile, survey.columns)
                 for batch in whole_households(read_batches(survey, batch_rows), id_column):
                     treated = self._classify_columns(batch, profile, treated, report)
-                    item = self._prepare(batch, opened, treated, scope, seen)
+                    item = self._prepare(batch, opened, treated, scope, open_rounds, seen)
                     if not offer(item):
                         return
                 offer(_DONE)
@@ -825,6 +831,7 @@ class Importer:
         opened: Opened,
         treated: dict[str, str],
         scope: Scope | None,
+        open_rounds: set[int] | None,
         seen: SeenRows,
     ) -> Prepared:
         rows = batch[ROW].to_numpy()
@@ -855,6 +862,15 @@ class Importer:
             )
         if scope is not None:
             _refuse_outside(scope, values, placement, reasons, messages)
+        if open_rounds is not None:
+            closed = ~values["round"].isin(list(open_rounds)).to_numpy() & ~reasons.mask()
+            reasons.add(closed, "round_not_open")
+            for i in np.flatnonzero(closed).tolist():
+                messages.append(
+                    i,
+                    f"round: {values['round'].iloc[i]} is not in the database yet; a round is "
+                    "opened by importing its first file with a country-wide account",
+                )
         refused = reasons.mask()
         # Duplicates: the same (household, round, problem) on an earlier row of the file.
         identity = row_identity(values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,10 @@ URBAN = {
     "rural": False,
     "ชนบท": False,
 }
-ROUND_RANGE = (2500, 2700)
+def round_range() -> tuple[int, int]:
+    """Rounds a survey may name: from B.E. 2500 to next year's (a round is named for the year it
+    serves, and surveyed the year before; a later one is a typing error)."""
+    return 2500, dt.date.today().year + BE_OFFSET + 1
 
 
 @dataclass
@@ -102,7 +106,7 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
     flag(in_ce.to_numpy(dtype=bool), "round_in_ce")
     round_ = round_.where(~in_ce, round_ + BE_OFFSET)
     refuse(round_.isna().to_numpy() & (text["round"] == "").to_numpy(), "missing_round", "round")
-    bad_round = ~round_.between(*ROUND_RANGE) & round_.notna() | (
+    bad_round = ~round_.between(*round_range()) & round_.notna() | (
         round_.isna() & (text["round"] != "")
     )
     refuse(bad_round.to_numpy(dtype=bool), "bad_round", "round")

@@ -3,6 +3,7 @@ NUL bytes, repeated columns, several layers or sheets, drawn shapes, empty files
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +18,7 @@ from geo.access import scope_of
 from geo.errors import InvalidInputError, MissingColumnsError, UnsupportedFileError
 from geo.synth import Synthetic
 from layers import imports
+from layers.stats import latest_round
 from tests.layers.test_intake import fingerprint, households, importer, problems, subset
 
 HEADER = "household_id,round,subdistrict_code,moo,members,house_no,lat,lon,problem_code,status\n"
@@ -332,3 +334,27 @@ def test_a_job_whose_owner_is_gone_is_interrupted(survey_engine: Engine) -> None
         )  # reading wrote nothing
         assert imports.mark_interrupted(conn) == 1
         assert conn.scalar(text("SELECT state FROM import_job")) == "interrupted"
+
+
+def test_uploads_cannot_move_everyones_default_round(survey_engine: Engine, tmp_path: Path) -> None:
+    """A round after next year's is a typing error; a round the database does not have yet is
+    opened only by a country-wide account (it becomes everyone's default round)."""
+    seed = tmp_path / "seed.csv"
+    seed.write_text(HEADER + "D1,2567,341901,1,4,1,15.2447,105.2294,drugs,open\n")
+    importer(survey_engine).run(seed)
+    later = dt.date.today().year + 543 + 2
+    path = tmp_path / "rounds.csv"
+    path.write_text(
+        HEADER + f"D2,{later},341901,1,4,1,15.2447,105.2294,drugs,open\n"
+        "D3,2568,341901,1,4,1,15.2447,105.2294,drugs,open\n"
+        "D4,2567,341901,1,4,1,15.2447,105.2294,drugs,open\n"
+    )
+    report = importer(survey_engine).run(path, scope=scope_of("officer", "3419"))
+    assert report.quarantine_reasons == {"bad_round": 1, "round_not_open": 1}
+    assert report.rows_imported == 1
+    with survey_engine.connect() as conn:
+        assert latest_round(conn) == 2567
+        assert sorted(conn.scalars(text("SELECT DISTINCT round FROM household"))) == [2567]
+    # An administrator (the whole country) opens round 2568.
+    admin = importer(survey_engine).run(path, scope=scope_of("admin", None))
+    assert admin.quarantine_reasons == {"bad_round": 1} and admin.rounds_loaded == [2568]
