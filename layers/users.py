@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from geo.access import Scope, scope_of
 from geo.errors import InvalidInputError, NotFoundError
@@ -163,7 +163,12 @@ def login_wait(conn: Connection, throttle: Throttle, name: str, address: str) ->
 
     A name (known or not, so the answer says nothing of who exists) or an address with as many
     failures in the window as its limit waits until the oldest of those leaves the window.
+    The name and the address stay locked until the transaction ends: logins of one name or from
+    one address are checked one after the other, so a burst of guesses in parallel is counted
+    like guesses in a row.
     """
+    for key in sorted({f"login:{name}", f"address:{address}"}):
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
     waits = [0]
     since = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, throttle.window_s)
     for column, value, limit in (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -265,3 +266,24 @@ def test_map_pages_load_their_basemap_under_their_policy(
         page.wait_for_selector(".leaflet-tile-loaded", state="attached", timeout=20_000)
         context.close()
     assert tiles and not outside and not errors, (errors, outside)
+
+
+def test_a_burst_of_guesses_in_parallel_is_counted_like_guesses_in_a_row(
+    loaded_url: str,
+) -> None:
+    settings = Settings(database_url=loaded_url, login_window_s=60)
+    add_login(loaded_url, "burst")
+    with serve(settings) as client:
+        base = client.base_url
+
+        def guess(_: int) -> int:
+            with httpx.Client(base_url=base, timeout=60) as own:
+                return login(own, "burst", "wrong password").status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = list(pool.map(guess, range(24)))
+    engine = engine_for(loaded_url)
+    with engine.connect() as conn:
+        checked = conn.scalar(text("SELECT count(*) FROM login_failure WHERE user_name = 'burst'"))
+    engine.dispose()
+    assert statuses.count(401) == checked == 5 and statuses.count(429) == 19
