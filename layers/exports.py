@@ -7,6 +7,7 @@ QGIS 3.22 warn about the 1.4 that a newer GDAL writes by default).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +18,27 @@ from geo.errors import InvalidInputError
 
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
 GPKG_VERSION = "1.2"
+#: Text a spreadsheet would run as a formula: =, +, @, a tab or return first, or - before
+#: something that is not a number.
+FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?![\d.]))")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell a spreadsheet would run as a formula quoted (a leading
+    apostrophe): CSVs of uploaded values are opened in Excel or LibreOffice."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda v: f"'{v}" if isinstance(v, str) and FORMULA.match(v) else v
+            )
+    return safe
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """A CSV for people: UTF-8 with a byte-order mark (Excel then reads Thai), formulas quoted."""
+    spreadsheet_safe(frame).to_csv(path, index=False, encoding="utf-8-sig")
+    return path
 
 
 def check_layer_path(path: Path) -> str:
@@ -43,8 +65,7 @@ def write_layer(frame: pd.DataFrame, path: Path, layer: str) -> Path:
             plain[column] = plain[column].map(lambda v: json.dumps(v, ensure_ascii=False))
     if driver == "CSV":
         geometry = [c for c in plain.columns if isinstance(plain[c].dtype, gpd.array.GeometryDtype)]
-        pd.DataFrame(plain.drop(columns=geometry)).to_csv(path, index=False)
-        return path
+        return write_csv(pd.DataFrame(plain.drop(columns=geometry)), path)
     if not isinstance(plain, gpd.GeoDataFrame):
         # A fault of the caller: every layer written as GIS file has shapes.
         raise RuntimeError(f"{layer}: no geometry to write to {path}")

@@ -54,23 +54,29 @@ GROUP BY 1 ORDER BY 1
 # its UTM zone. KNN on the index gives candidates by degrees; the metric nearest is among the
 # first few (a degree of longitude is only 3-4 % shorter than one of latitude in Thailand).
 NEAREST_SOURCE = """
-SELECT h.household_id, h.subdistrict_code, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
+WITH wanted AS MATERIALIZED (
+    -- The households reporting the category first: the search runs for them only.
+    SELECT h.household_id, h.subdistrict_code, h.geom
+    FROM household h
+    JOIN problem p
+        ON p.household_id = h.household_id AND p.round = h.round AND p.category = :category
+    WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
+)
+SELECT w.household_id, w.subdistrict_code, ST_X(w.geom) AS lon, ST_Y(w.geom) AS lat,
        s.id AS source_id, s.name AS source_name, s.distance_m
-FROM household h
-JOIN problem p ON p.household_id = h.household_id AND p.round = h.round AND p.category = :category
+FROM wanted w
 CROSS JOIN LATERAL (
     SELECT c.id, c.name,
-        ST_Distance(ST_Transform(c.geom, u.epsg), ST_Transform(h.geom, u.epsg)) AS distance_m
+        ST_Distance(ST_Transform(c.geom, u.epsg), ST_Transform(w.geom, u.epsg)) AS distance_m
     FROM (
         SELECT f.id, f.name, f.geom FROM layer_feature f
         WHERE f.kind = 'water_sources' AND f.status = 'working'
-        ORDER BY f.geom <-> h.geom LIMIT 8
+        ORDER BY f.geom <-> w.geom LIMIT 8
     ) c,
-    LATERAL (SELECT CASE WHEN ST_X(h.geom) < 102 THEN 32647 ELSE 32648 END AS epsg) u
+    LATERAL (SELECT CASE WHEN ST_X(w.geom) < 102 THEN 32647 ELSE 32648 END AS epsg) u
     ORDER BY distance_m, c.id LIMIT 1
 ) s
-WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
-ORDER BY h.household_id
+ORDER BY w.household_id
 """
 
 

@@ -75,9 +75,13 @@ def suffix_out(*suffixes: str) -> Callable[[Path | None], Path | None]:
     """An ``--out`` callback that takes files of these suffixes only."""
 
     def check(value: Path | None) -> Path | None:
-        if value is not None and value.suffix.lower() not in suffixes:
-            with errors():
+        if value is None:
+            return value
+        with errors():
+            if value.suffix.lower() not in suffixes:
                 raise InvalidInputError(f"{value}: write a {' or '.join(suffixes)} file")
+            if not value.parent.is_dir():
+                raise InvalidInputError(f"{value}: the folder {value.parent} does not exist")
         return value
 
     return check

@@ -12,8 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.cli.common import engine, errors, out
-from geo.errors import InvalidInputError
+from api.cli.common import engine, errors, out, suffix_out
 from layers import imports, records
 from layers.settings import Settings
 
@@ -51,32 +50,35 @@ def quarantine(
     job_id: Annotated[int, typer.Argument(help="the job (see `bamrung imports list`)")],
     out_file: Annotated[
         Path | None,
-        typer.Option("--out", help="write the refused rows as a .csv to fix and import again"),
+        typer.Option(
+            "--out",
+            help="write the refused rows as a .csv to fix and import again",
+            callback=suffix_out(".csv"),
+        ),
     ] = None,
     purpose: Annotated[str, typer.Option(help="why (kept in the PDPA access log)")] = "not stated",
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """The rows a job refused, with their reasons; ``--out`` writes them as the file had them
     (its columns first), then ``refused_row``, ``refused_reasons`` and ``refused_messages``."""
-    with errors():
-        if out_file is not None and out_file.suffix.lower() != ".csv":
-            raise InvalidInputError(f"{out_file}: refused rows are written as .csv")
-        with engine(Settings()).begin() as conn:
-            frame = imports.refused_rows(conn, job_id)
-            ids = [str(h) for h in frame.get("household_id", []) if h]
-            if ids:  # refused rows hold the file's values: personal data, logged
-                records.log_access(
-                    conn,
-                    user=f"shell:{getpass.getuser()}",
-                    role="admin",
-                    purpose=purpose,
-                    request_id=uuid.uuid4().hex,
-                    path=f"bamrung imports quarantine {job_id}",
-                    households=ids,
-                    fields=[c for c in frame.columns if c not in imports.REFUSED_COLUMNS],
-                )
+    with errors(), engine(Settings()).begin() as conn:
+        frame = imports.refused_rows(conn, job_id)
+        ids = [str(h) for h in frame.get("household_id", []) if h]
+        if ids:  # refused rows hold the file's values: personal data, logged
+            records.log_access(
+                conn,
+                user=f"shell:{getpass.getuser()}",
+                role="admin",
+                purpose=purpose,
+                request_id=uuid.uuid4().hex,
+                path=f"bamrung imports quarantine {job_id}",
+                households=ids,
+                fields=[c for c in frame.columns if c not in imports.REFUSED_COLUMNS],
+            )
     if out_file is not None:
-        frame.to_csv(out_file, index=False, encoding="utf-8-sig")
+        from layers.exports import write_csv
+
+        write_csv(frame, out_file)
         out.print(f"wrote {len(frame):,} refused rows of job {job_id} to {out_file}")
         return
     if as_json:

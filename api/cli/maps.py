@@ -126,5 +126,4 @@ def _write(path: Path, made: Made, self_contained: bool) -> None:
         page = render(made.map, "vendor:", VENDOR_DIR)
     else:
         page = render(made.map, VENDOR_DIR.as_uri())
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

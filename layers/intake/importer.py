@@ -1200,9 +1200,19 @@ def _refuse_stored_outside(conn: Connection, batch: Prepared, scope: Scope) -> N
             batch.refused[i] = True
 
 
+QUARANTINE_TEXT_MAX = 10_000
+"""The longest text quarantine keeps of a value (the file keeps the rest)."""
+
+
 def _storable(value: object) -> object:
-    """A value as JSONB can keep it: without NUL characters (shown as U+FFFD)."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+    """A value as quarantine keeps it: without NUL characters (shown as U+FFFD), and cut at
+    ``QUARANTINE_TEXT_MAX`` characters."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "\ufffd")
+    if len(value) > QUARANTINE_TEXT_MAX:
+        value = f"{value[:QUARANTINE_TEXT_MAX]}… [cut: {len(value):,} characters in the file]"
+    return value
 
 
 def _code(value: object) -> str | None:

@@ -31,6 +31,8 @@ CSV_SUFFIXES = (".csv", ".txt")
 SPATIAL_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
 EXCEL_SUFFIXES = (".xlsx",)
 CHUNK = 4 << 20
+BLOCK = 16 << 20
+"""Bytes Arrow reads a CSV by: a row must fit in one (the file's first pass says when not)."""
 SHAPE_NAMES = {
     1: "LineString",
     2: "LinearRing",
@@ -250,7 +252,7 @@ def _open_csv(path: Path, label: str) -> SurveyFile:
         text_path, cp874_rows, pure = _transcode(path, label)
         encoding = "cp874" if pure else "utf-8+cp874"
         cp874_rows = frozenset() if pure else cp874_rows
-    bad = _ragged_rows(text_path or path) if differ else []
+    bad = _ragged_rows(text_path or path, label) if differ else []
     with (text_path or path).open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader(handle), None)
     if not header:
@@ -271,7 +273,7 @@ def _parse_fields(path: Path, note: Callable[[pacsv.InvalidRow], str] | None = N
     """Read a CSV through, counting fields only; a ragged row goes to ``note``, else raises."""
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=BLOCK),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
         convert_options=pacsv.ConvertOptions(include_columns=[]),
     )
@@ -288,7 +290,7 @@ def _fields_differ(path: Path) -> bool:
     return False
 
 
-def _ragged_rows(path: Path) -> list[tuple[int, int]]:
+def _ragged_rows(path: Path, label: str) -> list[tuple[int, int]]:
     """(line, fields) of the rows whose number of fields differs from the header's."""
     bad: list[tuple[int, int]] = []
 
@@ -298,8 +300,13 @@ def _ragged_rows(path: Path) -> list[tuple[int, int]]:
 
     try:
         _parse_fields(path, note)
-    except pa.ArrowInvalid:  # an empty file: said when its header is read
-        return []
+    except pa.ArrowInvalid as exc:
+        if "straddl" in str(exc):
+            raise InvalidInputError(
+                f"{label}: a row is too long to read (tens of megabytes: a field holding a "
+                "whole document, or a quote left open): nothing was imported"
+            ) from exc
+        return []  # an empty file: said when its header is read
     return bad
 
 
@@ -386,7 +393,7 @@ def _csv_batches(survey: SurveyFile, _part: Part, size: int) -> Iterator[pd.Data
         survey.text_path or survey.path,
         read_options=pacsv.ReadOptions(
             encoding="utf8",
-            block_size=max(size * 200, 1 << 20),
+            block_size=max(size * 200, BLOCK),
             column_names=names,
             skip_rows=1,
         ),

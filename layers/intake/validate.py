@@ -45,6 +45,11 @@ URBAN = {
     "rural": False,
     "ชนบท": False,
 }
+#: The longest text each column takes (characters); the others take ``TEXT_MAX``.
+TEXT_LIMITS = {"household_id": 64, "problem_detail": 10_000}
+TEXT_MAX = 256
+
+
 def round_range() -> tuple[int, int]:
     """Rounds a survey may name: from B.E. 2500 to next year's (a round is named for the year it
     serves, and surveyed the year before; a later one is a typing error)."""
@@ -92,6 +97,13 @@ def check(frame: pd.DataFrame, *, default_round: int | None, categories: set[str
             for i in np.flatnonzero(nul).tolist():
                 messages.append(i, f"{column}: holds a NUL character (U+0000)")
             text[column] = text[column].str.replace("\x00", "", regex=False)
+    for column in CANONICAL:
+        limit = TEXT_LIMITS.get(column, TEXT_MAX)
+        lengths = text[column].str.len().to_numpy()
+        long = lengths > limit
+        reasons.add(long, "field_too_long")
+        for i in np.flatnonzero(long).tolist():
+            messages.append(i, f"{column}: {lengths[i]:,} characters, at most {limit:,}")
     for column in DIGIT_COLUMNS:
         text[column], found = thai_digits_to_arabic(text[column])
         flag(found, "thai_digits")

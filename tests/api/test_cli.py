@@ -173,7 +173,7 @@ def test_refused_rows_are_listed_fixed_and_imported_again(survey_url: str, tmp_p
         "household_id,round,subdistrict_code,house_no,problem_code,status\n"
         "V1,2567,341901,1,drugs,open\n"
         "V2,2567,341901,2,drugs,done\n"
-        "V3,2567,341901,3,no_such_code,open\n",
+        "V3,2567,341901,=1+2,no_such_code,open\n",
         encoding="utf-8",
     )
     done = run("import", str(path), "--json", url=survey_url)
@@ -192,6 +192,8 @@ def test_refused_rows_are_listed_fixed_and_imported_again(survey_url: str, tmp_p
         "refused_row,refused_reasons,refused_messages"
     )
     assert rows[1].startswith("V2,2567,341901,2,drugs,done,2,bad_status,")
+    # What a spreadsheet would run as a formula is quoted.
+    assert rows[2].startswith("V3,2567,341901,'=1+2,no_such_code,open,3,unknown_problem_code,")
     # The officer fixes the two rows and imports the file back: the extra columns are ignored.
     fixed = refused.read_text(encoding="utf-8-sig").replace(",done,", ",open,")
     fixed = fixed.replace("no_such_code", "informal_debt")
@@ -206,5 +208,5 @@ def test_refused_rows_are_listed_fixed_and_imported_again(survey_url: str, tmp_p
     wrong = run(
         "imports", "quarantine", str(job), "--out", str(tmp_path / "x.gpkg"), url=survey_url
     )
-    assert wrong.returncode == 2 and "written as .csv" in wrong.stderr
+    assert wrong.returncode == 2 and "write a .csv file" in wrong.stderr
     assert run("imports", "quarantine", "999999", url=survey_url).returncode == 2

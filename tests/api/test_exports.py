@@ -83,7 +83,7 @@ def test_a_csv_out_has_the_rows_without_shapes(analysis_settings: Settings, tmp_
     path = tmp_path / "ranked.csv"
     done = run("target", "--area", "34", "--level", "district", "--out", str(path), url=url)
     assert done.returncode == 0, done.stderr
-    header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert header[:3] == ["code", "rank", "burden"] and "geom" not in header
 
 
@@ -125,3 +125,23 @@ def test_maps_and_surveys_refuse_other_suffixes(tmp_path: Path) -> None:
     assert page.returncode == 2 and "write a .html file" in page.stderr
     survey = run("synth", "--province", "34", "--out", str(tmp_path / "survey.xlsx"))
     assert survey.returncode == 2 and "write a .csv file" in survey.stderr
+
+
+def test_an_out_into_a_missing_folder_is_refused_in_one_line(
+    analysis_settings: Settings, tmp_path: Path
+) -> None:
+    url = analysis_settings.database_url
+    assert url is not None
+    missing = tmp_path / "missing"
+    for args in (
+        ["imports", "quarantine", "1", "--out", str(missing / "q.csv")],
+        ["synth", "--province", "34", "--out", str(missing / "s.csv")],
+        ["map", "choropleth", "--out", str(missing / "m.html")],
+        ["target", "--level", "district", "--area", "34", "--out", str(missing / "t.gpkg")],
+    ):
+        done = run(*args, url=url)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.strip().splitlines() == [
+            f"error: {missing / Path(args[-1]).name}: the folder {missing} does not exist"
+        ]
+    assert not missing.exists()

@@ -358,3 +358,34 @@ def test_uploads_cannot_move_everyones_default_round(survey_engine: Engine, tmp_
     # An administrator (the whole country) opens round 2568.
     admin = importer(survey_engine).run(path, scope=scope_of("admin", None))
     assert admin.quarantine_reasons == {"bad_round": 1} and admin.rounds_loaded == [2568]
+
+
+def test_overlong_fields_are_refused_row_by_row_and_overlong_rows_before_anything(
+    survey_engine: Engine, tmp_path: Path
+) -> None:
+    detail = "ข้อมูล" * 2_000  # 12,000 characters
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "household_id,round,subdistrict_code,problem_code,problem_detail\n"
+        f"L1,2567,341901,drugs,{detail}\n"
+        f"{'L' * 70},2567,341901,drugs,short\n"
+        "L3,2567,341901,drugs,short\n"
+    )
+    report = importer(survey_engine).run(path)
+    assert (report.rows_imported, report.quarantine_reasons) == (1, {"field_too_long": 2})
+    with survey_engine.connect() as conn:
+        kept = conn.execute(
+            text('SELECT messages, "values" FROM quarantine ORDER BY row_number')
+        ).all()
+    assert kept[0].messages == ["problem_detail: 12,000 characters, at most 10,000"]
+    assert kept[0].values["problem_detail"].endswith("… [cut: 12,000 characters in the file]")
+    assert kept[1].messages == ["household_id: 70 characters, at most 64"]
+    huge = tmp_path / "huge.csv"
+    huge.write_text(
+        "household_id,round,subdistrict_code,problem_code,problem_detail\n"
+        f"H1,2567,341901,drugs,{'x' * (40 << 20)}\nH2,2567,341901,drugs,short\n"
+    )
+    with pytest.raises(InvalidInputError, match="a row is too long to read"):
+        importer(survey_engine).run(huge)
+    with survey_engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM household WHERE household_id = 'H2'")) == 0
