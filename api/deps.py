@@ -10,6 +10,7 @@ import geopandas as gpd
 from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from api.security import CONTROL_CHARACTERS
 from geo.errors import TooLargeError
 from layers.settings import Settings
 
@@ -25,8 +26,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-#: Text without control characters (PostgreSQL cannot hold U+0000; none belongs in a parameter).
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+#: Text without control characters.
+PLAIN_TEXT = f"^[^{CONTROL_CHARACTERS}]*$"
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

@@ -19,7 +19,7 @@ import secrets
 import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import folium
 from fastapi.responses import HTMLResponse
@@ -33,7 +33,9 @@ ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
 #: A client's own request id is kept (beside ours) only when it looks like one.
 CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
+"""C0 controls and DEL: none belongs in a parameter (and PostgreSQL text cannot hold U+0000)."""
+CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 #: For answers that are not pages: nothing may load, nothing may frame them.
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 #: Routes whose answer is a secret (a login token): never kept by a cache.
@@ -136,9 +138,7 @@ def _control_characters(scope: Message) -> tuple[str, str] | None:
     if CONTROL.search(scope["path"]):
         return "path", scope["path"].replace("\x00", "\\x00")[:80]
     query = scope.get("query_string", b"").decode("latin-1")
-    for pair in query.split("&"):
-        name, _, value = pair.partition("=")
-        name, value = unquote(name.replace("+", " ")), unquote(value.replace("+", " "))
+    for name, value in parse_qsl(query, keep_blank_values=True):
         if CONTROL.search(name) or CONTROL.search(value):
             return "query", CONTROL.sub("?", name)[:80]
     return None

@@ -120,14 +120,13 @@ class Scope:
         self, categories: pd.Series, households: pd.Series, communities: pd.Series
     ) -> NDArray[np.bool_]:
         """Which records this scope may not write for its narrowing beyond the area: a problem
-        outside its categories (or within the ministry's mandate, for a scope of escalated
-        problems: those are written by whoever holds them), another household than its own,
-        another community than its own."""
+        outside its categories, another household than its own, another community than its
+        own; and every record, for a scope of escalated problems (reviewers read them)."""
         out = np.zeros(len(categories), dtype=bool)
         if self.categories is not None:
             out |= categories.notna().to_numpy() & ~categories.isin(self.categories).to_numpy()
         if self.escalated:
-            out |= True
+            out[:] = True
         if self.household is not None:
             out |= (households != self.household).to_numpy(dtype=bool)
         if self.community is not None:

@@ -41,6 +41,7 @@ from layers.models import ImportJob, QuarantinedRow
 LOCK_CLASS = 0x62616D73
 """First key of the advisory lock a job's owner holds (the second is the job's id)."""
 UNFINISHED = ("queued", "running")
+INTERRUPTED = "interrupted: the process running it stopped"
 
 
 @dataclass
@@ -110,34 +111,24 @@ def _owned() -> ColumnElement[bool]:
     )
 
 
+def _abandoned() -> ColumnElement[bool]:
+    """Whether a job is unfinished and nobody owns it."""
+    return and_(ImportJob.state.in_(UNFINISHED), ~_owned())
+
+
 def _state() -> ColumnElement[str]:
-    """The job's state as it is: ``interrupted`` when it is unfinished and nobody owns it."""
-    return case(
-        (and_(ImportJob.state.in_(UNFINISHED), ~_owned()), literal("interrupted")),
-        else_=ImportJob.state,
-    )
+    """The job's state as it is: ``interrupted`` when it is abandoned."""
+    return case((_abandoned(), literal("interrupted")), else_=ImportJob.state)
 
 
 def mark_interrupted(conn: Connection) -> int:
     """Store the abandoned jobs as ``interrupted``; returns how many there were."""
     done = conn.execute(
         update(ImportJob)
-        .where(ImportJob.state.in_(UNFINISHED), ~_owned())
-        .values(
-            state="interrupted",
-            error="interrupted: the process running it stopped",
-            finished_at=func.now(),
-        )
+        .where(_abandoned())
+        .values(state="interrupted", error=INTERRUPTED, finished_at=func.now())
     )
     return done.rowcount
-
-
-def fail_job(conn: Connection, job_id: int, error: str) -> None:
-    conn.execute(
-        update(ImportJob)
-        .where(ImportJob.id == job_id)
-        .values(state="failed", error=error, finished_at=func.now())
-    )
 
 
 JOB_COLUMNS = (
@@ -160,7 +151,7 @@ def _record(row: Any) -> dict[str, Any]:
     found["sha256"] = found["sha256"] or None
     found["report"] = found["report"] or None
     if found["state"] == "interrupted" and found["error"] is None:
-        found["error"] = "interrupted: the process running it stopped"
+        found["error"] = INTERRUPTED
     return found
 
 

@@ -20,17 +20,19 @@ from layers.settings import Settings
 from layers.stats import CODE_LENGTH, area_above, latest_round, outlines_below, resolve_area
 
 ZONE_KINDS = ("flood_zones", "drought_zones", "land_use")
-# Households and their problems per child area, and how many lie in a zone of ``kinds``. The
-# households in a zone are found from the zones (a few hundred parts, each through the
-# households' spatial index), not by testing each household against the zones; once
-# (MATERIALIZED), not again in each parallel worker.
-ZONES = """
-WITH inside AS MATERIALIZED (
+# The households of a round and area inside a zone of ``kinds``: found from the zones (a few
+# hundred parts, each through the households' spatial index), not by testing each household
+# against the zones; once (MATERIALIZED), not again in each parallel worker.
+INSIDE_ZONES = """
+inside AS MATERIALIZED (
     SELECT DISTINCT h.household_id
     FROM layer_part z
     JOIN household h ON ST_Intersects(z.geom, h.geom)
     WHERE z.kind = ANY(:kinds) AND h.round = :round AND h.subdistrict_code LIKE :prefix
-),
+)"""
+# Households and their problems per child area, and how many lie in a zone of ``kinds``.
+ZONES = f"""
+WITH {INSIDE_ZONES},
 problems AS (
     SELECT p.household_id, count(*) AS n,
         count(*) FILTER (WHERE p.category = 'flood_drought_damage') AS flood_drought
@@ -49,7 +51,7 @@ LEFT JOIN inside i USING (household_id)
 LEFT JOIN problems p USING (household_id)
 WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
 GROUP BY 1 ORDER BY 1
-"""
+"""  # noqa: S608 - a constant of this module
 # For each household reporting ``category``: the nearest working water source, in metres in
 # its UTM zone. KNN on the index gives candidates by degrees; the metric nearest is among the
 # first few (a degree of longitude is only 3-4 % shorter than one of latitude in Thailand).

@@ -22,18 +22,14 @@ from sqlalchemy import Connection, func, insert, select, text
 from geo.errors import InvalidInputError
 from geo.targeting import COMPONENTS, TargetingConfig, area_components, score
 from layers.models import Household, Layer, ProblemCategory, TargetRun, TargetScore
-from layers.overlay import zone_exposure
+from layers.overlay import INSIDE_ZONES, zone_exposure
 from layers.stats import area_above, latest_round, outlines_below, resolve_area, rollup
 
 WATER_ZONES = ("flood_zones", "drought_zones")
 NAMES = ("name_th", "name_en", "households", "problems")
 # Raw components per household of an area.
-HOUSEHOLDS = """
-WITH inside AS MATERIALIZED (
-    SELECT DISTINCT h.household_id
-    FROM layer_part z JOIN household h ON ST_Intersects(z.geom, h.geom)
-    WHERE z.kind = ANY(:zones) AND h.round = :round AND h.subdistrict_code LIKE :prefix
-)
+HOUSEHOLDS = f"""
+WITH {INSIDE_ZONES}
 SELECT h.household_id AS code, h.subdistrict_code, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
     count(p.id) AS problems,
     count(p.id) FILTER (WHERE p.status NOT IN ('solved_by_agency', 'solved_by_household'))
@@ -49,7 +45,7 @@ LEFT JOIN inside i ON i.household_id = h.household_id
 WHERE h.round = :round AND h.subdistrict_code LIKE :prefix
 GROUP BY h.household_id, h.subdistrict_code, h.geom
 ORDER BY h.household_id
-"""
+"""  # noqa: S608 - constants of this module and layers.overlay
 
 
 def load_config(path: Path) -> TargetingConfig:
@@ -76,13 +72,14 @@ def fingerprint(
     level: str,
     round_: int,
     figures: pd.DataFrame,
+    prefix: str,
 ) -> str:
-    """A digest of everything a ranking is computed from (see the module's docstring)."""
-    parent = area_above(conn, area, level)
+    """A digest of everything a ranking is computed from (see the module's docstring);
+    ``prefix``: the code of the area the ranked units are in."""
     positions = conn.execute(
         select(func.count(), func.max(Household.updated_at)).where(
             Household.round == round_,
-            Household.subdistrict_code.startswith(parent.code, autoescape=True),
+            Household.subdistrict_code.startswith(prefix, autoescape=True),
         )
     ).one()
     zones = conn.scalars(select(Layer.id).where(Layer.kind.in_(WATER_ZONES)).order_by(Layer.id))
@@ -122,7 +119,9 @@ def target_areas(
     figures = figures[figures["households"] > 0]
     if figures.empty:
         raise InvalidInputError(f"no surveyed {level} in {parent.code or 'Thailand'}")
-    digest = fingerprint(conn, config, area=area, level=level, round_=round_, figures=figures)
+    digest = fingerprint(
+        conn, config, area=area, level=level, round_=round_, figures=figures, prefix=parent.code
+    )
     stored = _stored(conn, digest, config, figures)
     if stored is not None:
         return stored
@@ -210,7 +209,7 @@ def target_households(
         "prefix": parent.code + "%",
         "severity": pd.Series(config.severity).to_json(),
         "default_severity": config.default_severity,
-        "zones": list(WATER_ZONES),
+        "kinds": list(WATER_ZONES),
     }
     result = conn.execute(text(HOUSEHOLDS), params)
     raw = pd.DataFrame(result.all(), columns=list(result.keys())).set_index("code")

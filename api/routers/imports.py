@@ -15,6 +15,7 @@ from api.auth import requires
 from api.deps import PLAIN_TEXT, RowId, SessionDep, SettingsDep
 from api.routers.areas import Page, page
 from api.routers.households import audit
+from api.security import CONTROL
 from geo.errors import (
     BamrungError,
     InvalidInputError,
@@ -66,7 +67,7 @@ def _save(upload: UploadFile, folder: Path, limit: int) -> tuple[Path, str]:
     """Stream the upload to disk under a name of our own; returns the file and the name the
     caller gave it. Refuses a kind that is not a survey (415) before reading the body."""
     name = Path(upload.filename or "upload").name
-    if len(name) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if len(name) > 255 or CONTROL.search(name):
         raise InvalidInputError(
             "file: the file name must be at most 255 characters, without control characters"
         )
