@@ -19,21 +19,21 @@ from api.routers import (
     areas,
     auth,
     density,
+    geosocial,
     health,
     home,
     hotspots,
     households,
     imports,
-    layers,
     maps,
     overlay,
     stats,
     targeting,
 )
 from api.security import Guard, html_page
-from layers.db import database_url, make_engine
-from layers.imports import mark_interrupted
-from layers.settings import Settings
+from layers.store.db import database_url, make_engine
+from layers.store.settings import Settings
+from layers.survey.imports import mark_interrupted
 
 VERSION = "0.1.0"
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
-    for module in (auth, households, stats, density, hotspots, overlay, targeting, layers, maps):
+    for module in (auth, households, stats, density, hotspots, overlay, targeting, geosocial, maps):
         app.include_router(module.router)
     # The maps' Leaflet files (make setup installs them); absent, the maps load without scripts.
     vendor = StaticFiles(directory=maps.VENDOR_DIR, check_dir=False)

@@ -14,9 +14,9 @@ from fastapi import Depends, Request
 from api.deps import SessionDep, SettingsDep
 from geo.access import PUBLIC
 from geo.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from layers.cluster import write_private
-from layers.settings import Settings
-from layers.users import TOKEN_PREFIX, User, user_for_token, user_named
+from layers.access.users import TOKEN_PREFIX, User, user_for_token, user_named
+from layers.store.cluster import write_private
+from layers.store.settings import Settings
 
 ALGORITHM = "HS256"
 

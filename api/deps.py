@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.security import CONTROL_CHARACTERS
 from geo.errors import TooLargeError
-from layers.settings import Settings
+from layers.store.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

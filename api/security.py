@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 import folium
 from fastapi.responses import HTMLResponse
 
-from layers.settings import Settings
+from layers.store.settings import Settings
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

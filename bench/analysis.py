@@ -27,13 +27,14 @@ from typing import Any
 from rich.progress import Progress
 from sqlalchemy import Engine, text
 
-from layers import migrate, stats
-from layers.analysis import run_hotspots, weights
-from layers.boundaries import load_boundaries
-from layers.cluster import ensure_database
-from layers.db import database_url, make_engine
-from layers.partitions import ensure_round
-from layers.settings import PROJECT_ROOT, Settings
+from layers.analysis import stats
+from layers.analysis.runs import run_hotspots, weights
+from layers.geography.boundaries import load_boundaries
+from layers.store import migrate
+from layers.store.cluster import ensure_database
+from layers.store.db import database_url, make_engine
+from layers.store.partitions import ensure_round
+from layers.store.settings import PROJECT_ROOT, Settings
 
 BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 NAME = "bamrung_bench_analysis"

@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from layers import migrate
-from layers.boundaries import load_boundaries
-from layers.cluster import drop_database, ensure_database
-from layers.db import database_url, make_engine
-from layers.settings import PROJECT_ROOT, Settings
-from layers.synth import generate, write
+from layers.geography.boundaries import load_boundaries
+from layers.store import migrate
+from layers.store.cluster import drop_database, ensure_database
+from layers.store.db import database_url, make_engine
+from layers.store.settings import PROJECT_ROOT, Settings
+from layers.survey.synth import generate, write
 
 ROWS_PER_HOUSEHOLD = 3.15
 """Rows a synthetic household gives over its two rounds (1.574 a round)."""

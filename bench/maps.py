@@ -29,11 +29,12 @@ from sqlalchemy import Connection, Engine, select, text
 from ubon import PROVINCE, ubon_database
 
 from geo.access import scope_of
-from geo.mapassets import render
-from layers import analysis, stats
-from layers.maps import MapQuery, choropleth, heatmap, hexbin
-from layers.models import AdminUnit
-from layers.settings import Settings
+from geo.maps.assets import render
+from layers.analysis import runs as analysis
+from layers.analysis import stats
+from layers.delivery.maps import MapQuery, choropleth, heatmap, hexbin
+from layers.store.models import AdminUnit
+from layers.store.settings import Settings
 
 NAME = "bamrung_bench_maps"
 ADMIN = scope_of("admin", None)

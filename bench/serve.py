@@ -60,8 +60,8 @@ import httpx
 from sqlalchemy import Engine, text
 from ubon import ubon_database
 
-from layers.cluster import free_port
-from layers.users import add_user, issue_token, user_named
+from layers.access.users import add_user, issue_token, user_named
+from layers.store.cluster import free_port
 
 NAME = "bamrung_bench_serve"
 USER = "bench-serve-admin"

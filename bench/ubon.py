@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import Engine, select, text
 
-from layers import migrate
-from layers.boundaries import load_boundaries
-from layers.cluster import ensure_database
-from layers.db import database_url, make_engine
-from layers.intake.importer import Importer
-from layers.models import AdminUnit
-from layers.settings import PROJECT_ROOT, Settings
-from layers.synth import generate, write
+from layers.geography.boundaries import load_boundaries
+from layers.store import migrate
+from layers.store.cluster import ensure_database
+from layers.store.db import database_url, make_engine
+from layers.store.models import AdminUnit
+from layers.store.settings import PROJECT_ROOT, Settings
+from layers.survey.importer import Importer
+from layers.survey.synth import generate, write
 
 BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 PROVINCE = "34"

@@ -2,8 +2,8 @@
 
 A scope is an admin subtree (code prefixes; '' is the whole country), plus, for some roles, a
 set of problem categories, one municipal community or one household. Repository queries turn a
-scope into one SQL filter (``layers.scope``), so every list, object, statistic and layer built on
-them inherits it.
+scope into one SQL filter (``layers.access.scope``), so every list, object, statistic and layer
+built on them inherits it.
 """
 
 from __future__ import annotations

@@ -24,17 +24,23 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from geo.synth import Synthetic
-from layers import migrate
-from layers.boundaries import load_boundaries
-from layers.cluster import LocalCluster, drop_database, ensure_database, find_bindir, free_port
-from layers.db import make_engine
-from layers.geosocial import import_layer, import_raster
-from layers.intake.importer import Importer
-from layers.registry import check_registry
-from layers.settings import PROJECT_ROOT, Settings
-from layers.synth import generate, generate_water, write, write_water
-from layers.users import add_user, issue_token
+from geo.synth.survey import Synthetic
+from layers.access.users import add_user, issue_token
+from layers.geography.boundaries import load_boundaries
+from layers.geography.geosocial import import_layer, import_raster
+from layers.geography.registry import check_registry
+from layers.store import migrate
+from layers.store.cluster import (
+    LocalCluster,
+    drop_database,
+    ensure_database,
+    find_bindir,
+    free_port,
+)
+from layers.store.db import make_engine
+from layers.store.settings import PROJECT_ROOT, Settings
+from layers.survey.importer import Importer
+from layers.survey.synth import generate, generate_water, write, write_water
 from tests.recorder import SEEN, Recorder, Seen
 
 SHARED_BOUNDARIES = Path(

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from layers.settings import PROJECT_ROOT, Settings
+from layers.store.settings import PROJECT_ROOT, Settings
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 

@@ -12,15 +12,15 @@ from api.cli.analysis import density, hotspots, target
 from api.cli.boundaries import boundaries_app
 from api.cli.common import console, errors, out
 from api.cli.db import db_app
+from api.cli.geosocial import geosocial_app, synth_water
 from api.cli.imports import imports_app
-from api.cli.layers import layers_app, synth_water
 from api.cli.maps import gallery, map_command
 from api.cli.overlay import overlay_app
 from api.cli.stats import stats
 from api.cli.survey import import_files, synth
 from api.cli.users import audit_app, users_app
-from layers.db import database_url
-from layers.settings import Settings
+from layers.store.db import database_url
+from layers.store.settings import Settings
 
 app = typer.Typer(
     help="Bamrung: find, map and resolve household hardship in Thailand.", no_args_is_help=True
@@ -34,7 +34,7 @@ app.command("stats")(stats)
 app.command("density")(density)
 app.command("hotspots")(hotspots)
 app.command("target")(target)
-app.add_typer(layers_app, name="layers")
+app.add_typer(geosocial_app, name="layers")
 app.add_typer(overlay_app, name="overlay")
 app.command("synth-water")(synth_water)
 app.command("map")(map_command)
@@ -79,7 +79,7 @@ def serve(
 
     from api.auth import signing_key
     from geo.errors import InvalidInputError
-    from layers.intake.importer import pii_key
+    from layers.survey.importer import pii_key
 
     settings = Settings()
     source = "--workers"

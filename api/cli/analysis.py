@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, layer_out, out, progress
-from layers.settings import PROJECT_ROOT, Settings
+from layers.store.settings import PROJECT_ROOT, Settings
 
 # The analysis modules (libpysal, esda, rasterio) are imported by the commands that use them:
 # every other command, `bamrung import` among them, starts a second sooner.
@@ -38,9 +38,9 @@ def density(
     out_file: OutOption = None,
 ) -> None:
     """Problem counts and rates on an H3 grid; optionally a kernel density surface."""
-    from layers import analysis
-    from layers.analysis import Filters
-    from layers.exports import write_layer
+    from layers.analysis import runs as analysis
+    from layers.analysis.runs import Filters
+    from layers.delivery.exports import write_layer
 
     settings = Settings()
     filters = Filters(dimension=dimension, category=category, status=status)
@@ -76,9 +76,9 @@ def hotspots(
     as_json: JsonOption = False,
 ) -> None:
     """Getis-Ord Gi* and Local Moran's I hot and cold spots, stored as a layer."""
-    from layers import analysis
-    from layers.exports import write_layer
-    from layers.overlay import records
+    from layers.analysis import runs as analysis
+    from layers.analysis.overlay import records
+    from layers.delivery.exports import write_layer
 
     with errors(), engine(Settings()).begin() as conn:
         with progress() as bar:
@@ -123,9 +123,9 @@ def target(
     is stored already (then that run is shown). ``--out`` writes the areas' outlines or the
     households' points with their scores.
     """
-    from layers import targeting
-    from layers.exports import write_layer
-    from layers.overlay import records
+    from layers.analysis import targeting
+    from layers.analysis.overlay import records
+    from layers.delivery.exports import write_layer
 
     with errors(), engine(Settings()).begin() as conn:
         weights = targeting.load_config(config)

@@ -11,8 +11,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from api.cli.common import engine, errors, out, progress
-from layers.settings import Settings
-from layers.sources import fetch
+from layers.geography.sources import fetch
+from layers.store.settings import Settings
 
 # The boundary loader and the registry (geothai) are imported by the commands that use them.
 
@@ -34,7 +34,7 @@ def boundaries_load(
     ] = False,
 ) -> None:
     """Load COD-AB boundary files (ADM1/ADM2/ADM3) in one transaction; idempotent."""
-    from layers.boundaries import load_boundaries
+    from layers.geography.boundaries import load_boundaries
 
     settings = Settings()
     with errors():
@@ -83,7 +83,7 @@ def boundaries_check(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Reconcile the boundaries with the official registry (geothai); store registry-only units."""
-    from layers.registry import check_registry, registry_version
+    from layers.geography.registry import check_registry, registry_version
 
     settings = Settings()
     with errors(), Session(engine(settings)) as session, session.begin():

@@ -24,8 +24,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from geo.errors import BamrungError, InvalidInputError, MissingColumnsError
-from layers.db import database_url, make_engine
-from layers.settings import Settings
+from layers.store.db import database_url, make_engine
+from layers.store.settings import Settings
 
 # Piped output (CI logs, `| less`) gets room for the tables instead of rich's 80 columns.
 WIDTH = None if sys.stdout.isatty() else 120
@@ -64,7 +64,7 @@ def layer_out(value: Path | None) -> Path | None:
     """An ``--out`` callback: a layer file of a kind the command cannot write is refused before
     the command does any work (one line, exit code 2)."""
     if value is not None:
-        from layers.exports import check_layer_path
+        from layers.delivery.exports import check_layer_path
 
         with errors():
             check_layer_path(value)

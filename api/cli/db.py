@@ -10,11 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.cli.common import engine, errors, out
-from layers.areas import boundary_versions, unit_counts
-from layers.db import database_url, local_cluster, make_engine, safe_url
-from layers.settings import Settings
+from layers.geography.areas import boundary_versions, unit_counts
+from layers.store.db import database_url, local_cluster, make_engine, safe_url
+from layers.store.settings import Settings
 
-# `layers.migrate` (Alembic) is imported by the commands that use it.
+# `layers.store.migrate` (Alembic) is imported by the commands that use it.
 
 db_app = typer.Typer(
     help="The database: the private local cluster and migrations.", no_args_is_help=True
@@ -50,7 +50,7 @@ def db_status(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
 ) -> None:
     """Where the database is, whether it runs, its schema revision and what is loaded."""
-    from layers import migrate
+    from layers.store import migrate
 
     settings = Settings()
     with errors():
@@ -89,7 +89,7 @@ def _print_status(status: dict[str, object], as_json: bool) -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the Alembic migrations and sync the problem taxonomy from its file."""
-    from layers import migrate
+    from layers.store import migrate
 
     settings = Settings()
     with errors():

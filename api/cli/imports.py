@@ -13,8 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli.common import engine, errors, out, suffix_out
-from layers import imports, records
-from layers.settings import Settings
+from layers.access import records
+from layers.store.settings import Settings
+from layers.survey import imports
 
 imports_app = typer.Typer(help="Import jobs and the rows they refused.", no_args_is_help=True)
 
@@ -76,7 +77,7 @@ def quarantine(
                 fields=[c for c in frame.columns if c not in imports.REFUSED_COLUMNS],
             )
     if out_file is not None:
-        from layers.exports import write_csv
+        from layers.delivery.exports import write_csv
 
         write_csv(frame, out_file)
         out.print(f"wrote {len(frame):,} refused rows of job {job_id} to {out_file}")

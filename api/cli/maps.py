@@ -12,10 +12,10 @@ from api.cli.common import engine, errors, out, suffix_out
 from geo.access import scope_of
 from geo.errors import InvalidInputError
 from geo.mapkinds import KINDS
-from layers.settings import Settings
+from layers.store.settings import Settings
 
 if TYPE_CHECKING:
-    from layers.maps import Made
+    from layers.delivery.maps import Made
 
 # The map modules (Folium, matplotlib, libpysal) are imported by the commands that draw: every
 # other command starts a second sooner.
@@ -60,7 +60,7 @@ def map_command(
     ] = False,
 ) -> None:
     """Write one map as an HTML page (the operator's view: everything, unless --public)."""
-    from layers import maps
+    from layers.delivery import maps
 
     with errors():
         if kind not in KINDS:
@@ -100,7 +100,7 @@ def gallery(
 ) -> None:
     """Public choropleths of an area, self-contained, listed for the home page."""
     from api.routers.home import MANIFEST
-    from layers import maps
+    from layers.delivery import maps
 
     settings = Settings()
     out_dir = out_dir or settings.home / "maps"
@@ -120,7 +120,7 @@ def gallery(
 
 def _write(path: Path, made: Made, self_contained: bool) -> None:
     from api.routers.maps import VENDOR_DIR
-    from geo.mapassets import render
+    from geo.maps.assets import render
 
     if self_contained:
         page = render(made.map, "vendor:", VENDOR_DIR)

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, layer_out, out
-from layers import overlay
-from layers.exports import write_layer
-from layers.settings import Settings
+from layers.analysis import overlay
+from layers.delivery.exports import write_layer
+from layers.store.settings import Settings
 
 overlay_app = typer.Typer(help="Overlay the survey with Geo-social layers.", no_args_is_help=True)
 

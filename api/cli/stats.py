@@ -10,8 +10,8 @@ from rich.table import Table
 
 from api.cli.common import engine, errors, out
 from geo.stats import RESOLUTION
-from layers import stats as stats_queries
-from layers.settings import Settings
+from layers.analysis import stats as stats_queries
+from layers.store.settings import Settings
 
 
 def stats(

@@ -12,8 +12,8 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from api.cli.common import engine, errors, out, progress, suffix_out
-from layers.intake.importer import Importer, ImportReport
-from layers.settings import Settings
+from layers.store.settings import Settings
+from layers.survey.importer import Importer, ImportReport
 
 # The synthetic survey's modules (scipy among them) are imported by `bamrung synth` only.
 
@@ -122,7 +122,7 @@ def synth(
 ) -> None:
     """Write a synthetic Re X-ray survey (canonical format), the key of its planted faults and
     its planted clusters of hardship."""
-    from layers.synth import generate, write
+    from layers.survey.synth import generate, write
 
     if bool(province) == country:
         raise typer.BadParameter("give --province CODE (one or more) or --country")

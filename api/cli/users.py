@@ -12,8 +12,8 @@ from rich.table import Table
 
 from api.cli.common import engine, errors, out
 from geo.access import ROLES
-from layers import records, users
-from layers.settings import Settings
+from layers.access import records, users
+from layers.store.settings import Settings
 
 users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The PDPA access log: who saw which household.", no_args_is_help=True)

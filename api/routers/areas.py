@@ -11,7 +11,7 @@ from api.auth import requires
 from api.deps import SessionDep, SettingsDep
 from geo.access import PUBLIC
 from geo.errors import InvalidInputError
-from layers import areas
+from layers.geography import areas
 
 PAGE_LIMIT = 1_000
 router = APIRouter(prefix="/areas", tags=["areas"], dependencies=[Depends(requires(PUBLIC))])

@@ -14,7 +14,7 @@ from api.deps import SessionDep, SettingsDep
 from api.security import CONTROL
 from geo.access import PUBLIC
 from geo.errors import InvalidInputError, TooManyAttemptsError, UnauthorizedError
-from layers.users import (
+from layers.access.users import (
     Throttle,
     User,
     authenticate,

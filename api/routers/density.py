@@ -18,8 +18,8 @@ from api.deps import (
     SettingsDep,
     geojson,
 )
-from layers import analysis
-from layers.users import User
+from layers.access.users import User
+from layers.analysis import runs as analysis
 
 router = APIRouter(prefix="/density", tags=["analysis"])
 

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from api.auth import requires
 from api.deps import SessionDep
 from geo.access import PUBLIC
-from layers import migrate
-from layers.areas import boundary_versions
+from layers.geography.areas import boundary_versions
+from layers.store import migrate
 
 router = APIRouter(tags=["health"], dependencies=[Depends(requires(PUBLIC))])
 

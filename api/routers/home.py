@@ -15,7 +15,7 @@ from api.security import html_page
 from geo.access import PUBLIC
 from geo.errors import NotFoundError
 from geo.mapkinds import KINDS
-from layers.settings import Settings
+from layers.store.settings import Settings
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(requires(PUBLIC))])
 #: What `bamrung gallery` wrote: file name → label. Only these files are served.

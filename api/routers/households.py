@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from api.auth import requires
 from api.deps import RoundQuery, SessionDep, SettingsDep
 from api.routers.areas import Page, page
-from layers import records
-from layers.intake.importer import pii_key
-from layers.users import User
+from layers.access import records
+from layers.access.users import User
+from layers.survey.importer import pii_key
 
 router = APIRouter(tags=["records"])
 

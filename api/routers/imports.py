@@ -23,11 +23,11 @@ from geo.errors import (
     TooLargeError,
     UnsupportedFileError,
 )
-from layers import imports
-from layers.imports import JobLease
-from layers.intake.importer import Importer, Opened
-from layers.intake.readers import EXCEL_SUFFIXES
-from layers.users import User
+from layers.access.users import User
+from layers.survey import imports
+from layers.survey.importer import Importer, Opened
+from layers.survey.imports import JobLease
+from layers.survey.readers import EXCEL_SUFFIXES
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 log = logging.getLogger(__name__)

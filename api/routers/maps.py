@@ -18,9 +18,9 @@ from api.auth import Permission, in_scope, requires
 from api.deps import AdminLevel, AreaQuery, Dimension, RoundQuery, SessionDep, SettingsDep
 from api.routers.households import audit
 from api.security import html_page
-from geo.mapassets import render
-from layers import maps
-from layers.users import User
+from geo.maps.assets import render
+from layers.access.users import User
+from layers.delivery import maps
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 VENDOR_URL = "/static/vendor"

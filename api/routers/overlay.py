@@ -17,8 +17,8 @@ from api.deps import (
     SettingsDep,
     geojson,
 )
-from layers import overlay
-from layers.users import User
+from layers.access.users import User
+from layers.analysis import overlay
 
 router = APIRouter(prefix="/overlay", tags=["analysis"])
 Reader = Annotated[User | None, Depends(requires("analysis:area"))]

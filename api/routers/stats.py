@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from api.auth import in_scope, requires
 from api.deps import Dimension, SessionDep
-from layers import stats
-from layers.public import public_rollup
-from layers.users import User
+from layers.access.users import User
+from layers.analysis import stats
+from layers.analysis.public import public_rollup
 
 router = APIRouter(prefix="/stats", tags=["analysis"])
 Reader = Annotated[User | None, Depends(requires("analysis:read", anonymous=True))]

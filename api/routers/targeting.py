@@ -11,12 +11,12 @@ from api.auth import in_scope, requires
 from api.deps import AdminLevel, AreaQuery, RoundQuery, SessionDep, SettingsDep
 from api.routers.households import audit
 from geo.errors import ForbiddenError
-from geo.intake import keyed_hash
-from layers import targeting
-from layers.intake.importer import pii_key
-from layers.overlay import records
-from layers.settings import PROJECT_ROOT
-from layers.users import User
+from geo.intake.rules import keyed_hash
+from layers.access.users import User
+from layers.analysis import targeting
+from layers.analysis.overlay import records
+from layers.store.settings import PROJECT_ROOT
+from layers.survey.importer import pii_key
 
 router = APIRouter(prefix="/targeting", tags=["analysis"])
 CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"

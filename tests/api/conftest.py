@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.api.browser import ARGS, CHROMIUM
 from tests.api.oracle import make_world
 

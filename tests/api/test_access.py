@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.api.test_cli import run
 from tests.conftest import engine_for, serve
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from geo.hotspots import GI_CLASSES
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.api.test_cli import run
 from tests.conftest import serve, token_for
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from layers import migrate
+from layers.store import migrate
 
 
 def test_health_reports_database_postgis_and_boundaries(api: httpx.Client) -> None:

@@ -17,8 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli import app
-from layers import migrate
-from layers.cluster import drop_database, ensure_database
+from layers.store import migrate
+from layers.store.cluster import drop_database, ensure_database
 
 BAMRUNG = shutil.which("bamrung", path=str(Path(sys.executable).parent)) or "bamrung"
 

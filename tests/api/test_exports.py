@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.api.test_cli import run
 
 OGRINFO = shutil.which("ogrinfo")

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser
 from sqlalchemy import text
 
 from api.auth import ALGORITHM, signing_key
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.api.browser import app_only, watch
 from tests.api.test_cli import run
 from tests.conftest import engine_for, serve, token_for

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from geo.synth import Synthetic
-from layers.settings import Settings
+from geo.synth.survey import Synthetic
+from layers.store.settings import Settings
 from tests.conftest import engine_for, serve, token_for
 
 
@@ -161,7 +161,7 @@ def test_an_officers_upload_touches_nothing_outside_the_district(
     )
     engine = engine_for(loaded_url)
     settings = Settings(database_url=loaded_url)
-    from layers.intake.importer import Importer
+    from layers.survey.importer import Importer
 
     Importer(engine, settings).run(seed)
     query = text(

@@ -24,9 +24,9 @@ from sqlalchemy import text
 
 from api.cli.maps import GALLERY
 from geo.stats import DIMENSIONS
-from layers import maps
-from layers.models import STATUSES
-from layers.settings import PROJECT_ROOT, Settings
+from layers.delivery import maps
+from layers.store.models import STATUSES
+from layers.store.settings import PROJECT_ROOT, Settings
 from tests.api.browser import app_only, watch
 from tests.api.oracle import ROUND
 from tests.api.test_cli import run

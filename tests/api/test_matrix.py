@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 
 from api.app import create_app
 from api.auth import Permission
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.api.oracle import (
     RELATIONS,
     ROUND,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from geo.stats import DIMENSIONS, RESOLUTION
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.conftest import engine_for, serve
 
 SENSITIVE = {"drugs", "informal_debt", "unfair_treatment", "no_safety"}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
-from layers.settings import Settings
+from layers.store.settings import Settings
 from tests.conftest import serve, token_for
 
 ROLES = ("anonymous", "citizen", "governor", "analyst", "admin")

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from layers.cluster import free_port
+from layers.store.cluster import free_port
 from tests.conftest import token_for
 
 BAMRUNG = shutil.which("bamrung", path=str(Path(sys.executable).parent)) or "bamrung"

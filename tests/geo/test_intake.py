@@ -9,7 +9,7 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import box
 
-from geo.intake import (
+from geo.intake.rules import (
     AreaIndex,
     classify_coordinates,
     keyed_hash,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo.synth import EXPECTED, affected_probability, region, synthesize, to_csv_bytes
+from geo.synth.survey import EXPECTED, affected_probability, region, synthesize, to_csv_bytes
 
 SUBDISTRICTS = gpd.GeoDataFrame(
     {"code": ["340101", "340102", "341901"]},

@@ -1,6 +1,6 @@
 """The synthetic survey's spatial structure: Gi* finds the planted clusters, the figures hold.
 
-Gi* is run as ``bamrung hotspots --area 34`` runs it (``layers.analysis.run_hotspots``): problems
+Gi* is run as ``bamrung hotspots --area 34`` runs it (``layers.analysis.runs.run_hotspots``): problems
 per 1,000 households of the current round per surveyed subdistrict, queen contiguity from
 ``build_weights`` cut to the surveyed subdistricts, ``geo.hotspots.hotspots`` with its default
 999 permutations, seed and FDR levels. "Found hot" is a class of hot_95 or hot_99.
@@ -34,7 +34,7 @@ import pytest
 from libpysal.weights import W, w_subset
 
 from geo.hotspots import build_weights, hotspots
-from geo.synth import (
+from geo.synth.survey import (
     CATEGORY_WEIGHTS,
     CLUSTER_COLUMNS,
     REGION_RISK,
@@ -43,9 +43,9 @@ from geo.synth import (
     region,
     synthesize,
 )
-from layers.settings import Settings
-from layers.synth import write
-from layers.taxonomy import read_taxonomy
+from layers.store.settings import Settings
+from layers.survey.synth import write
+from layers.survey.taxonomy import read_taxonomy
 
 CURRENT_ROUND = "2567"
 FOUND_HOT = {"hot_95", "hot_99"}
@@ -71,7 +71,7 @@ def ubon_weights(ubon: gpd.GeoDataFrame) -> W:
 
 @pytest.fixture(scope="module")
 def categories() -> pd.DataFrame:
-    """The taxonomy as ``layers.synth.generate`` hands it to the generator."""
+    """The taxonomy as ``layers.survey.synth.generate`` hands it to the generator."""
     taxonomy = read_taxonomy(Settings().taxonomy_file)
     frame = pd.DataFrame(
         {"code": [c.code for c in taxonomy], "within_mandate": [c.within_mandate for c in taxonomy]}

@@ -14,8 +14,9 @@ import rasterio.transform
 import shapely
 
 from api.routers.maps import VENDOR_DIR
-from geo import mapassets, webmap
 from geo.errors import InvalidInputError
+from geo.maps import assets as mapassets
+from geo.maps import webmap
 
 
 def grid(n: int = 5) -> gpd.GeoDataFrame:

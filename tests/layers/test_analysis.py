@@ -12,10 +12,11 @@ from libpysal.weights import W, w_subset
 from rasterio.features import geometry_mask
 from sqlalchemy import Engine, func, select, text
 
-from layers import analysis, overlay, targeting
-from layers.geosocial import open_raster
-from layers.models import SpatialWeights
-from layers.settings import PROJECT_ROOT, Settings
+from layers.analysis import overlay, targeting
+from layers.analysis import runs as analysis
+from layers.geography.geosocial import open_raster
+from layers.store.models import SpatialWeights
+from layers.store.settings import PROJECT_ROOT, Settings
 
 PROBLEM_RATES = """
 SELECT h.subdistrict_code AS code, 1000.0 * count(p.id) / count(DISTINCT h.household_id) AS rate

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, func, select, text
 
 from geo.boundaries import check_hierarchy
 from geo.errors import InvalidInputError
-from layers.boundaries import hierarchy_issues, load_boundaries
-from layers.models import AdminUnit, BoundaryVersion
-from layers.settings import Settings
+from layers.geography.boundaries import hierarchy_issues, load_boundaries
+from layers.store.models import AdminUnit, BoundaryVersion
+from layers.store.settings import Settings
 
 BOUNDARIES_DIR = Settings().boundaries_dir
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from geo.errors import UnavailableError
-from layers.cluster import LocalCluster, cluster_root, find_bindir, running_as_root
+from layers.store.cluster import LocalCluster, cluster_root, find_bindir, running_as_root
 from tests.api.test_cli import run
 
 

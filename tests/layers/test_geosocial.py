@@ -15,9 +15,9 @@ from shapely.geometry import LineString, Point, Polygon
 from sqlalchemy import Engine, func, select, text
 
 from geo.errors import InvalidInputError, NotFoundError
-from layers.geosocial import import_layer, import_raster, open_raster, raster_record
-from layers.models import Layer, LayerFeature, QuarantinedRow, Raster
-from layers.settings import Settings
+from layers.geography.geosocial import import_layer, import_raster, open_raster, raster_record
+from layers.store.models import Layer, LayerFeature, QuarantinedRow, Raster
+from layers.store.settings import Settings
 
 BOWTIE = Polygon([(104.80, 15.20), (104.82, 15.22), (104.82, 15.20), (104.80, 15.22)])
 

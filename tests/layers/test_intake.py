@@ -21,11 +21,11 @@ from shapely.geometry import Point
 from sqlalchemy import Engine, text
 
 from geo.errors import InvalidInputError
-from geo.synth import Synthetic
-from layers import imports
-from layers.intake.importer import Importer, SeenRows
-from layers.partitions import attached_rounds, ensure_round
-from layers.settings import Settings
+from geo.synth.survey import Synthetic
+from layers.store.partitions import attached_rounds, ensure_round
+from layers.store.settings import Settings
+from layers.survey import imports
+from layers.survey.importer import Importer, SeenRows
 from tests.conftest import _with_boundaries, engine_for
 
 ROUNDS = (2566, 2567)
@@ -485,7 +485,7 @@ def test_every_format_gives_the_same_households(
 def test_odk_and_kobo_exports_map_onto_the_canonical_format(
     survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path, profile: str
 ) -> None:
-    from layers.intake.profiles import load_profile
+    from layers.survey.profiles import load_profile
 
     survey, _ = synthetic
     frame = subset(survey, 200)

@@ -16,9 +16,9 @@ from sqlalchemy import Engine, text
 
 from geo.access import scope_of
 from geo.errors import InvalidInputError, MissingColumnsError, UnsupportedFileError
-from geo.synth import Synthetic
-from layers import imports
-from layers.stats import latest_round
+from geo.synth.survey import Synthetic
+from layers.analysis.stats import latest_round
+from layers.survey import imports
 from tests.layers.test_intake import fingerprint, households, importer, problems, subset
 
 HEADER = "household_id,round,subdistrict_code,moo,members,house_no,lat,lon,problem_code,status\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from layers.models import AdminUnit
-from layers.registry import check_registry
+from layers.geography.registry import check_registry
+from layers.store.models import AdminUnit
 
 
 def test_registry_gaps_in_the_shared_files(loaded_engine: Engine) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from geo.errors import InvalidInputError, UnavailableError
-from layers.settings import Settings
-from layers.sources import fetch, read_manifest, sha256_of
+from layers.geography.sources import fetch, read_manifest, sha256_of
+from layers.store.settings import Settings
 
 
 def make_zip(shared: Path) -> bytes:

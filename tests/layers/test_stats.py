@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from geo.errors import InvalidInputError, NotFoundError
-from geo.synth import Synthetic
-from layers.stats import rollup
-from layers.synth import generate, write
+from geo.synth.survey import Synthetic
+from layers.analysis.stats import rollup
+from layers.survey.synth import generate, write
 from tests.conftest import _with_boundaries, engine_for
 from tests.layers.test_intake import importer
 

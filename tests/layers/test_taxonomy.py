@@ -10,9 +10,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError
-from layers.models import ProblemCategory
-from layers.settings import Settings
-from layers.taxonomy import read_taxonomy, sync_taxonomy
+from layers.store.models import ProblemCategory
+from layers.store.settings import Settings
+from layers.survey.taxonomy import read_taxonomy, sync_taxonomy
 
 TAXONOMY = Settings().taxonomy_file
 

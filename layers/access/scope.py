@@ -1,0 +1,81 @@
+"""The one filter that keeps every query inside a user's scope.
+
+``households(scope)``, ``problems(scope)`` and ``quarantined(scope, user)`` are SQL conditions
+on ``household``, ``problem`` and ``quarantine``; every repository function that reads personal
+records uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+
+from geo.access import Scope
+from layers.store.models import Household, ImportJob, Problem, ProblemCategory, QuarantinedRow
+
+
+def problems(scope: Scope) -> ColumnElement[bool]:
+    """The problems ``scope`` may see."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope.area:
+        conditions.append(Problem.subdistrict_code.startswith(scope.area, autoescape=True))
+    if scope.categories is not None:
+        conditions.append(Problem.category.in_(sorted(scope.categories)))
+    if scope.escalated:
+        outside = select(ProblemCategory.code).where(ProblemCategory.within_mandate.is_(False))
+        conditions.append(Problem.category.in_(outside.scalar_subquery()))
+    if scope.household is not None:
+        conditions.append(Problem.household_id == scope.household)
+    if scope.community is not None:
+        conditions.append(
+            exists()
+            .where(
+                Household.household_id == Problem.household_id,
+                Household.round == Problem.round,
+                Household.community == scope.community,
+            )
+            # Only the problem comes from outside: a query may hold both tables.
+            .correlate(Problem)
+        )
+    return and_(true(), *conditions)
+
+
+def households(scope: Scope) -> ColumnElement[bool]:
+    """The households ``scope`` may see: by area, pin, or through a problem it may see."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope.area:
+        conditions.append(Household.subdistrict_code.startswith(scope.area, autoescape=True))
+    if scope.household is not None:
+        conditions.append(Household.household_id == scope.household)
+    if scope.community is not None:
+        conditions.append(Household.community == scope.community)
+    if scope.categories is not None or scope.escalated:
+        conditions.append(
+            exists()
+            .where(
+                Problem.household_id == Household.household_id,
+                Problem.round == Household.round,
+                problems(scope),
+            )
+            .correlate(Household)
+        )
+    return and_(true(), *conditions)
+
+
+def denominator(scope: Scope) -> ColumnElement[bool]:
+    """The households of the scope's area (and community), whatever their problems: the base
+    of its rates. Categories limit which problems are counted, not who was surveyed."""
+    return households(replace(scope, categories=None, escalated=False))
+
+
+def quarantined(scope: Scope, user: str) -> ColumnElement[bool]:
+    """The refused rows ``scope`` may see: those that declare a subdistrict inside its area, and
+    every row of the files ``user`` uploaded."""
+    if not scope.area:
+        return true()
+    uploaded = select(ImportJob.id).where(ImportJob.started_by == user)
+    return or_(
+        QuarantinedRow.subdistrict_code.startswith(scope.area, autoescape=True),
+        QuarantinedRow.import_job_id.in_(uploaded.scalar_subquery()),
+    )

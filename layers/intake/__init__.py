@@ -1,1 +1,0 @@
-"""Survey intake: read survey files, validate and place every row, store it or quarantine it."""
