@@ -4,7 +4,6 @@ as ``Authorization: Bearer``; and the permission every route declares.
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -15,21 +14,10 @@ from api.deps import SessionDep, SettingsDep
 from geo.access import PUBLIC
 from geo.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from layers.access.users import TOKEN_PREFIX, User, user_for_token, user_named
-from layers.store.cluster import write_private
+from layers.store.keys import signing_key
 from layers.store.settings import Settings
 
 ALGORITHM = "HS256"
-
-
-def signing_key(settings: Settings) -> str:
-    """The key that signs login tokens: from settings, else generated once and kept."""
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value()
-    path = settings.home / "jwt.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_private(path, secrets.token_hex(32))
-    return path.read_text().strip()
 
 
 def login_token(settings: Settings, user: User) -> tuple[str, int]:

@@ -77,8 +77,8 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from api.auth import signing_key
     from geo.errors import InvalidInputError
+    from layers.store.keys import signing_key
     from layers.survey.importer import pii_key
 
     settings = Settings()

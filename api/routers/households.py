@@ -11,7 +11,7 @@ from api.deps import RoundQuery, SessionDep, SettingsDep
 from api.routers.areas import Page, page
 from layers.access import records
 from layers.access.users import User
-from layers.survey.importer import pii_key
+from layers.store.keys import pii_key
 
 router = APIRouter(tags=["records"])
 

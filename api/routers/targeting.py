@@ -15,8 +15,8 @@ from geo.intake.rules import keyed_hash
 from layers.access.users import User
 from layers.analysis import targeting
 from layers.analysis.overlay import records
+from layers.store.keys import pii_key
 from layers.store.settings import PROJECT_ROOT
-from layers.survey.importer import pii_key
 
 router = APIRouter(prefix="/targeting", tags=["analysis"])
 CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"

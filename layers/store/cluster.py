@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from geo.errors import UnavailableError
+from layers.store.keys import write_private
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,6 @@ def find_bindir(explicit: Path | None = None) -> Path:
         "PostgreSQL with PostGIS is not installed: run `make demo` (it installs the Debian "
         "packages postgresql and postgresql-postgis) or set DATABASE_URL to a PostGIS database"
     )
-
-
-def write_private(path: Path, secret: str) -> None:
-    """Write a secret to a file that is never readable by others, not even for a moment."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
 
 
 def running_as_root() -> bool:

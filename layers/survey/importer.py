@@ -5,7 +5,6 @@ from __future__ import annotations
 import binascii
 import contextlib
 import logging
-import secrets
 import threading
 import time
 from collections import Counter
@@ -35,7 +34,7 @@ from geo.intake.rules import (
     place,
 )
 from layers.geography.sources import file_checksum
-from layers.store.cluster import write_private
+from layers.store.keys import pii_key
 from layers.store.models import PRECISIONS, ImportJob, ProblemCategory, QuarantinedRow
 from layers.store.partitions import RoundLoad, attached_rounds, finish, partition
 from layers.store.settings import Settings
@@ -166,17 +165,6 @@ def _choose_parts(
         for name, missing in lacking.items()
     }
     return survey.only([p.name for p in survey.parts if p.name not in lacking]), skipped
-
-
-def pii_key(settings: Settings) -> bytes:
-    """The key for hashing personal identifiers: from settings, else generated once and kept."""
-    if settings.pii_key is not None:
-        return settings.pii_key.get_secret_value().encode()
-    path = settings.home / "pii.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_private(path, secrets.token_hex(32))
-    return path.read_text().strip().encode()
 
 
 def load_area_index(conn: Connection) -> AreaIndex:
