@@ -12,7 +12,7 @@ DEMO_PASSWORD ?= bamrung-demo-2567
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := api/static/vendor
 
-.PHONY: help demo test bench setup system browser gis lint clean
+.PHONY: help demo test bench setup system browser gis lint docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench
 	$(BIN)/ruff format --check geo layers api tests bench
 	$(BIN)/mypy
+
+docs: $(VENV)/.installed  ## regenerate docs/configuration.md from the Settings field descriptions
+	$(BIN)/python -m layers.store.configdoc > docs/configuration.md
 
 setup: system $(VENV)/.installed $(VENDOR)/node_modules/.installed  ## system packages, a virtualenv, the package (editable) and the maps' pinned Leaflet files
 

@@ -18,45 +18,151 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "BAMRUNG_DATABASE_URL"),
-        description="postgresql://user:password@host:port/db; unset = the private local cluster",
+        description=(
+            "The PostGIS database to use, as `postgresql://user:password@host:port/db`; "
+            "unset, Bamrung starts and uses its private local cluster under `BAMRUNG_HOME`."
+        ),
     )
-    home: Path = Field(default=Path(".bamrung"), description="where the private cluster lives")
-    pg_bindir: Path | None = Field(default=None, description="PostgreSQL's bin folder")
-    boundaries_dir: Path = PROJECT_ROOT / "data" / "boundaries"
-    taxonomy_file: Path = PROJECT_ROOT / "data" / "taxonomy.yaml"
-    statement_timeout_ms: int = 60_000
-    page_size_max: int = 1_000
-    bbox_max_km2: float = Field(default=100_000.0, description="largest bbox a feature query takes")
+    home: Path = Field(
+        default=Path(".bamrung"),
+        description=(
+            "The folder of Bamrung's own state (relative to the working directory): the private "
+            "cluster (`pg/`), generated keys, uploads, the raster store (`rasters/`) and the map "
+            "gallery (`maps/`)."
+        ),
+    )
+    pg_bindir: Path | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL's `bin` folder (`initdb`, `pg_ctl`) for the private cluster; "
+            "unset, it is found by itself on Debian."
+        ),
+    )
+    boundaries_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "boundaries",
+        description=(
+            "The folder of the boundary `manifest.toml` (sources, attributions, licences, "
+            "checksums) and of the `cache/` that `bamrung boundaries fetch` downloads into."
+        ),
+    )
+    taxonomy_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "taxonomy.yaml",
+        description=(
+            "The problem taxonomy (YAML) that `bamrung db migrate` syncs into the database."
+        ),
+    )
+    targeting_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "targeting.yaml",
+        description="The targeting weights and category severities (YAML) rankings are scored by.",
+    )
+    statement_timeout_ms: int = Field(
+        default=60_000,
+        description=(
+            "The longest one database statement may run before PostgreSQL cancels it, "
+            "in milliseconds."
+        ),
+    )
+    page_size_max: int = Field(
+        default=1_000,
+        description=(
+            "The largest page (`limit`) a paginated API listing accepts, in rows; "
+            "a larger one answers 422."
+        ),
+    )
+    bbox_max_km2: float = Field(
+        default=100_000.0,
+        description=(
+            "The largest bbox a feature query (`GET /layers/{kind}/features?bbox=`) takes, "
+            "in km²; a larger one answers 413."
+        ),
+    )
     export_max_features: int = Field(
-        default=50_000, description="most features one GeoJSON response carries"
+        default=50_000,
+        description=(
+            "The most features one GeoJSON response carries (hexagons, hotspots, overlays, "
+            "layer features); more answers 413."
+        ),
     )
-    download_timeout_s: float = 60.0
-    upload_max_bytes: int = Field(default=200 * 1024 * 1024, description="largest survey upload")
+    download_timeout_s: float = Field(
+        default=60.0,
+        description=(
+            "How long `bamrung boundaries fetch` waits for the server to connect or send more "
+            "data before it gives up, in seconds."
+        ),
+    )
+    upload_max_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        description=(
+            "The largest request body, a survey upload included, in bytes (200 MiB); "
+            "past it the answer is 413 at once."
+        ),
+    )
     map_tiles: str = Field(
         default="OpenStreetMap",
-        description="basemap of the maps: a folium tile name or URL template; 'none' = offline",
+        description=(
+            "The maps' basemap: a folium tile name or a URL template (its server is allowed by "
+            "the pages' Content-Security-Policy); `none` draws no tiles, for offline use."
+        ),
     )
-    map_attribution: str | None = Field(default=None, description="attribution of map_tiles")
+    map_attribution: str | None = Field(
+        default=None,
+        description=(
+            "The attribution shown for `BAMRUNG_MAP_TILES` (needed with a URL template); "
+            "unset, folium's own for a named basemap."
+        ),
+    )
     map_points_max: int = Field(
-        default=5_000, description="most household points a map shows (hexagons above it)"
+        default=5_000,
+        description=(
+            "The most household points the `households` map draws, in households; "
+            "above it the map shows hexagons and says so."
+        ),
     )
     jwt_secret: SecretStr | None = Field(
-        default=None, description="key signing login tokens; unset = generated in BAMRUNG_HOME"
+        default=None,
+        description=(
+            "The key signing login tokens (HS256); unset, one is generated once in "
+            "`BAMRUNG_HOME/jwt.key`."
+        ),
     )
-    token_minutes: int = Field(default=30, description="lifetime of a login token")
+    token_minutes: int = Field(
+        default=30,
+        description="How long a login token from `POST /auth/token` stays valid, in minutes.",
+    )
     login_failures_per_user: int = Field(
-        default=5, ge=1, description="failed logins of one user name let through per window"
+        default=5,
+        ge=1,
+        description=(
+            "Failed logins of one user name let through per `BAMRUNG_LOGIN_WINDOW_S`, a count; "
+            "past it `POST /auth/token` answers 429."
+        ),
     )
     login_failures_per_address: int = Field(
-        default=20, ge=1, description="failed logins from one client address let through per window"
+        default=20,
+        ge=1,
+        description=(
+            "Failed logins from one client address let through per `BAMRUNG_LOGIN_WINDOW_S`, "
+            "a count; past it `POST /auth/token` answers 429."
+        ),
     )
-    login_window_s: int = Field(default=900, ge=1, description="the throttling window, seconds")
+    login_window_s: int = Field(
+        default=900,
+        ge=1,
+        description="The window over which failed logins are counted for throttling, in seconds.",
+    )
     pii_key: SecretStr | None = Field(
         default=None,
-        description="key for hashing national ID numbers; unset = generated in BAMRUNG_HOME",
+        description=(
+            "The key of the keyed hash replacing national ID numbers and pseudonymising "
+            "household ids; unset, one is generated once in `BAMRUNG_HOME/pii.key`."
+        ),
     )
     workers: int | None = Field(
-        default=None, description="processes `bamrung serve` starts; unset = the number of cores"
+        default=None,
+        description=(
+            "The worker processes `bamrung serve` starts (`--workers` overrides it); "
+            "unset, one per core."
+        ),
     )
 
 
