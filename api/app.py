@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from api.assets import VENDOR_DIR, VENDOR_URL
 from api.errors import RESPONSES, register_error_handlers
 from api.routers import (
     areas,
@@ -84,15 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, households, stats, density, hotspots, overlay, targeting, geosocial, maps):
         app.include_router(module.router)
     # The maps' Leaflet files (make setup installs them); absent, the maps load without scripts.
-    vendor = StaticFiles(directory=maps.VENDOR_DIR, check_dir=False)
-    app.mount(maps.VENDOR_URL, vendor, name="vendor")
+    vendor = StaticFiles(directory=VENDOR_DIR, check_dir=False)
+    app.mount(VENDOR_URL, vendor, name="vendor")
     return app
 
 
 def add_docs(app: FastAPI, settings: Settings) -> None:
     """The interactive documentation at ``/docs``, with Swagger UI from the app's own pinned copy
     (``swagger-ui-dist`` in ``api/static/vendor``), never a CDN."""
-    assets = f"{maps.VENDOR_URL}/swagger-ui-dist"
+    assets = f"{VENDOR_URL}/swagger-ui-dist"
 
     def docs(_request: Request) -> HTMLResponse:
         page = get_swagger_ui_html(

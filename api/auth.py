@@ -94,9 +94,8 @@ def in_scope(user: User | None, area: str) -> str:
     """
     if user is None:
         return area
-    own = user.scope.area
-    if area.startswith(own):
+    if user.scope.covers_area(area):
         return area
     if not area:
-        return own
+        return user.scope.area
     raise NotFoundError(f"no area with code {area!r}")

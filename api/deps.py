@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import geopandas as gpd
 from fastapi import Depends, Path, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.security import CONTROL_CHARACTERS
-from geo.errors import TooLargeError
+from geo.errors import InvalidInputError, TooLargeError
+from layers.access import records
+from layers.access.users import User
 from layers.store.settings import Settings
 
 
@@ -41,8 +44,6 @@ AreaQuery = Annotated[
 RoundQuery = Annotated[
     int | None, Query(ge=2500, le=2700, description="survey round (BE year); default the latest")
 ]
-AdminLevel = Literal["province", "district", "subdistrict"]
-Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 
 
 class GeoJSONResponse(Response):
@@ -79,17 +80,63 @@ def geojson(frame: gpd.GeoDataFrame, *, limit: int, **members: Any) -> Response:
             f"more than {limit:,} features, the limit of one response "
             "(BAMRUNG_EXPORT_MAX_FEATURES): ask for a smaller area or bbox"
         )
-    collection = (
-        json.loads(frame.to_json(na="null", drop_id=True))
+    collection: dict[str, Any] = (
+        frame.to_geo_dict(na="null", drop_id=True)
         if len(frame)
-        else {
-            "type": "FeatureCollection",
-            "features": [],
-        }
+        else {"type": "FeatureCollection", "features": []}
     )
     collection.update(members)
     body = json.dumps(collection, ensure_ascii=False, default=str)
     return GeoJSONResponse(body)
+
+
+PAGE_LIMIT = 1_000
+
+
+class Page(BaseModel):
+    limit: int
+    offset: int
+
+
+def page(
+    settings: SettingsDep,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=PAGE_LIMIT, description="page size (BAMRUNG_PAGE_SIZE_MAX may lower it)"),
+    ] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> Page:
+    if limit > settings.page_size_max:
+        raise InvalidInputError(f"limit must be at most {settings.page_size_max}")
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(page)]
+
+
+def audit(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    households: list[str],
+    fields: list[str],
+) -> None:
+    """One access-log row for this response, committed before the body is sent; none when it
+    holds no household."""
+    if not households:
+        return
+    records.log_access(
+        session.connection(),
+        user=user.name,
+        role=user.role,
+        purpose=request.headers.get("x-purpose", "not stated")[:200],
+        request_id=request.state.request_id,
+        client_request_id=request.state.client_request_id,
+        path=request.url.path,
+        households=households,
+        fields=fields,
+    )
+    session.commit()
 
 
 #: A row id: a positive PostgreSQL integer.

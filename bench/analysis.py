@@ -30,11 +30,11 @@ from sqlalchemy import Engine, text
 from layers.analysis import stats
 from layers.analysis.runs import run_hotspots, weights
 from layers.geography.boundaries import load_boundaries
-from layers.store import migrate
 from layers.store.cluster import ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.partitions import ensure_round
 from layers.store.settings import PROJECT_ROOT, Settings
+from layers.survey import taxonomy
 
 BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 NAME = "bamrung_bench_analysis"
@@ -144,7 +144,7 @@ def main() -> None:
     settings = Settings()
     url = ensure_database(database_url(settings), NAME)
     engine = make_engine(url, settings)
-    migrate.upgrade_and_sync(engine, settings.taxonomy_file)
+    taxonomy.upgrade_and_sync(engine, settings.taxonomy_file)
     with engine.begin() as conn:
         load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
         stored = conn.scalar(text("SELECT count(*) FROM household"))

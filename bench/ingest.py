@@ -21,13 +21,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from layers.geography.boundaries import load_boundaries
-from layers.store import migrate
 from layers.store.cluster import drop_database, ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.settings import PROJECT_ROOT, Settings
+from layers.survey import taxonomy
 from layers.survey.synth import generate, write
 
 ROWS_PER_HOUSEHOLD = 3.15
@@ -38,7 +39,7 @@ BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 def prepare_database(server: str, name: str, settings: Settings) -> str:
     url = ensure_database(server, name)
     engine = make_engine(url, settings)
-    migrate.upgrade_and_sync(engine, settings.taxonomy_file)
+    taxonomy.upgrade_and_sync(engine, settings.taxonomy_file)
     with engine.begin() as conn:
         load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
     engine.dispose()
@@ -46,11 +47,11 @@ def prepare_database(server: str, name: str, settings: Settings) -> str:
 
 
 def ogr_connection(url: str) -> str:
-    parts = urlsplit(url)
-    return (
-        f"PG:host={parts.hostname} port={parts.port or 5432} dbname={parts.path.lstrip('/')} "
-        f"user={parts.username} password={parts.password or ''}"
-    )
+    """The database as GDAL's PostgreSQL driver names it: libpq keywords, each value quoted as
+    libpq wants, and no empty ones (``password=`` with nothing after it swallows the next
+    keyword)."""
+    params = conninfo_to_dict(url.replace("+psycopg", "", 1))
+    return "PG:" + make_conninfo("", **{k: v for k, v in params.items() if v not in (None, "")})
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:

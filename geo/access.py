@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geo.errors import InvalidInputError
+from geo.vocab import CODE_LENGTH
 
 ROLES = (
     "citizen",
@@ -72,7 +73,6 @@ AREA_LEVELS: dict[str, tuple[str, ...] | None] = {
     "analyst": None,
     "admin": None,
 }
-CODE_LENGTHS = {"province": 2, "district": 4, "subdistrict": 6}
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,15 @@ class Scope:
     def covers_area(self, code: str) -> bool:
         """Whether the area ``code`` ('' = the country) lies inside this scope's area."""
         return code.startswith(self.area)
+
+    def overlap(self, code: str) -> str | None:
+        """The part of the area ``code`` inside this scope's area: the smaller of the two when
+        one holds the other, None when they are apart."""
+        if self.covers_area(code):
+            return code
+        if self.area.startswith(code):
+            return self.area
+        return None
 
     def outside_area(self, codes: pd.Series) -> NDArray[np.bool_]:
         """Which area codes lie outside this scope's area (None: no area, not outside)."""
@@ -148,14 +157,22 @@ def scope_of(
     levels = AREA_LEVELS[role]
     if levels is None:
         area = ""
-    elif not area or not area.isdigit() or len(area) not in {CODE_LENGTHS[x] for x in levels}:
-        raise InvalidInputError(f"role {role} needs --area: a {' or '.join(levels)} code")
+    elif not area or not area.isdigit() or len(area) not in {CODE_LENGTH[x] for x in levels}:
+        raise InvalidInputError(
+            f"role {role} needs an area: a {' or '.join(levels)} code", field="area"
+        )
     if role == "agency_officer" and not categories:
-        raise InvalidInputError("role agency_officer needs --categories (its agency's mandate)")
+        raise InvalidInputError(
+            "role agency_officer needs categories (its agency's mandate)", field="categories"
+        )
     if role == "citizen" and not household:
-        raise InvalidInputError("role citizen needs --household (their own household id)")
+        raise InvalidInputError(
+            "role citizen needs a household (their own household id)", field="household"
+        )
     if role == "community_leader" and not community:
-        raise InvalidInputError("role community_leader needs --community (its name)")
+        raise InvalidInputError(
+            "role community_leader needs a community (its name)", field="community"
+        )
     return Scope(
         role=role,
         area=area or "",

@@ -20,9 +20,10 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import WGS84, area_km2, require_crs, utm_epsg_of
 from geo.errors import InvalidInputError
+from geo.vocab import ADMIN_LEVELS, CODE_LENGTH
 
-LEVELS: dict[int, str] = {1: "province", 2: "district", 3: "subdistrict"}
-CODE_LENGTH: dict[str, int] = {"province": 2, "district": 4, "subdistrict": 6}
+#: COD-AB numbers the levels: ``ADM1`` provinces, ``ADM2`` districts, ``ADM3`` subdistricts.
+LEVELS: dict[int, str] = dict(enumerate(ADMIN_LEVELS, start=1))
 PARENT_LEVEL: dict[str, str | None] = {
     "province": None,
     "district": "province",

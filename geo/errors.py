@@ -6,7 +6,17 @@ the message and exits with code 2.
 
 
 class BamrungError(Exception):
-    """Base class of errors whose message is meant for the user."""
+    """Base class of errors whose message is meant for the user.
+
+    The message names fields as the data does, never a command-line flag or a command: each
+    interface adds its own words from ``field`` (the field of the request at fault) and
+    ``needs`` (what has to be done first: ``"boundaries"``, ``"survey"``, ``"database"``).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, needs: str | None = None):
+        super().__init__(message)
+        self.field = field
+        self.needs = needs
 
 
 class InvalidInputError(BamrungError):

@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import UTM_47N, UTM_48N, WGS84
 from geo.errors import InvalidInputError
-from geo.intake.rules import Labels
+from geo.intake.labels import Labels
 
 #: The geometry each kind of layer holds (its multi-part forms are accepted too).
 GEOMETRY = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from geo.vocab import ADMIN_LEVELS
+
 
 @dataclass(frozen=True)
 class RegistryUnit:
@@ -58,7 +60,7 @@ def reconcile(
     Reconciliation
         Both lists ordered by level (province first) and code.
     """
-    rank = {"province": 0, "district": 1, "subdistrict": 2}
+    rank: dict[str, int] = {level: n for n, level in enumerate(ADMIN_LEVELS)}
     have = {(code, level) for code, level in polygons}
     units = list(registry)
     listed = {(u.code, u.level) for u in units}

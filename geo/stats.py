@@ -10,18 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from geo.errors import InvalidInputError
+from geo.vocab import DIMENSIONS, SOLVED, STATUSES
 
-DIMENSIONS = ("health", "living_conditions", "education", "income", "public_services")
-#: The resolution breakdown, in the order reports show it.
-RESOLUTION = (
-    "solved_by_agency",
-    "solved_by_household",
-    "referred",
-    "in_progress",
-    "closed_unsolved",
-    "open",
-)
-SOLVED = ("solved_by_agency", "solved_by_household")
 PER = 1_000
 
 
@@ -97,7 +87,7 @@ def _figures(
     by_category: dict[str, int] | None,
     by_dimension: dict[str, int] | None,
 ) -> dict[str, Any]:
-    resolution = dict.fromkeys(RESOLUTION, 0) | (by_status or {})
+    resolution = dict.fromkeys(STATUSES, 0) | (by_status or {})
     problems = sum(resolution.values())
     solved = sum(resolution[s] for s in SOLVED)
     return {

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import InvalidInputError
+from geo.vocab import SOLVED
 
 COMPONENTS = ("burden", "unresolved", "severity", "out_of_mandate", "water_risk")
-SOLVED = ("solved_by_agency", "solved_by_household")
 
 
 @dataclass(frozen=True)

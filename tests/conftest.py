@@ -9,39 +9,35 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.orm import Session
 
-from api.app import create_app
 from geo.synth.survey import Synthetic
-from layers.access.users import add_user, issue_token
-from layers.geography.boundaries import load_boundaries
 from layers.geography.geosocial import import_layer, import_raster
-from layers.geography.registry import check_registry
-from layers.store import migrate
 from layers.store.cluster import (
     LocalCluster,
     drop_database,
     ensure_database,
     find_bindir,
-    free_port,
 )
 from layers.store.db import make_engine
 from layers.store.settings import PROJECT_ROOT, Settings
+from layers.survey import taxonomy
 from layers.survey.importer import Importer
 from layers.survey.synth import generate, generate_water, write, write_water
-from tests.recorder import SEEN, Recorder, Seen
+from tests.factories import (
+    engine_for,
+    serve,
+    token_for,
+    with_boundaries,
+)
+from tests.recorder import SEEN, Seen
 
 SHARED_BOUNDARIES = Path(
     os.environ.get(
@@ -86,7 +82,7 @@ def new_database(server_url: str) -> Iterator[Callable[[], str]]:
         url = ensure_database(server_url, name)
         made.append(name)
         engine = make_engine(url, Settings(database_url=url))
-        migrate.upgrade_and_sync(engine, Settings().taxonomy_file)
+        taxonomy.upgrade_and_sync(engine, Settings().taxonomy_file)
         engine.dispose()
         return url
 
@@ -122,10 +118,6 @@ def access_log_is_complete(new_database: Callable[[], str]) -> Iterator[None]:
     )
 
 
-def engine_for(url: str) -> Engine:
-    return make_engine(url, Settings(database_url=url))
-
-
 @pytest.fixture
 def scratch_engine(new_database: Callable[[], str]) -> Iterator[Engine]:
     """A fresh, empty (migrated) database for a test that changes data."""
@@ -134,27 +126,16 @@ def scratch_engine(new_database: Callable[[], str]) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _with_boundaries(new_database: Callable[[], str], shared_boundaries: Path) -> str:
-    url = new_database()
-    engine = engine_for(url)
-    with engine.begin() as conn:
-        load_boundaries(conn, [shared_boundaries], Settings().boundaries_dir)
-    with Session(engine) as session, session.begin():
-        check_registry(session)
-    engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="session")
 def loaded_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
     """A database with the real boundaries loaded and reconciled with the registry."""
-    return _with_boundaries(new_database, shared_boundaries)
+    return with_boundaries(new_database, shared_boundaries)
 
 
 @pytest.fixture(scope="session")
 def survey_url(new_database: Callable[[], str], shared_boundaries: Path) -> str:
     """Another database with the boundaries, for tests that import surveys into it."""
-    return _with_boundaries(new_database, shared_boundaries)
+    return with_boundaries(new_database, shared_boundaries)
 
 
 SURVEY_TABLES = "household, problem, quarantine, import_job"
@@ -209,38 +190,6 @@ def loaded_engine(loaded_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def token_for(url: str, role: str = "admin", **assignment: object) -> str:
-    """An API token of a new user with ``role`` (and its area, categories, ...)."""
-    engine = engine_for(url)
-    name = f"{role}-{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        add_user(conn, name, role, **assignment)  # type: ignore[arg-type]
-        token = issue_token(conn, name)
-    engine.dispose()
-    return token
-
-
-@contextmanager
-def serve(settings: Settings, token: str | None = None) -> Iterator[httpx.Client]:
-    """The API served by uvicorn on a free local port; requests carry ``token`` if given."""
-    port = free_port()
-    assert settings.database_url is not None
-    app = Recorder(create_app(settings), settings.database_url)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the API server did not start")
-        time.sleep(0.05)
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=headers) as client:
-        yield client
-    server.should_exit = True
-    thread.join(10)
-
-
 @pytest.fixture(scope="session")
 def api(loaded_url: str) -> Iterator[httpx.Client]:
     """The API over the database with the real boundaries, called by an admin."""
@@ -257,7 +206,7 @@ def analysis_settings(
 ) -> Settings:
     """Settings of a database with the boundaries, the synthetic Ubon survey and a synthetic
     water set for province 34 (rasters in the settings' home)."""
-    url = _with_boundaries(new_database, shared_boundaries)
+    url = with_boundaries(new_database, shared_boundaries)
     engine = engine_for(url)
     settings = Settings(database_url=url, home=tmp_path_factory.mktemp("home"))
     Importer(engine, settings).run(synthetic[1])

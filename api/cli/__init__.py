@@ -78,8 +78,7 @@ def serve(
     from uvicorn.config import LOGGING_CONFIG
 
     from geo.errors import InvalidInputError
-    from layers.store.keys import signing_key
-    from layers.survey.importer import pii_key
+    from layers.store.keys import pii_key, signing_key
 
     settings = Settings()
     source = "--workers"

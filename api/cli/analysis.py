@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, layer_out, out, progress
-from layers.store.settings import PROJECT_ROOT, Settings
+from layers.store.settings import Settings
 
 # The analysis modules (libpysal, esda, rasterio) are imported by the commands that use them:
 # every other command, `bamrung import` among them, starts a second sooner.
@@ -22,7 +22,6 @@ OutOption = Annotated[
     typer.Option("--out", help="write a .gpkg, .geojson or .csv", callback=layer_out),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable")]
-TARGETING = PROJECT_ROOT / "data" / "targeting.yaml"
 
 
 def density(
@@ -76,8 +75,8 @@ def hotspots(
     as_json: JsonOption = False,
 ) -> None:
     """Getis-Ord Gi* and Local Moran's I hot and cold spots, stored as a layer."""
+    from geo.tables import json_rows
     from layers.analysis import runs as analysis
-    from layers.analysis.overlay import records
     from layers.delivery.exports import write_layer
 
     with errors(), engine(Settings()).begin() as conn:
@@ -99,7 +98,7 @@ def hotspots(
             write_layer(layer, out_file, "hotspots")
     if as_json:
         out.print_json(
-            json.dumps({"run": layer.attrs["run"], "areas": records(layer)}, default=str)
+            json.dumps({"run": layer.attrs["run"], "areas": json_rows(layer)}, default=str)
         )
         return
     counts = result["gi_class"].value_counts()
@@ -113,7 +112,9 @@ def target(
     area: AreaOption = "",
     top: Annotated[int, typer.Option(help="rows to show")] = 20,
     round_: RoundOption = None,
-    config: Annotated[Path, typer.Option(help="weights file")] = TARGETING,
+    config: Annotated[
+        Path | None, typer.Option(help="weights file (default BAMRUNG_TARGETING_FILE)")
+    ] = None,
     out_file: OutOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -123,12 +124,13 @@ def target(
     is stored already (then that run is shown). ``--out`` writes the areas' outlines or the
     households' points with their scores.
     """
+    from geo.tables import json_rows
     from layers.analysis import targeting
-    from layers.analysis.overlay import records
     from layers.delivery.exports import write_layer
 
-    with errors(), engine(Settings()).begin() as conn:
-        weights = targeting.load_config(config)
+    settings = Settings()
+    with errors(), engine(settings).begin() as conn:
+        weights = targeting.load_config(config or settings.targeting_file)
         run_id = None
         if level == "household":
             layer = targeting.target_households(conn, weights, area=area, round_=round_)
@@ -143,7 +145,7 @@ def target(
             out.print(f"wrote {len(layer):,} {level}s to {out_file}")
     shown = layer.drop(columns=layer.geometry.name).head(top)
     if as_json:
-        out.print_json(json.dumps(records(shown), ensure_ascii=False, default=str))
+        out.print_json(json.dumps(json_rows(shown), ensure_ascii=False, default=str))
         return
     title = f"top {top} {level}s" + (f" (run {run_id})" if run_id else "")
     table = Table("rank", "code", "name", "score", *weights.weights, title=title)

@@ -33,6 +33,14 @@ console = Console(stderr=True, width=WIDTH)
 out = Console(width=WIDTH)
 
 
+#: What to do first, in this interface's words (``BamrungError.needs``).
+NEEDS = {
+    "boundaries": "run `bamrung boundaries load PATH...` first",
+    "survey": "run `bamrung import` first",
+    "database": "start it with `bamrung db up`",
+}
+
+
 @contextmanager
 def errors() -> Iterator[None]:
     """Turn the errors a user can act on into one line on stderr and exit code 2."""
@@ -40,6 +48,10 @@ def errors() -> Iterator[None]:
         yield
     except BamrungError as exc:
         message = str(exc)
+        if exc.field is not None:
+            message += f" (--{exc.field.replace('_', '-')})"
+        if exc.needs is not None:
+            message += f": {NEEDS[exc.needs]}"
         if isinstance(exc, MissingColumnsError) and exc.round_missing:
             message += "; or give the round of every row with --round"
     except OperationalError as exc:

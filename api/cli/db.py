@@ -90,13 +90,37 @@ def _print_status(status: dict[str, object], as_json: bool) -> None:
 def db_migrate() -> None:
     """Apply the Alembic migrations and sync the problem taxonomy from its file."""
     from layers.store import migrate
+    from layers.survey import taxonomy
 
     settings = Settings()
     with errors():
         database = engine(settings)
-        counts = migrate.upgrade_and_sync(database, settings.taxonomy_file)
+        counts = taxonomy.upgrade_and_sync(database, settings.taxonomy_file)
     out.print(
         f"schema at revision {migrate.current(database)}; taxonomy: {counts['categories']} "
         f"categories ({counts['added']} added, {counts['removed']} removed) "
         f"from {settings.taxonomy_file}"
     )
+
+
+@db_app.command("definitions")
+def db_definitions(
+    write: Annotated[
+        bool, typer.Option("--write", help="rewrite layers/store/sql/ from the database")
+    ] = False,
+) -> None:
+    """Compare the SQL functions and triggers in force with layers/store/sql/ (exit 1 if apart)."""
+    from layers.store import definitions
+
+    settings = Settings()
+    with errors(), engine(settings).connect() as conn:
+        if write:
+            changed = definitions.write(conn)
+            out.print(f"rewrote {', '.join(changed) or 'nothing'} in {definitions.FOLDER}")
+            return
+        now, files = definitions.current(conn), definitions.stored()
+    apart = sorted(n for n in now.keys() | files.keys() if now.get(n) != files.get(n))
+    if apart:
+        out.print(f"differ from {definitions.FOLDER}: {', '.join(apart)} (see --write)")
+        raise typer.Exit(1)
+    out.print(f"{len(now)} definitions match {definitions.FOLDER}")

@@ -11,7 +11,7 @@ import typer
 from api.cli.common import engine, errors, out, suffix_out
 from geo.access import scope_of
 from geo.errors import InvalidInputError
-from geo.mapkinds import KINDS
+from geo.vocab import MAP_KINDS, PUBLIC_MAP_KINDS
 from layers.store.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 # The map modules (Folium, matplotlib, libpysal) are imported by the commands that draw: every
 # other command starts a second sooner.
 
-PUBLIC_KINDS = ("choropleth", "hexbin")
 #: The gallery ``make demo`` writes: public figures only (suppressed), as the home page is public.
 GALLERY = (
     ("problems_per_1000", "district"),
@@ -31,7 +30,7 @@ GALLERY = (
 
 
 def map_command(
-    kind: Annotated[str, typer.Argument(help=f"one of {', '.join(KINDS)}")],
+    kind: Annotated[str, typer.Argument(help=f"one of {', '.join(MAP_KINDS)}")],
     out_file: Annotated[
         Path, typer.Option("--out", help="the HTML file to write", callback=suffix_out(".html"))
     ],
@@ -63,27 +62,14 @@ def map_command(
     from layers.delivery import maps
 
     with errors():
-        if kind not in KINDS:
-            raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        if kind not in MAP_KINDS:
+            raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(MAP_KINDS)}")
         if lang not in ("th", "en"):
             raise InvalidInputError("lang: th or en")
-        query = maps.MapQuery(
-            area=area,
-            level=level,
-            indicator=indicator,
-            scheme=scheme,
-            classes=classes,
-            round=round_,
-            lang=lang,
-            dimension=dimension,
-            category=category,
-            status=status,
-            raster=raster,
-            run=run,
-        )
+        query = maps.MapQuery.of(locals() | {"round": round_})
         settings = Settings()
-        if public and kind not in PUBLIC_KINDS:
-            raise InvalidInputError(f"--public: only {' and '.join(PUBLIC_KINDS)} are public")
+        if public and kind not in PUBLIC_MAP_KINDS:
+            raise InvalidInputError(f"--public: only {' and '.join(PUBLIC_MAP_KINDS)} are public")
         scope = None if public else scope_of("admin", None)
         with engine(settings).begin() as conn:
             made = maps.BUILDERS[kind](conn, settings, query, scope)
@@ -99,7 +85,7 @@ def gallery(
     lang: Annotated[str, typer.Option(help="th or en")] = "th",
 ) -> None:
     """Public choropleths of an area, self-contained, listed for the home page."""
-    from api.routers.home import MANIFEST
+    from api.assets import MANIFEST
     from layers.delivery import maps
 
     settings = Settings()
@@ -119,11 +105,13 @@ def gallery(
 
 
 def _write(path: Path, made: Made, self_contained: bool) -> None:
-    from api.routers.maps import VENDOR_DIR
-    from geo.maps.assets import render
+    from api.assets import VENDOR_DIR, require_vendored
+    from geo.maps.assets import inline, links, render
 
     if self_contained:
-        page = render(made.map, "vendor:", VENDOR_DIR)
+        page = render(made.map, "vendor:")
+        require_vendored(links(page), "vendor:")
+        page = inline(page, "vendor:", VENDOR_DIR)
     else:
         page = render(made.map, VENDOR_DIR.as_uri())
     path.write_text(page, encoding="utf-8")

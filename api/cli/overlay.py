@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, layer_out, out
+from geo.tables import json_rows
 from layers.analysis import overlay
 from layers.delivery.exports import write_layer
 from layers.store.settings import Settings
@@ -50,7 +51,7 @@ def zones(
         frame = overlay.zone_exposure(
             conn, kinds=tuple(kind), area=area, level=level, round_=round_
         )
-    _show(overlay.records(frame), f"households in {', '.join(kind)}", as_json)
+    _show(json_rows(frame), f"households in {', '.join(kind)}", as_json)
 
 
 @overlay_app.command("water-access")
@@ -68,7 +69,7 @@ def water_access(
             write_layer(access, out_file, "water_access")
             out.print(f"wrote {len(access):,} households to {out_file}")
     summary = overlay.water_access_summary(access, level).reset_index()
-    _show(overlay.records(summary), "distance to the nearest working water source (m)", as_json)
+    _show(json_rows(summary), "distance to the nearest working water source (m)", as_json)
 
 
 @overlay_app.command("sample")
@@ -89,9 +90,7 @@ def sample(
             write_layer(points, out_file, "sampled")
             out.print(f"wrote {len(points):,} households to {out_file}")
     summary = points.groupby(points["subdistrict_code"].str[:4])["value"].describe().round(2)
-    _show(
-        overlay.records(summary.reset_index(names="district")), f"{raster} at households", as_json
-    )
+    _show(json_rows(summary.reset_index(names="district")), f"{raster} at households", as_json)
 
 
 @overlay_app.command("zonal")
@@ -108,4 +107,4 @@ def zonal(
         frame = overlay.zonal_by_area(conn, settings, raster_id=raster, area=area, level=level)
         if out_file:
             write_layer(frame, out_file, "zonal")
-    _show(overlay.records(frame), f"{raster} per {level}", as_json)
+    _show(json_rows(frame), f"{raster} per {level}", as_json)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, out
-from geo.stats import RESOLUTION
+from geo.vocab import STATUSES
 from layers.analysis import stats as stats_queries
 from layers.store.settings import Settings
 
@@ -39,7 +39,7 @@ def stats(
     table.add_column("name")
     for column in ("households", "with problems", "problems", "per 1,000", "% solved"):
         table.add_column(column, justify="right")
-    table.add_column("breakdown (" + " / ".join(RESOLUTION) + ")")
+    table.add_column("breakdown (" + " / ".join(STATUSES) + ")")
     for row in rows:
         table.add_row(
             row["code"],
@@ -49,7 +49,7 @@ def stats(
             f"{row['problems']:,}",
             _number(row["problems_per_1000"]),
             _number(row["solved_pct"]),
-            " / ".join(f"{row['resolution'][s]:,}" for s in RESOLUTION),
+            " / ".join(f"{row['resolution'][s]:,}" for s in STATUSES),
         )
     out.print(table)
 

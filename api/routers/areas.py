@@ -8,15 +8,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from api.auth import requires
-from api.deps import SessionDep, SettingsDep
+from api.deps import PageDep, SessionDep
 from geo.access import PUBLIC
-from geo.errors import InvalidInputError
+from geo.vocab import AdminLevel
 from layers.geography import areas
 
-PAGE_LIMIT = 1_000
 router = APIRouter(prefix="/areas", tags=["areas"], dependencies=[Depends(requires(PUBLIC))])
-
-Level = Literal["province", "district", "subdistrict"]
 
 
 class Area(BaseModel):
@@ -55,29 +52,11 @@ class AreaFeature(BaseModel):
     properties: AreaProperties
 
 
-class Page(BaseModel):
-    limit: int
-    offset: int
-
-
-def page(
-    settings: SettingsDep,
-    limit: Annotated[
-        int,
-        Query(ge=1, le=PAGE_LIMIT, description="page size (BAMRUNG_PAGE_SIZE_MAX may lower it)"),
-    ] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-) -> Page:
-    if limit > settings.page_size_max:
-        raise InvalidInputError(f"limit must be at most {settings.page_size_max}")
-    return Page(limit=limit, offset=offset)
-
-
 @router.get("", response_model=AreaList, summary="Areas by level and parent, ordered by code")
 def list_areas(
     session: SessionDep,
-    paging: Annotated[Page, Depends(page)],
-    level: Level | None = None,
+    paging: PageDep,
+    level: AdminLevel | None = None,
     parent: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="parent code")] = None,
 ) -> AreaList:
     found = areas.list_areas(

@@ -11,13 +11,13 @@ from api.auth import in_scope, requires
 from api.deps import (
     GEOJSON_OK,
     AreaQuery,
-    Dimension,
     GeoJSONResponse,
     RoundQuery,
     SessionDep,
     SettingsDep,
     geojson,
 )
+from geo.vocab import Dimension
 from layers.access.users import User
 from layers.analysis import runs as analysis
 

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import html
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import HTMLResponse
 
+from api.assets import gallery
 from api.auth import requires
 from api.deps import SettingsDep
 from api.security import html_page
 from geo.access import PUBLIC
 from geo.errors import NotFoundError
-from geo.mapkinds import KINDS
-from layers.store.settings import Settings
+from geo.vocab import MAP_KINDS
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(requires(PUBLIC))])
-#: What `bamrung gallery` wrote: file name → label. Only these files are served.
-MANIFEST = "gallery.json"
-
-
-def gallery(settings: Settings) -> dict[str, str]:
-    path = settings.home / "maps" / MANIFEST
-    if not path.is_file():
-        return {}
-    listed: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-    return listed
 
 
 @router.get("/", response_class=HTMLResponse, summary="The home page and the map gallery")
@@ -37,7 +26,7 @@ def home(settings: SettingsDep) -> HTMLResponse:
         f"<li><a href='/gallery/{html.escape(name)}'>{html.escape(label)}</a></li>"
         for name, label in maps.items()
     )
-    live = "".join(f"<li><code>GET /maps/{k}?area=34</code></li>" for k in KINDS)
+    live = "".join(f"<li><code>GET /maps/{k}?area=34</code></li>" for k in MAP_KINDS)
     return HTMLResponse(
         "<!doctype html><meta charset='utf-8'><title>Bamrung</title>"
         "<h1>Bamrung</h1><p>Household hardship in Thailand: surveys, analysis, maps.</p>"

@@ -8,16 +8,9 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import in_scope, requires
-from api.deps import (
-    GEOJSON_OK,
-    Dimension,
-    GeoJSONResponse,
-    RowId,
-    SessionDep,
-    SettingsDep,
-    geojson,
-)
+from api.deps import GEOJSON_OK, GeoJSONResponse, RowId, SessionDep, SettingsDep, geojson
 from geo.errors import NotFoundError
+from geo.vocab import Dimension
 from layers.access.users import User
 from layers.analysis import runs as analysis
 
@@ -81,6 +74,6 @@ def get_run(
     run_id: RowId,
 ) -> Response:
     layer = analysis.hotspot_layer(session.connection(), run_id)
-    if user is not None and not layer.attrs["run"]["area"].startswith(user.scope.area):
+    if user is not None and not user.scope.covers_area(layer.attrs["run"]["area"]):
         raise NotFoundError(f"no hotspot run {run_id}")
     return geojson(layer, limit=settings.export_max_features, run=layer.attrs["run"])

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.auth import requires
-from api.deps import RoundQuery, SessionDep, SettingsDep
-from api.routers.areas import Page, page
+from api.deps import PageDep, RoundQuery, SessionDep, SettingsDep, audit
 from layers.access import records
 from layers.access.users import User
 from layers.store.keys import pii_key
@@ -23,38 +22,13 @@ AreaFilter = Annotated[
 ]
 
 
-def audit(
-    request: Request,
-    session: SessionDep,
-    user: User,
-    households: list[str],
-    fields: list[str],
-) -> None:
-    """One access-log row for this response, committed before the body is sent; none when it
-    holds no household."""
-    if not households:
-        return
-    records.log_access(
-        session.connection(),
-        user=user.name,
-        role=user.role,
-        purpose=request.headers.get("x-purpose", "not stated")[:200],
-        request_id=request.state.request_id,
-        client_request_id=request.state.client_request_id,
-        path=request.url.path,
-        households=households,
-        fields=fields,
-    )
-    session.commit()
-
-
 @router.get("/households", summary="Households in an area, inside the caller's scope")
 def list_households(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     user: Reader,
-    paging: Annotated[Page, Depends(page)],
+    paging: PageDep,
     area: AreaFilter = None,
     round: RoundQuery = None,
 ) -> dict[str, Any]:
@@ -113,7 +87,7 @@ def list_problems(
     session: SessionDep,
     settings: SettingsDep,
     user: ProblemReader,
-    paging: Annotated[Page, Depends(page)],
+    paging: PageDep,
     area: AreaFilter = None,
     category: Annotated[str | None, Query(max_length=48, pattern=r"^[a-z0-9_]+$")] = None,
     status: Annotated[str | None, Query(max_length=24, pattern=r"^[a-z_]+$")] = None,

@@ -12,9 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, Up
 from pydantic import BaseModel, StringConstraints
 
 from api.auth import requires
-from api.deps import PLAIN_TEXT, RowId, SessionDep, SettingsDep
-from api.routers.areas import Page, page
-from api.routers.households import audit
+from api.deps import PLAIN_TEXT, PageDep, RowId, SessionDep, SettingsDep, audit
 from api.security import CONTROL
 from geo.errors import (
     BamrungError,
@@ -190,7 +188,7 @@ def get_quarantine(
     session: SessionDep,
     user: Annotated[User | None, Depends(requires("imports:read"))],
     job_id: RowId,
-    paging: Annotated[Page, Depends(page)],
+    paging: PageDep,
 ) -> RejectedList:
     assert user is not None
     items, total = imports.quarantine(

@@ -8,24 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.assets import VENDOR_URL
 from api.auth import Permission, in_scope, requires
-from api.deps import AdminLevel, AreaQuery, Dimension, RoundQuery, SessionDep, SettingsDep
-from api.routers.households import audit
+from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, audit
 from api.security import html_page
 from geo.maps.assets import render
+from geo.vocab import PUBLIC_MAP_KINDS, AdminLevel, Dimension, MapKind
 from layers.access.users import User
 from layers.delivery import maps
 
 router = APIRouter(prefix="/maps", tags=["maps"])
-VENDOR_URL = "/static/vendor"
-#: The pinned npm packages (``make setup`` installs them from package-lock.json).
-VENDOR_DIR = Path(__file__).resolve().parents[1] / "static" / "vendor" / "node_modules"
 HTML_OK: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the map"}
 }
@@ -61,63 +58,51 @@ def map_query(
     raster: Annotated[str | None, Query(max_length=64, description="registered raster id")] = None,
     run: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="hotspot run")] = None,
 ) -> maps.MapQuery:
-    return maps.MapQuery(
-        area=area,
-        level=level,
-        indicator=indicator,
-        scheme=scheme,
-        classes=classes,
-        round=round,
-        lang=lang,
-        dimension=dimension,
-        category=category,
-        status=status,
-        raster=raster,
-        run=run,
-    )
+    return maps.MapQuery.of(locals())
 
 
 QueryDep = Annotated[maps.MapQuery, Depends(map_query)]
 
 
-#: Each kind: the permission it needs, and what it shows.
-KINDS: dict[str, tuple[Permission, str]] = {
+#: Each kind: the permission it needs (the public kinds answer without a login too), and what
+#: it shows.
+KINDS: dict[MapKind, tuple[str, str]] = {
     "choropleth": (
-        requires("analysis:read", anonymous=True),
+        "analysis:read",
         "Areas by a roll-up indicator, in classes (mapclassify) with a legend. Public without a "
         "login: small counts are hidden as in `/stats`.",
     ),
     "hexbin": (
-        requires("analysis:read", anonymous=True),
+        "analysis:read",
         "Problems on H3 hexagons (filter by dimension, category, status). Public without a "
         "login: hexagons of 5 km² at the finest, small counts hidden, no filters (403).",
     ),
     "heatmap": (
-        requires("analysis:read"),
+        "analysis:read",
         "A heatmap of problems, weighted at the centres of fine hexagons.",
     ),
     "hotspots": (
-        requires("analysis:area"),
+        "analysis:area",
         "Gi* classes of a stored run (`run`, else the area's latest) with its parameters.",
     ),
     "water": (
-        requires("analysis:area"),
+        "analysis:area",
         "Water sources, waterways, flood and drought zones and a raster over hexagons of "
         "households without clean water.",
     ),
     "targeting": (
-        requires("analysis:area"),
+        "analysis:area",
         "Areas by targeting score; each popup lists the components' points.",
     ),
     "households": (
-        requires("households:read"),
+        "households:read",
         "Households with problems as clustered points, inside the scope; above "
         "`BAMRUNG_MAP_POINTS_MAX` hexagons instead. Not for pseudonymised roles (403); logged.",
     ),
 }
 
 
-def _endpoint(kind: str, permission: Permission) -> Callable[..., HTMLResponse]:
+def _endpoint(kind: MapKind, permission: Permission) -> Callable[..., HTMLResponse]:
     """The route of one kind; the permission is a default so that each route has its own."""
 
     def page(
@@ -143,7 +128,7 @@ def _endpoint(kind: str, permission: Permission) -> Callable[..., HTMLResponse]:
 for _kind, (_permission, _description) in KINDS.items():
     router.add_api_route(
         f"/{_kind}",
-        _endpoint(_kind, _permission),
+        _endpoint(_kind, requires(_permission, anonymous=_kind in PUBLIC_MAP_KINDS)),
         methods=["GET"],
         name=f"map_{_kind}",
         summary=f"The {_kind} map (HTML)",

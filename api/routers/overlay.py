@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.auth import in_scope, requires
 from api.deps import (
     GEOJSON_OK,
-    AdminLevel,
     AreaQuery,
     GeoJSONResponse,
     RoundQuery,
@@ -17,6 +16,8 @@ from api.deps import (
     SettingsDep,
     geojson,
 )
+from geo.tables import json_rows
+from geo.vocab import AdminLevel
 from layers.access.users import User
 from layers.analysis import overlay
 
@@ -42,7 +43,7 @@ def zones(
         level=level,
         round_=round,
     )
-    return overlay.records(frame)
+    return json_rows(frame)
 
 
 @router.get("/water-access", summary="Distance to the nearest working water source, per area")
@@ -54,7 +55,7 @@ def water_access(
     round: RoundQuery = None,
 ) -> list[dict[str, Any]]:
     access = overlay.water_access(session.connection(), area=in_scope(user, area), round_=round)
-    return overlay.records(overlay.water_access_summary(access, level).reset_index())
+    return json_rows(overlay.water_access_summary(access, level).reset_index())
 
 
 @router.get(

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.auth import in_scope, requires
-from api.deps import Dimension, SessionDep
+from api.deps import SessionDep
+from geo.vocab import Dimension, UnitLevel
 from layers.access.users import User
 from layers.analysis import stats
 from layers.analysis.public import public_rollup
 
 router = APIRouter(prefix="/stats", tags=["analysis"])
 Reader = Annotated[User | None, Depends(requires("analysis:read", anonymous=True))]
-
-Level = Literal["province", "district", "subdistrict", "village", "community"]
 
 
 class AreaFigures(BaseModel):
@@ -42,13 +41,13 @@ class AreaFigures(BaseModel):
 
 class StatsQuery(BaseModel):
     area: str
-    level: Level
+    level: UnitLevel
     round: int | None
     dimension: Dimension | None
 
 
 def stats_query(
-    level: Annotated[Level, Query(description="the level of the areas listed")],
+    level: Annotated[UnitLevel, Query(description="the level of the areas listed")],
     area: Annotated[
         str, Query(description="province, district or subdistrict code; empty = Thailand")
     ] = "",

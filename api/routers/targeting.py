@@ -8,19 +8,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import in_scope, requires
-from api.deps import AdminLevel, AreaQuery, RoundQuery, SessionDep, SettingsDep
-from api.routers.households import audit
+from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, audit
 from geo.errors import ForbiddenError
-from geo.intake.rules import keyed_hash
+from geo.intake.personal import keyed_hash
+from geo.tables import json_rows
+from geo.vocab import AdminLevel
 from layers.access.users import User
 from layers.analysis import targeting
-from layers.analysis.overlay import records
 from layers.store.keys import pii_key
-from layers.store.settings import PROJECT_ROOT
 
 router = APIRouter(prefix="/targeting", tags=["analysis"])
-CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
-Level = Literal["province", "district", "subdistrict", "household"]
+Level = Literal[AdminLevel, "household"]
 
 
 class TargetRequest(BaseModel):
@@ -50,7 +48,7 @@ def rank(
     round: RoundQuery = None,
     top: Annotated[int, Query(ge=1, le=10_000, description="rows returned")] = 20,
 ) -> dict[str, Any]:
-    config = targeting.load_config(CONFIG)
+    config = targeting.load_config(settings.targeting_file)
     conn = session.connection()
     area = in_scope(user, area)
     if level == "household":
@@ -64,22 +62,23 @@ def rank(
             refs = keyed_hash(shown["household_id"], pii_key(settings))
             shown = shown.drop(columns="household_id").assign(household_ref=refs)
         audit(request, session, user, ids, sorted(shown.columns))
-        return {"run": None, "weights": config.weights, "households": records(shown)}
+        return {"run": None, "weights": config.weights, "households": json_rows(shown)}
     run_id, ranked = targeting.target_areas(conn, config, area=area, level=level, round_=round)
     return {
         "run": run_id,
         "weights": config.weights,
-        "areas": records(ranked.head(top).reset_index(names="code")),
+        "areas": json_rows(ranked.head(top).reset_index(names="code")),
     }
 
 
 @router.post("", summary="Rank the child areas of an area and store the ranking as a run")
 def run(
     session: SessionDep,
+    settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("analysis:run"))],
     body: TargetRequest,
 ) -> dict[str, Any]:
-    config = targeting.load_config(CONFIG)
+    config = targeting.load_config(settings.targeting_file)
     run_id, ranked = targeting.target_areas(
         session.connection(),
         config,
@@ -92,5 +91,5 @@ def run(
     return {
         "run": run_id,
         "weights": config.weights,
-        "areas": records(ranked.head(body.top).reset_index(names="code")),
+        "areas": json_rows(ranked.head(body.top).reset_index(names="code")),
     }

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from geo.access import Scope
 from geo.errors import NotFoundError
-from geo.intake.rules import keyed_hash
+from geo.intake.personal import keyed_hash
 from layers.access import scope as visible
 from layers.analysis.stats import latest_round
 from layers.store.models import AccessLog, AdminUnit, Household, Problem, ProblemCategory
@@ -44,7 +44,7 @@ def _household_query(scope: Scope) -> Select:
 def _in_area(scope: Scope, area: str | None) -> str:
     """The area asked for, refused (as not found) when it is outside the scope entirely."""
     area = area or ""
-    if not (area.startswith(scope.area) or scope.area.startswith(area)):
+    if scope.overlap(area) is None:
         raise NotFoundError(f"no area with code {area!r}")
     return area
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -221,13 +220,3 @@ def _cover(dataset: DatasetReader, units: gpd.GeoDataFrame) -> Window | None:
         return whole.intersection(Window(0, 0, dataset.width, dataset.height))
     except WindowError:
         return None
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts (NaN as None)."""
-    plain = frame.drop(columns=[c for c in frame.columns if c in ("geom", "geometry")])
-    plain = plain.astype(object).where(plain.notna(), None)
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
-        for r in plain.to_dict("records")
-    ]

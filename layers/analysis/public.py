@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from geo.disclosure import K_SENSITIVE, K, suppress
-from geo.stats import DIMENSIONS, RESOLUTION
+from geo.vocab import DIMENSIONS, STATUSES
 from layers.analysis.stats import rollup
 from layers.store.models import ProblemCategory
 
@@ -41,13 +41,13 @@ def public_rollup(
         "problems": [],
         "solved": [],
     }
-    for status in RESOLUTION:
+    for status in STATUSES:
         columns[f"status:{status}"] = [r["resolution"][status] for r in rows]
     for dim in DIMENSIONS:
         columns[f"dimension:{dim}"] = [r["by_dimension"][dim] for r in rows]
     thresholds: dict[str, float] = {}
     groups: list[tuple[list[str], str]] = [
-        ([f"status:{s}" for s in RESOLUTION], "problems"),
+        ([f"status:{s}" for s in STATUSES], "problems"),
         (["status:solved_by_agency", "status:solved_by_household"], "solved"),
         ([f"dimension:{d}" for d in DIMENSIONS], "problems"),
     ]
@@ -88,7 +88,7 @@ def _published(
     out = {k: row[k] for k in ("code", "level", "round", "name_th", "name_en")}
     for name in ("households", "households_with_problems", "problems", "solved"):
         out[name] = value(name)
-    out["resolution"] = {s: value(f"status:{s}") for s in RESOLUTION}
+    out["resolution"] = {s: value(f"status:{s}") for s in STATUSES}
     out["by_dimension"] = {d: value(f"dimension:{d}") for d in DIMENSIONS}
     out["by_category"] = {
         c: value(f"category:{c}")

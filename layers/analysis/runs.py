@@ -20,7 +20,7 @@ from geo.access import Scope
 from geo.density import Density, h3_resolution, hex_counts, kernel_density
 from geo.errors import InvalidInputError, NotFoundError
 from geo.hotspots import build_weights, hotspots, weights_from_frame, weights_to_frame
-from geo.stats import SOLVED
+from geo.vocab import SOLVED
 from layers.access import scope as scoped
 from layers.analysis.stats import latest_round, resolve_area, rollup
 from layers.geography.geosocial import raster_store, write_geotiff

@@ -26,11 +26,10 @@ from sqlalchemy import (
 from geo.access import Scope
 from geo.errors import InvalidInputError, NotFoundError
 from geo.stats import summarise
+from geo.vocab import CODE_LENGTH, UNIT_LEVELS
 from layers.access import scope as scoped
 from layers.store.models import AdminUnit, Household, Problem, ProblemCategory, Rollup
 
-LEVELS = ("province", "district", "subdistrict", "village", "community")
-CODE_LENGTH = {"country": 0, "province": 2, "district": 4, "subdistrict": 6}
 #: The widest area each live level may be asked for (it counts raw rows).
 LIVE_WITHIN = {
     "village": ("district", "subdistrict"),
@@ -105,7 +104,7 @@ def latest_round(conn: Connection) -> int:
         )
     )
     if found is None:
-        raise NotFoundError("no survey has been imported yet: run `bamrung import` first")
+        raise NotFoundError("no survey has been imported yet", needs="survey")
     return int(found)
 
 
@@ -125,8 +124,8 @@ def rollup(
     may see; ``households`` stays the denominator (``layers.access.scope.denominator``).
     """
     parent = resolve_area(conn, area)
-    if level not in LEVELS:
-        raise InvalidInputError(f"level: {level!r} is not one of {', '.join(LEVELS)}")
+    if level not in UNIT_LEVELS:
+        raise InvalidInputError(f"level: {level!r} is not one of {', '.join(UNIT_LEVELS)}")
     if level in LIVE_WITHIN:
         if parent.level not in LIVE_WITHIN[level]:
             raise InvalidInputError(
@@ -225,10 +224,10 @@ def _category_counts(
     """``_live_counts`` for a scope narrowed only by categories, at an admin level: every
     household stays the denominator, so that comes from ``rollup``; problems are counted from
     the problem rows alone (they carry their subdistrict), without the household table."""
-    if not prefix.startswith(scope.area):  # the area asked for and the scope's: the smaller
-        if not scope.area.startswith(prefix):
-            return []
-        prefix = scope.area
+    inside = scope.overlap(prefix)
+    if inside is None:
+        return []
+    prefix = inside
     length = CODE_LENGTH[level]
     households = [
         (code, key, int(n))

@@ -1,4 +1,4 @@
-"""The data behind each map kind, read inside the caller's scope, handed to ``geo.maps.webmap``.
+"""The data behind each map kind, read inside the caller's scope, handed to ``geo.maps.kinds``.
 
 Every function returns the ``folium.Map`` and the households whose records the map shows (for
 the access log; empty for aggregate maps).
@@ -6,8 +6,8 @@ the access log; empty for aggregate maps).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import folium
@@ -22,20 +22,22 @@ from geo.access import Scope
 from geo.density import cell_centres, h3_resolution
 from geo.disclosure import suppress_cells
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
-from geo.maps import webmap
+from geo.maps import kinds, prepare
+from geo.maps.page import MapContext
+from geo.maps.words import WORDS
+from geo.vocab import MapKind
 from layers.analysis import runs as analysis
 from layers.analysis import stats, targeting
 from layers.analysis.public import FINE_LEVELS, public_rollup
 from layers.analysis.stats import latest_round, outlines_below, resolve_area
 from layers.geography import geosocial
 from layers.store.models import AdminUnit, HotspotRun, ProblemCategory, Raster
-from layers.store.settings import PROJECT_ROOT, Settings
+from layers.store.settings import Settings
 
 INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
 WATER_KINDS = ("flood_zones", "drought_zones", "waterways", "water_sources")
 #: The finest hexagons the public gets (about 5 km²).
 PUBLIC_H3 = 7
-TARGETING_CONFIG = PROJECT_ROOT / "data" / "targeting.yaml"
 SOURCES = {
     "th": [
         "ขอบเขต: OCHA COD-AB ประเทศไทย (CC BY-IGO 3.0)",
@@ -164,6 +166,11 @@ class MapQuery:
     raster: str | None = None
     run: int | None = None
 
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> MapQuery:
+        """The query from a mapping that holds its fields by name (and maybe other entries)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
 
 @dataclass(frozen=True)
 class Made:
@@ -216,7 +223,7 @@ def choropleth(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
         level=level,
         filters=_filter_words(conn, query.lang, dimension=query.dimension),
     )
-    made = webmap.choropleth(
+    made = kinds.choropleth(
         units,
         context,
         column=column,
@@ -252,7 +259,7 @@ def hexbin(conn: Connection, settings: Settings, query: MapQuery, scope: Scope |
         cells = suppress_cells(cells)
     label = LABELS[query.lang]["problems"]
     context = _context(conn, settings, query, title=label, round_=round_, filters=filters)
-    return Made(webmap.hexbin(cells, context, label=label), [])
+    return Made(kinds.hexbin(cells, context, label=label), [])
 
 
 def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
@@ -266,11 +273,11 @@ def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope 
         conn,
         settings,
         query,
-        title=webmap.WORDS[query.lang]["heat"],
+        title=WORDS[query.lang]["heat"],
         round_=round_,
         filters=filters,
     )
-    return Made(webmap.heatmap(points, context, bounds=_bounds(conn, query.area)), [])
+    return Made(kinds.heatmap(points, context, bounds=_bounds(conn, query.area)), [])
 
 
 def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
@@ -283,7 +290,7 @@ def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope
         raise NotFoundError(f"no hotspot run for area {query.area or 'Thailand'!r}: run one")
     layer = analysis.hotspot_layer(conn, run_id)
     run = layer.attrs["run"]
-    if scope is not None and not str(run["area"]).startswith(scope.area):
+    if scope is not None and not scope.covers_area(str(run["area"])):
         raise NotFoundError(f"no hotspot run {run_id}")
     layer["name"] = layer["name_th" if query.lang == "th" else "name_en"]
     parameters = run["parameters"]
@@ -291,8 +298,7 @@ def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope
         conn,
         settings,
         MapQuery(area=str(run["area"]), lang=query.lang),
-        title=f"{webmap.WORDS[query.lang]['hotspots']}: "
-        f"{_label(conn, str(run['indicator']), query.lang)}",
+        title=f"{WORDS[query.lang]['hotspots']}: {_label(conn, str(run['indicator']), query.lang)}",
         round_=int(run["round"]),
         areas=False,
         level=str(run["level"]),
@@ -303,14 +309,14 @@ def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope
             alpha=parameters.get("alpha"),
         ),
     )
-    return Made(webmap.hotspot_map(layer, context), [])
+    return Made(kinds.hotspot_map(layer, context), [])
 
 
 def targeting_map(
     conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None
 ) -> Made:
     level = _level(conn, query)
-    config = targeting.load_config(TARGETING_CONFIG)
+    config = targeting.load_config(settings.targeting_file)
     _, ranked = targeting.target_areas(
         conn, config, area=query.area, level=level, round_=query.round
     )
@@ -330,7 +336,7 @@ def targeting_map(
         areas=False,
         level=level,
     )
-    made = webmap.targeting_map(
+    made = kinds.targeting_map(
         units,
         context,
         components=[(c, c.removesuffix("_points")) for c in points],
@@ -366,7 +372,7 @@ def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | 
         outline = context.outline
         clip = None if outline is None else shapely.union_all(outline.geometry.to_numpy())
         raster = (*_raster_image(conn, settings, chosen[0], bounds, clip), chosen[1])
-    made = webmap.water_map(
+    made = kinds.water_map(
         layers, context, bounds=bounds, names=names, raster=raster, households=cells
     )
     return Made(made, [])
@@ -391,15 +397,15 @@ def households(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
     cap = settings.map_points_max
     if len(frame) > cap:
         cells = analysis.hexagons(conn, query.area, round_, _filters(query), None, scope)
-        return Made(webmap.household_map(frame, context, cap=cap, cells=cells), [])
+        return Made(kinds.household_map(frame, context, cap=cap, cells=cells), [])
     frame["label"] = [
         f"{household} · {n} {LABELS[query.lang]['problems']}"
         for household, n in zip(frame["household_id"], frame["problems"], strict=True)
     ]
-    return Made(webmap.household_map(frame, context, cap=cap), frame["household_id"].tolist())
+    return Made(kinds.household_map(frame, context, cap=cap), frame["household_id"].tolist())
 
 
-BUILDERS = {
+BUILDERS: dict[MapKind, Callable[[Connection, Settings, MapQuery, Scope | None], Made]] = {
     "choropleth": choropleth,
     "hexbin": hexbin,
     "heatmap": heatmap,
@@ -481,7 +487,7 @@ def _context(
     level: str | None = None,
     filters: Sequence[str] = (),
     extra: str = "",
-) -> webmap.MapContext:
+) -> MapContext:
     """What the map shows besides its data.
 
     The title is ``title`` with the ``filters`` in force; the subtitle names the area, the
@@ -498,7 +504,7 @@ def _context(
     if extra:
         parts.append(extra)
     tiles = None if settings.map_tiles == "none" else settings.map_tiles
-    return webmap.MapContext(
+    return MapContext(
         title=f"{title} ({', '.join(filters)})" if filters else title,
         lang=query.lang,
         subtitle=" · ".join(parts),
@@ -545,7 +551,7 @@ def _outlines(conn: Connection, area: str, level: str, lang: str) -> gpd.GeoData
     map's extent."""
     outlines = outlines_below(conn, area, level)
     extent_km = _extent_km(outlines.total_bounds) if len(outlines) else 0.0
-    outlines = webmap.simplify_coverage(outlines, tolerance_m=max(extent_km / 1.5, 20.0))
+    outlines = prepare.simplify_coverage(outlines, tolerance_m=max(extent_km / 1.5, 20.0))
     outlines["name"] = outlines["name_th" if lang == "th" else "name_en"]
     return outlines
 
@@ -565,7 +571,7 @@ def _outline(conn: Connection, area: str) -> gpd.GeoDataFrame | None:
         conn,
         geom_col="geom",
     )
-    return webmap.simplify_coverage(frame, 50.0) if len(frame) else None
+    return prepare.simplify_coverage(frame, 50.0) if len(frame) else None
 
 
 def _bounds(conn: Connection, area: str) -> list[float]:
@@ -614,6 +620,6 @@ def _raster_image(
         box = transform_bounds("EPSG:4326", dataset.crs, *bounds)
         window = from_bounds(*box, transform=dataset.transform).round_offsets().round_lengths()
         values = dataset.read(1, window=window, boundless=True, fill_value=dataset.nodata or 0)
-        return webmap.raster_image(
+        return prepare.raster_image(
             values, dataset.window_transform(window), dataset.crs, dataset.nodata, clip=clip
         )

@@ -10,9 +10,8 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from geo.errors import NotFoundError
+from geo.vocab import ADMIN_LEVELS
 from layers.store.models import AdminUnit, AdminUnitPart, BoundaryVersion
-
-LOCATE_LEVELS = ("subdistrict", "district", "province")
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def locate(session: Session, lat: float, lon: float) -> dict[str, dict[str, Any]
     Where polygons overlap (simplified borders), the lowest code wins.
     """
     point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-    for level in LOCATE_LEVELS:
+    for level in reversed(ADMIN_LEVELS):
         code = session.scalar(
             select(AdminUnitPart.code)
             .where(AdminUnitPart.level == level, func.ST_Intersects(AdminUnitPart.geom, point))

@@ -28,8 +28,9 @@ from sqlalchemy import Connection, func, insert, select, text, update
 from geo.errors import InvalidInputError, NotFoundError
 from geo.geosocial import GEOMETRY, RASTER_KINDS, check_features, guess_crs
 from layers.geography.sources import file_checksum
-from layers.store.models import ImportJob, Layer, LayerFeature, QuarantinedRow, Raster
+from layers.store.models import ImportJob, Layer, LayerFeature, Raster
 from layers.store.settings import Settings
+from layers.survey.imports import Quarantined, write_quarantine
 from layers.survey.readers import dbf_encoding
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,9 @@ def import_layer(
         guessed = guess_crs(tuple(frame.total_bounds)) if len(frame) else None
         if guessed is None:
             raise InvalidInputError(
-                f"{path}: the file has no CRS and its coordinates do not say which one "
-                "(give it with --crs EPSG)"
+                f"{path}: the file has no CRS and its coordinates do not say which one: "
+                "give the CRS (an EPSG code)",
+                field="crs",
             )
         frame = frame.set_crs(guessed)
         report.crs_guessed = True
@@ -103,6 +105,7 @@ def import_layer(
         .values(file_name=path.name, sha256=digest, profile=f"layer:{kind}", state="running")
         .returning(ImportJob.id)
     )
+    assert job_id is not None
     layer_id = conn.scalar(
         insert(Layer)
         .values(
@@ -136,22 +139,11 @@ def import_layer(
             ],
         )
         conn.execute(text(SUBDIVIDE), {"layer": layer_id})
-    if len(checked.rejected):
-        conn.execute(
-            insert(QuarantinedRow),
-            [
-                {
-                    "import_job_id": job_id,
-                    "sha256": digest,
-                    "file_name": path.name,
-                    "row_number": int(r.source_row),
-                    "reasons": r.reasons,
-                    "messages": r.messages,
-                    "values": r.values,
-                }
-                for r in checked.rejected.itertuples()
-            ],
-        )
+    refused = [
+        Quarantined(int(r.source_row), r.reasons, r.messages, r.values)
+        for r in checked.rejected.itertuples()
+    ]
+    write_quarantine(conn, job_id, digest, path.name, refused)
     report.layer_id = layer_id
     report.imported = len(features)
     report.quarantined = len(checked.rejected)
@@ -256,7 +248,9 @@ def import_raster(
     if found == digest:
         return raster_record(conn, raster_id)
     if found is not None:
-        raise InvalidInputError(f"a different raster is registered as {raster_id!r}: pick --id")
+        raise InvalidInputError(
+            f"a different raster is registered as {raster_id!r}: choose another id", field="id"
+        )
     try:
         source = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:

@@ -9,9 +9,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from geo.registry import Reconciliation, RegistryUnit, Retired, reconcile
+from geo.vocab import ADMIN_LEVELS
 from layers.store.models import AdminUnit
-
-REGISTRY_LEVELS = ("province", "district", "subdistrict")
 
 
 def registry_units() -> list[RegistryUnit]:
@@ -48,7 +47,7 @@ def check_registry(session: Session) -> Reconciliation:
     """
     polygons = session.execute(
         select(AdminUnit.code, AdminUnit.level).where(
-            AdminUnit.geom.is_not(None), AdminUnit.level.in_(REGISTRY_LEVELS)
+            AdminUnit.geom.is_not(None), AdminUnit.level.in_(ADMIN_LEVELS)
         )
     ).all()
     units = registry_units()
@@ -72,6 +71,6 @@ def check_registry(session: Session) -> Reconciliation:
             )
         )
     listed = [u.code for u in units]
-    levels = AdminUnit.level.in_(REGISTRY_LEVELS)
+    levels = AdminUnit.level.in_(ADMIN_LEVELS)
     session.execute(update(AdminUnit).where(levels).values(in_registry=AdminUnit.code.in_(listed)))
     return result

@@ -123,8 +123,8 @@ def fetch(
             raise UnavailableError(
                 f"cannot download {source.name} from {source.url} ({exc}). Without a network, "
                 f"download it on another machine from {source.page or source.url}, copy the files "
-                "here and load them with `bamrung boundaries load PATH...` (GeoJSON, Shapefile, "
-                "GeoPackage or the .zip itself)"
+                "here and load them (GeoJSON, Shapefile, GeoPackage or the .zip itself)",
+                needs="boundaries",
             ) from exc
         checksum = digest.hexdigest()
         expected = known_checksum(directory, source)

@@ -31,7 +31,7 @@ def database_url(settings: Settings, *, start: bool = True) -> str:
         return cluster.up()
     if not cluster.running:
         raise UnavailableError(
-            f"the local database in {cluster.root} is not running: start it with `bamrung db up`"
+            f"the local database in {cluster.root} is not running", needs="database"
         )
     return cluster.url()
 

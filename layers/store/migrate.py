@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
-
-from layers.survey.taxonomy import read_taxonomy, sync_taxonomy
 
 
 def _config() -> Config:
@@ -39,11 +34,3 @@ def current(engine: Engine) -> str | None:
 def head() -> str | None:
     """The newest revision this code knows."""
     return ScriptDirectory.from_config(_config()).get_current_head()
-
-
-def upgrade_and_sync(engine: Engine, taxonomy_file: Path) -> dict[str, int]:
-    """Bring the schema to the newest revision, then make the taxonomy table match its file."""
-    categories = read_taxonomy(taxonomy_file)
-    upgrade(engine)
-    with Session(engine) as session, session.begin():
-        return sync_taxonomy(session, categories)

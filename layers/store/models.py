@@ -26,10 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from geo.stats import DIMENSIONS
-
-#: Levels of the administrative tree; village and community units come with later data.
-UNIT_LEVELS = ("province", "district", "subdistrict", "village", "community")
+from geo.vocab import DIMENSIONS, UNIT_LEVELS
 
 
 class Base(DeclarativeBase):
@@ -117,14 +114,6 @@ class ProblemCategory(Base):
 
 
 PRECISIONS = ("gps", "gps_corrected", "village", "subdistrict", "district")
-STATUSES = (
-    "open",
-    "in_progress",
-    "referred",
-    "solved_by_agency",
-    "solved_by_household",
-    "closed_unsolved",
-)
 
 
 class ImportJob(Base):

@@ -1,4 +1,5 @@
-"""Import jobs and their quarantined rows: who owns a running job, what it refused.
+"""Import jobs and their quarantined rows: who owns a running job, what it refused (the one
+writer of quarantine, for surveys and layers alike, and its readers).
 
 A job is owned by the database session that started it: that session holds an advisory lock on
 the job for as long as the job runs. A job left ``queued`` or ``running`` whose lock nobody holds
@@ -8,6 +9,7 @@ as such by the next import that starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    delete,
     exists,
     func,
     insert,
@@ -173,6 +176,56 @@ def jobs(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
         select(*JOB_COLUMNS, _state().label("state")).order_by(ImportJob.id.desc()).limit(limit)
     ).mappings()
     return [_record(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A row an import refused, as quarantine keeps it."""
+
+    row_number: int
+    reasons: list[str]
+    messages: list[str]
+    values: dict[str, Any]
+    subdistrict_code: str | None = None
+    """The subdistrict the row declared, when it is a well-formed code: who may see the row."""
+
+
+def write_quarantine(
+    conn: Connection,
+    job_id: int,
+    sha256: str,
+    file_name: str,
+    rows: Sequence[Quarantined],
+    *,
+    replacing: tuple[int, int] | None = None,
+) -> None:
+    """Keep the rows job ``job_id`` refused in the file ``sha256``, in ``conn``'s transaction.
+
+    ``replacing``: the first and last row number of a part of the file read again; what
+    quarantine holds of those rows is forgotten first (a re-run keeps only what it refuses).
+    """
+    if replacing is not None:
+        conn.execute(
+            delete(QuarantinedRow).where(
+                QuarantinedRow.sha256 == sha256, QuarantinedRow.row_number.between(*replacing)
+            )
+        )
+    if not rows:
+        return
+    entries = [
+        {
+            "import_job_id": job_id,
+            "sha256": sha256,
+            "file_name": file_name,
+            "row_number": row.row_number,
+            "reasons": row.reasons,
+            "messages": row.messages,
+            "values": row.values,
+            "subdistrict_code": row.subdistrict_code,
+        }
+        for row in rows
+    ]
+    conn.execute(insert(QuarantinedRow), entries)
 
 
 def quarantine(

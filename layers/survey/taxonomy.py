@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError
+from geo.vocab import Dimension
+from layers.store import migrate
 from layers.store.models import ProblemCategory
 
 
@@ -30,7 +31,7 @@ class Category(BaseModel):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,47}$")
     name_th: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
-    dimension: Literal["health", "living_conditions", "education", "income", "public_services"]
+    dimension: Dimension
     within_mandate: bool
     mandate: str
     sensitive: bool = False
@@ -107,3 +108,11 @@ def sync_taxonomy(session: Session, categories: list[Category]) -> dict[str, int
         "added": len(set(codes) - before),
         "removed": removed,
     }
+
+
+def upgrade_and_sync(engine: Engine, taxonomy_file: Path) -> dict[str, int]:
+    """Bring the schema to the newest revision, then make the taxonomy table match its file."""
+    categories = read_taxonomy(taxonomy_file)
+    migrate.upgrade(engine)
+    with Session(engine) as session, session.begin():
+        return sync_taxonomy(session, categories)

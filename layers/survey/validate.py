@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geo.intake.rules import (
+from geo.intake.labels import Labels
+from geo.intake.normalise import (
     BE_OFFSET,
-    Labels,
     lookup,
     member,
     numbers,
     parse_dates,
     thai_digits_to_arabic,
 )
-from layers.store.models import STATUSES
+from geo.vocab import STATUSES
 from layers.survey.profiles import CANONICAL
 
 DATE_COLUMNS = ("surveyed_on", "reported_on", "updated_on", "resolved_on")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from tests.conftest import engine_for, token_for
+from tests.factories import engine_for, token_for
 
 # Ubon's synthetic survey: the officer's own subdistrict, a sibling in the same district, the
 # parent district, and another province.

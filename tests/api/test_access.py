@@ -11,8 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from layers.store.settings import Settings
-from tests.api.test_cli import run
-from tests.conftest import engine_for, serve
+from tests.factories import engine_for, run, serve
 
 
 @pytest.fixture(scope="module")

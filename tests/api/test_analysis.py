@@ -11,8 +11,7 @@ from sqlalchemy import Engine, text
 
 from geo.hotspots import GI_CLASSES
 from layers.store.settings import Settings
-from tests.api.test_cli import run
-from tests.conftest import serve, token_for
+from tests.factories import run, serve, token_for
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,18 +15,9 @@ from typer.testing import CliRunner
 from api.cli import app
 from layers.store import migrate
 from layers.store.cluster import drop_database, ensure_database
-
-BAMRUNG = shutil.which("bamrung", path=str(Path(sys.executable).parent)) or "bamrung"
-
-
-def run(*args: str, url: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COLUMNS": "200", **env}
-    environment.pop("DATABASE_URL", None)
-    if url:
-        environment["DATABASE_URL"] = url
-    return subprocess.run(
-        [BAMRUNG, *args], capture_output=True, text=True, env=environment, timeout=300, check=False
-    )
+from tests.factories import (
+    run,
+)
 
 
 def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -94,6 +81,9 @@ def test_check_reports_the_registry_gaps(loaded_url: str) -> None:
     [
         (("boundaries", "load", "/nonexistent/adm9.shp"), "no such file or folder"),
         (("boundaries", "load", "pyproject.toml"), "not a readable vector file"),
+        # Errors from below name a field or what is missing; the command line words them.
+        (("users", "add", "x", "--role", "officer", "--password", ""), "code (--area)"),
+        (("stats", "--level", "district"), "no survey has been imported yet: run `bamrung import`"),
     ],
 )
 def test_errors_are_clear_and_exit_with_2(

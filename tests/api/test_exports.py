@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from layers.store.settings import Settings
-from tests.api.test_cli import run
+from tests.factories import run
 
 OGRINFO = shutil.which("ogrinfo")
 # Each command, its layer, the shapes it must hold, and its arguments.

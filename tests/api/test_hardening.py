@@ -19,8 +19,7 @@ from sqlalchemy import text
 from api.auth import ALGORITHM, signing_key
 from layers.store.settings import Settings
 from tests.api.browser import app_only, watch
-from tests.api.test_cli import run
-from tests.conftest import engine_for, serve, token_for
+from tests.factories import engine_for, run, serve, token_for
 
 PASSWORD = "a long enough secret"
 

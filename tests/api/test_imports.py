@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from geo.synth.survey import Synthetic
 from layers.store.settings import Settings
-from tests.conftest import engine_for, serve, token_for
+from tests.factories import engine_for, serve, token_for
 
 
 def wait_for(api: httpx.Client, job_id: int) -> dict:

@@ -23,14 +23,12 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy import text
 
 from api.cli.maps import GALLERY
-from geo.stats import DIMENSIONS
+from geo.vocab import DIMENSIONS, STATUSES
 from layers.delivery import maps
-from layers.store.models import STATUSES
 from layers.store.settings import PROJECT_ROOT, Settings
 from tests.api.browser import app_only, watch
 from tests.api.oracle import ROUND
-from tests.api.test_cli import run
-from tests.conftest import engine_for, serve, token_for
+from tests.factories import engine_for, run, serve, token_for
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "maps"
 # Each kind, its query, and layer names the layer control must list (Thai, the default).

@@ -29,7 +29,7 @@ from tests.api.oracle import (
     problem_oracle,
     role_of,
 )
-from tests.conftest import engine_for, serve
+from tests.factories import engine_for, serve
 from tests.recorder import personal
 
 # The policy, by user of ``tests.api.oracle.make_world`` (two officers: a subdistrict's and a
@@ -343,7 +343,7 @@ def objects(world: dict[str, Any], analysis_settings: Settings) -> dict[str, Any
         "login": {"username": "matrix-login", "password": "a long enough secret"},
     }
     engine.dispose()
-    from tests.api.test_cli import run
+    from tests.factories import run
 
     added = run(
         "users", "add", "matrix-login", "--role", "analyst", "--password",

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from geo.stats import DIMENSIONS, RESOLUTION
+from geo.vocab import DIMENSIONS, STATUSES
 from layers.store.settings import Settings
-from tests.conftest import engine_for, serve
+from tests.factories import engine_for, serve
 
 SENSITIVE = {"drugs", "informal_debt", "unfair_treatment", "no_safety"}
 
@@ -62,7 +62,7 @@ def test_public_rollups_hide_small_counts_with_complements(
             if level in ("subdistrict", "village"):
                 assert not SENSITIVE & set(row["by_category"]), (level, row["code"])
             # Row groups: never exactly one hidden cell.
-            statuses = [published[f"status:{s}"] for s in RESOLUTION] + [published["problems"]]
+            statuses = [published[f"status:{s}"] for s in STATUSES] + [published["problems"]]
             dimensions = [published[f"dimension:{d}"] for d in DIMENSIONS] + [published["problems"]]
             for group in (statuses, dimensions):
                 assert sum(v is None for v in group) != 1, (area, level, row["code"])

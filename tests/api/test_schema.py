@@ -15,7 +15,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
 from layers.store.settings import Settings
-from tests.conftest import serve, token_for
+from tests.factories import serve, token_for
 
 ROLES = ("anonymous", "citizen", "governor", "analyst", "admin")
 # No 5xx, documented status codes, responses and content types that match the schema.

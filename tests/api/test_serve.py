@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from layers.store.cluster import free_port
-from tests.conftest import token_for
+from tests.factories import token_for
 
 BAMRUNG = shutil.which("bamrung", path=str(Path(sys.executable).parent)) or "bamrung"
 PASSWORD = "a-long-enough-password"

@@ -9,16 +9,10 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import box
 
-from geo.intake.rules import (
-    AreaIndex,
-    classify_coordinates,
-    keyed_hash,
-    national_id_valid,
-    parse_dates,
-    personal_columns,
-    place,
-    thai_digits_to_arabic,
-)
+from geo.intake.areas import AreaIndex
+from geo.intake.normalise import parse_dates, thai_digits_to_arabic
+from geo.intake.personal import keyed_hash, national_id_valid, personal_columns
+from geo.intake.place import classify_coordinates, place
 
 
 def test_thai_digits_become_arabic() -> None:

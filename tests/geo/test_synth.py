@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo.synth.survey import EXPECTED, affected_probability, region, synthesize, to_csv_bytes
+from geo.synth.clusters import region
+from geo.synth.defects import EXPECTED
+from geo.synth.survey import affected_probability, synthesize, to_csv_bytes
 
 SUBDISTRICTS = gpd.GeoDataFrame(
     {"code": ["340101", "340102", "341901"]},

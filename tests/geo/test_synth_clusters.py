@@ -34,15 +34,8 @@ import pytest
 from libpysal.weights import W, w_subset
 
 from geo.hotspots import build_weights, hotspots
-from geo.synth.survey import (
-    CATEGORY_WEIGHTS,
-    CLUSTER_COLUMNS,
-    REGION_RISK,
-    Synthetic,
-    planted_subdistricts,
-    region,
-    synthesize,
-)
+from geo.synth.clusters import CLUSTER_COLUMNS, REGION_RISK, planted_subdistricts, region
+from geo.synth.survey import CATEGORY_WEIGHTS, Synthetic, synthesize
 from layers.store.settings import Settings
 from layers.survey.synth import write
 from layers.survey.taxonomy import read_taxonomy

@@ -16,7 +16,8 @@ from rasterio import features
 from shapely.geometry import Point, box
 
 from geo.errors import InvalidInputError
-from geo.synth.water import LABEL, SOURCE_RADIUS_M, SyntheticWater, synthesize_water
+from geo.synth.sources import SOURCE_RADIUS_M
+from geo.synth.water import LABEL, SyntheticWater, synthesize_water
 
 BOUNDARIES = Path(
     os.environ.get(

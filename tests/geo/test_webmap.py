@@ -13,10 +13,11 @@ import pytest
 import rasterio.transform
 import shapely
 
-from api.routers.maps import VENDOR_DIR
+from api.assets import VENDOR_DIR
 from geo.errors import InvalidInputError
 from geo.maps import assets as mapassets
-from geo.maps import webmap
+from geo.maps import kinds, prepare, style
+from geo.maps.page import MapContext
 
 
 def grid(n: int = 5) -> gpd.GeoDataFrame:
@@ -40,8 +41,8 @@ def grid(n: int = 5) -> gpd.GeoDataFrame:
     return frame
 
 
-def context(**extra: object) -> webmap.MapContext:
-    return webmap.MapContext(
+def context(**extra: object) -> MapContext:
+    return MapContext(
         title="ปัญหาต่อ 1,000 ครัวเรือน",
         subtitle="อุบลราชธานี · รอบสำรวจ 2567",
         sources=["OCHA COD-AB (CC BY-IGO 3.0)"],
@@ -50,12 +51,12 @@ def context(**extra: object) -> webmap.MapContext:
     )
 
 
-@pytest.mark.parametrize("scheme", list(webmap.SCHEMES))
+@pytest.mark.parametrize("scheme", list(style.SCHEMES))
 def test_classes_are_mapclassify_s_and_missing_values_get_their_own(scheme: str) -> None:
     values = grid()["value"]
-    classes = webmap.classify(values, scheme, 5)
+    classes = style.classify(values, scheme, 5)
     known = values.dropna().to_numpy()
-    expected = getattr(mapclassify, webmap.SCHEMES[scheme])(known, k=5)
+    expected = getattr(mapclassify, style.SCHEMES[scheme])(known, k=5)
     assert classes.upper == pytest.approx(list(expected.bins))
     assert classes.classes[3] == -1
     assert list(np.delete(classes.classes, 3)) == list(expected.yb)
@@ -64,15 +65,15 @@ def test_classes_are_mapclassify_s_and_missing_values_get_their_own(scheme: str)
 
 def test_bad_schemes_and_class_counts_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="scheme"):
-        webmap.classify(pd.Series([1.0, 2.0]), "jenks")
+        style.classify(pd.Series([1.0, 2.0]), "jenks")
     with pytest.raises(InvalidInputError, match="between 3 and 9"):
-        webmap.classify(pd.Series([1.0, 2.0]), "quantiles", 12)
+        style.classify(pd.Series([1.0, 2.0]), "quantiles", 12)
 
 
 def test_a_choropleth_has_a_legend_stating_classes_indicator_and_date() -> None:
-    m = webmap.choropleth(grid(), context(), column="value", label="ปัญหาต่อ 1,000 ครัวเรือน")
+    m = kinds.choropleth(grid(), context(), column="value", label="ปัญหาต่อ 1,000 ครัวเรือน")
     page = m.get_root().render()
-    classes = webmap.classify(grid()["value"], "quantiles", 5)
+    classes = style.classify(grid()["value"], "quantiles", 5)
     legend = re.search(r"<div class='bmr-legend'>(.*?)</div></div>", page, re.S)
     assert legend is not None
     for label in classes.labels():
@@ -86,7 +87,7 @@ def test_a_choropleth_has_a_legend_stating_classes_indicator_and_date() -> None:
 
 
 def test_english_labels_on_request() -> None:
-    m = webmap.hotspot_map(
+    m = kinds.hotspot_map(
         grid().assign(gi_class=["hot_95"] * 5 + ["not_significant"] * 20),
         context(lang="en"),
     )
@@ -97,7 +98,7 @@ def test_english_labels_on_request() -> None:
 
 def test_only_the_shown_columns_reach_the_page() -> None:
     frame = grid().assign(household_secret="ห้ามแสดง")
-    page = webmap.choropleth(frame, context(), column="value", label="x").get_root().render()
+    page = kinds.choropleth(frame, context(), column="value", label="x").get_root().render()
     assert "household_secret" not in page and "ห้ามแสดง" not in page
 
 
@@ -108,16 +109,16 @@ def test_household_points_above_the_cap_fall_back_to_hexagons_and_say_so() -> No
         crs=4326,
     )
     cells = grid().rename(columns={"value": "problems"}).fillna({"problems": 0})
-    capped = webmap.household_map(points, context(), cap=10, cells=cells).get_root().render()
+    capped = kinds.household_map(points, context(), cap=10, cells=cells).get_root().render()
     assert json.dumps("บ้านทดสอบ-007") not in capped and "30 &gt; 10" in capped
     assert "L.markerClusterGroup" not in capped and "geo_json" in capped
-    shown = webmap.household_map(points, context(), cap=100).get_root().render()
+    shown = kinds.household_map(points, context(), cap=100).get_root().render()
     assert json.dumps("บ้านทดสอบ-007") in shown and "L.markerClusterGroup" in shown
 
 
 def test_simplified_neighbours_still_share_their_borders() -> None:
     frame = grid()
-    simple = webmap.simplify_coverage(frame, tolerance_m=300)
+    simple = prepare.simplify_coverage(frame, tolerance_m=300)
     assert (
         shapely.get_num_coordinates(simple.geometry).sum()
         < shapely.get_num_coordinates(frame.geometry).sum()
@@ -128,7 +129,7 @@ def test_simplified_neighbours_still_share_their_borders() -> None:
 
 
 def test_every_asset_comes_from_the_vendored_copies_and_unknown_ones_are_refused() -> None:
-    m = webmap.choropleth(grid(), context(), column="value", label="x")
+    m = kinds.choropleth(grid(), context(), column="value", label="x")
     page = mapassets.render(m, "/static/vendor")
     assert all(link.startswith("/static/vendor/") for link in mapassets.links(page))
     assert all((VENDOR_DIR / link.removeprefix("/static/vendor/")).is_file() for link in
@@ -137,7 +138,7 @@ def test_every_asset_comes_from_the_vendored_copies_and_unknown_ones_are_refused
     assert mapassets.links(inlined) == [] and "leafletjs.com" in inlined
     styles = "".join(re.findall(r"<style>(.*?)</style>", inlined, re.S))
     assert not re.search(r"url\((?!['\"]?(data:|#))", styles)  # every image copied in
-    strange = webmap.choropleth(grid(), context(), column="value", label="x")
+    strange = kinds.choropleth(grid(), context(), column="value", label="x")
     strange.default_js = [("somewhere", "https://example.org/x.js")]
     with pytest.raises(RuntimeError, match="no vendored copy"):
         mapassets.localise(strange, "/static/vendor")
@@ -154,14 +155,14 @@ def test_the_vendored_packages_are_the_pinned_ones() -> None:
 def test_names_from_files_cannot_put_markup_into_the_page() -> None:
     frame = grid()
     frame.loc[0, "name"] = "<img src=x onerror=alert(1)>"
-    page = webmap.choropleth(frame, context(), column="value", label="x").get_root().render()
+    page = kinds.choropleth(frame, context(), column="value", label="x").get_root().render()
     # folium writes the data as JSON with & < > as \u escapes: the text must arrive escaped.
     assert "<img src=x" not in page and "\\u003cimg" not in page
     assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in page
     points = gpd.GeoDataFrame(
         {"label": ["<script>alert(1)</script>"]}, geometry=gpd.points_from_xy([100], [15]), crs=4326
     )
-    shown = webmap.household_map(points, context(), cap=10).get_root().render()
+    shown = kinds.household_map(points, context(), cap=10).get_root().render()
     assert "<script>alert(1)" not in shown and "\\u003cscript" not in shown
     assert "lt;script" in shown
 
@@ -172,13 +173,13 @@ def test_tooltips_label_the_area_name_as_an_area_or_its_level() -> None:
         assert found is not None
         return list(json.loads(found.group(1)))
 
-    plain = webmap.choropleth(grid(), context(), column="value", label="x").get_root().render()
+    plain = kinds.choropleth(grid(), context(), column="value", label="x").get_root().render()
     assert aliases(plain)[0] == "พื้นที่"
-    named = webmap.choropleth(grid(), context(), column="value", label="x", area_label="ตำบล")
+    named = kinds.choropleth(grid(), context(), column="value", label="x", area_label="ตำบล")
     assert aliases(named.get_root().render())[0] == "ตำบล"
-    english = webmap.choropleth(grid(), context(lang="en"), column="value", label="x")
+    english = kinds.choropleth(grid(), context(lang="en"), column="value", label="x")
     assert aliases(english.get_root().render())[0] == "Area"
-    hot = webmap.hotspot_map(grid().assign(gi_class="hot_95"), context()).get_root().render()
+    hot = kinds.hotspot_map(grid().assign(gi_class="hot_95"), context()).get_root().render()
     assert aliases(hot)[0] == "พื้นที่"
 
 
@@ -200,12 +201,12 @@ def test_a_raster_is_cut_to_the_area_s_outline() -> None:
     values = np.ones((200, 200), dtype="float32")
     transform = rasterio.transform.from_bounds(100, 15, 101, 16, 200, 200)
     triangle = shapely.Polygon([(100.1, 15.1), (100.9, 15.1), (100.5, 15.9)])
-    image, bounds = webmap.raster_image(values, transform, "EPSG:4326", None, clip=triangle)
+    image, bounds = prepare.raster_image(values, transform, "EPSG:4326", None, clip=triangle)
     inside = mercator_centres(image, bounds).within(triangle).to_numpy()
     alpha = image[..., 3].ravel()
     assert inside.any() and (~inside).any()
     assert (alpha[~inside] == 0).all() and (alpha[inside] > 0).all()
-    whole, _ = webmap.raster_image(values, transform, "EPSG:4326", None)
+    whole, _ = prepare.raster_image(values, transform, "EPSG:4326", None)
     assert (whole[..., 3] > 0).all()
 
 
@@ -226,9 +227,9 @@ def water_layers() -> dict[str, gpd.GeoDataFrame]:
 
 def test_the_water_map_draws_its_sources_last_and_its_raster_under_everything() -> None:
     cells = grid().rename(columns={"value": "problems"}).fillna({"problems": 1})
-    names = {kind: kind for kind in webmap.WATER_STYLE} | {"households": "ครัวเรือนไม่มีน้ำ"}
+    names = {kind: kind for kind in style.WATER_STYLE} | {"households": "ครัวเรือนไม่มีน้ำ"}
     image = np.zeros((4, 4, 4), dtype="uint8")
-    m = webmap.water_map(
+    m = kinds.water_map(
         water_layers(),
         context(),
         bounds=(100, 15, 100.5, 15.5),

@@ -13,7 +13,7 @@ import pytest
 
 from geo.errors import UnavailableError
 from layers.store.cluster import LocalCluster, cluster_root, find_bindir, running_as_root
-from tests.api.test_cli import run
+from tests.factories import run
 
 
 @pytest.fixture

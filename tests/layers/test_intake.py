@@ -25,30 +25,19 @@ from geo.synth.survey import Synthetic
 from layers.store.partitions import attached_rounds, ensure_round
 from layers.store.settings import Settings
 from layers.survey import imports
-from layers.survey.importer import Importer, SeenRows
-from tests.conftest import _with_boundaries, engine_for
+from layers.survey.dedupe import SeenRows
+from layers.survey.importer import Importer
+from tests.factories import (
+    engine_for,
+    fingerprint,
+    households,
+    importer,
+    problems,
+    subset,
+    with_boundaries,
+)
 
 ROUNDS = (2566, 2567)
-HOUSEHOLD_QUERY = "SELECT household_id, round, house_no, moo, declared_subdistrict, members, urban, ST_X(geom) AS lon, ST_Y(geom) AS lat, precision, flags, outside_m, surveyed_on, subdistrict_code, district_code, province_code, head_id_hash FROM household"
-
-
-def importer(engine: Engine) -> Importer:
-    return Importer(engine, Settings(database_url=engine.url.render_as_string(hide_password=False)))
-
-
-def households(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.read_sql(text(HOUSEHOLD_QUERY), conn).set_index(["household_id", "round"])
-
-
-def problems(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.read_sql(
-            text(
-                "SELECT household_id, round, category, detail, status, reported_on, resolved_on FROM problem"
-            ),
-            conn,
-        ).set_index(["household_id", "round", "category"])
 
 
 def test_planted_faults_are_repaired_and_flagged_or_quarantined(
@@ -223,28 +212,6 @@ def test_a_status_change_in_a_new_file_updates_the_problem(
     assert (report.rows_imported, report.problems_updated, report.problems_inserted) == (1, 1, 0)
 
 
-def fingerprint(
-    engine: Engine, source_row: str = "source_row", geom: str = "ST_AsText(geom)"
-) -> tuple[str, str, str]:
-    with engine.connect() as conn:
-        h = conn.scalar(
-            text(
-                f"SELECT md5(string_agg(concat_ws('|', household_id, round, house_no, moo, declared_subdistrict, members, urban, {geom}, precision, flags::text, outside_m, subdistrict_code, surveyed_on, head_id_hash, {source_row}), ',' ORDER BY household_id, round)) FROM household"  # noqa: S608 - test's own expressions
-            )
-        )
-        p = conn.scalar(
-            text(
-                f"SELECT md5(string_agg(concat_ws('|', household_id, round, category, subdistrict_code, detail, status, reported_on, updated_on, resolved_on, {source_row}), ',' ORDER BY household_id, round, category)) FROM problem"  # noqa: S608 - test's own expressions
-            )
-        )
-        q = conn.scalar(
-            text(
-                "SELECT md5(string_agg(concat_ws('|', row_number, reasons::text, \"values\"::text), ',' ORDER BY row_number)) FROM quarantine"
-            )
-        )
-    return h, p, q
-
-
 def attach_rounds(engine: Engine) -> None:
     """Give the synthetic rounds empty partitions, so that an import upserts into them."""
     with engine.begin() as conn:
@@ -263,7 +230,7 @@ def test_an_import_killed_midway_and_run_again_ends_like_an_uninterrupted_one(
     """New rounds are copied into bare tables (a killed load is started over), existing ones
     upserted batch by batch: either way the end is the same as without the kill."""
     _, path = synthetic
-    whole = engine_for(_with_boundaries(new_database, shared_boundaries))
+    whole = engine_for(with_boundaries(new_database, shared_boundaries))
     if into == "existing rounds":
         attach_rounds(survey_engine)
         attach_rounds(whole)
@@ -326,7 +293,7 @@ def test_a_new_round_loaded_in_bulk_equals_the_same_rows_upserted(
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
         path = tmp_path / "shuffled.csv"
         frame.sample(frac=1, random_state=3).to_csv(path, index=False)
-    upserted = engine_for(_with_boundaries(new_database, shared_boundaries))
+    upserted = engine_for(with_boundaries(new_database, shared_boundaries))
     attach_rounds(upserted)
     bulk = importer(survey_engine).run(path, batch_rows=700)
     upsert = importer(upserted).run(path, batch_rows=700)
@@ -387,7 +354,7 @@ def test_two_imports_of_the_same_new_rounds_at_once_end_like_one_after_the_other
         frame
     )
     # The same as the two files one after the other, the bulk-loaded one first.
-    whole = engine_for(_with_boundaries(new_database, shared_boundaries))
+    whole = engine_for(with_boundaries(new_database, shared_boundaries))
     first = 0 if reports[0].rounds_loaded else 1
     for i in (first, 1 - first):
         importer(whole).run(halves[i], batch_rows=500)
@@ -420,11 +387,6 @@ def test_national_ids_and_names_never_stored_in_the_clear(
     assert not [n for n in names if n.split(" ")[-1] in dump and n in dump]
     stored = households(survey_engine)
     assert stored["head_id_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
-
-
-def subset(survey: Synthetic, rows: int = 400) -> pd.DataFrame:
-    clean = survey.clean.drop(columns=["head_name"]).iloc[:rows]
-    return clean[clean["household_id"].isin(clean["household_id"].iloc[: rows - 20])]
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "geojson", "gpkg", "shp", "shp-cp874", "csv-cp874"])

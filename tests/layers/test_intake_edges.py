@@ -19,7 +19,7 @@ from geo.errors import InvalidInputError, MissingColumnsError, UnsupportedFileEr
 from geo.synth.survey import Synthetic
 from layers.analysis.stats import latest_round
 from layers.survey import imports
-from tests.layers.test_intake import fingerprint, households, importer, problems, subset
+from tests.factories import fingerprint, households, importer, problems, subset
 
 HEADER = "household_id,round,subdistrict_code,moo,members,house_no,lat,lon,problem_code,status\n"
 

@@ -14,6 +14,7 @@ import pytest
 from geo.errors import InvalidInputError, UnavailableError
 from layers.geography.sources import fetch, read_manifest, sha256_of
 from layers.store.settings import Settings
+from tests.factories import run
 
 
 def make_zip(shared: Path) -> bytes:
@@ -94,6 +95,10 @@ def test_offline_fetch_says_how_to_load_local_files(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     directory = manifest(tmp_path / "b", f"http://127.0.0.1:{closed_port}/cod.zip")
-    with pytest.raises(UnavailableError, match=r"bamrung boundaries load PATH"):
+    with pytest.raises(UnavailableError, match=r"copy the files here and load them") as refused:
         fetch(directory, timeout=5)
+    assert refused.value.needs == "boundaries"
     assert not (directory / "cache" / "cod.zip").exists()
+    # The command line says it with its own command.
+    shell = run("boundaries", "fetch", BAMRUNG_BOUNDARIES_DIR=str(directory))
+    assert shell.returncode == 2 and "bamrung boundaries load PATH" in shell.stderr, shell.stderr

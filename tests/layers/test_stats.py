@@ -14,8 +14,7 @@ from geo.errors import InvalidInputError, NotFoundError
 from geo.synth.survey import Synthetic
 from layers.analysis.stats import rollup
 from layers.survey.synth import generate, write
-from tests.conftest import _with_boundaries, engine_for
-from tests.layers.test_intake import importer
+from tests.factories import engine_for, importer, with_boundaries
 
 # Independent of the roll-up table and of the problem's copy of the area: raw rows joined to
 # their household.
@@ -67,7 +66,7 @@ def stats_engine(
     shared_boundaries: Path,
     synthetic: tuple[Synthetic, Path],
 ) -> Iterator[Engine]:
-    engine = engine_for(_with_boundaries(new_database, shared_boundaries))
+    engine = engine_for(with_boundaries(new_database, shared_boundaries))
     importer(engine).run(synthetic[1])
     yield engine
     engine.dispose()
@@ -231,7 +230,7 @@ def test_concurrent_status_changes_keep_rollups_exact(stats_engine: Engine) -> N
 def test_a_national_survey_reproduces_the_ministrys_solved_share(
     new_database: Callable[[], str], shared_boundaries: Path, tmp_path: Path
 ) -> None:
-    engine = engine_for(_with_boundaries(new_database, shared_boundaries))
+    engine = engine_for(with_boundaries(new_database, shared_boundaries))
     with engine.connect() as conn:
         survey = generate(conn, provinces=None, households=30_000, seed=11, defects=0.0)
     write(survey, tmp_path / "national.csv")

@@ -1,0 +1,51 @@
+"""The words every part of Bamrung shares, each defined once.
+
+Admin levels and the length of their codes, the five TPMAP dimensions, a problem's statuses,
+the map kinds. The ``Literal`` types serve the API's parameters and the taxonomy's schema; the
+tuples serve checks, SQL constraints and loops. This module imports nothing heavy, so that a
+command that only lists them starts at once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+AdminLevel = Literal["province", "district", "subdistrict"]
+#: The levels of the administrative tree with polygons, widest first.
+ADMIN_LEVELS: tuple[AdminLevel, ...] = get_args(AdminLevel)
+UnitLevel = Literal[AdminLevel, "village", "community"]
+#: Every level of ``admin_unit``; village and community units come with later data.
+UNIT_LEVELS: tuple[str, ...] = (*ADMIN_LEVELS, "village", "community")
+#: Digits of a code at each level ('' is the country): a code's first digits are its parents'.
+CODE_LENGTH: dict[str, int] = {"country": 0, "province": 2, "district": 4, "subdistrict": 6}
+#: The level drawn or ranked below an area of each level, by default.
+BELOW: dict[str, AdminLevel] = {
+    "country": "province",
+    "province": "district",
+    "district": "subdistrict",
+}
+#: The level of a code, from its length.
+LEVEL_OF_LENGTH: dict[int, str] = {n: level for level, n in CODE_LENGTH.items()}
+
+Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
+#: The TPMAP dimensions of a problem.
+DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
+
+Status = Literal[
+    "solved_by_agency",
+    "solved_by_household",
+    "referred",
+    "in_progress",
+    "closed_unsolved",
+    "open",
+]
+#: A problem's statuses, in the order reports show the resolution breakdown.
+STATUSES: tuple[Status, ...] = get_args(Status)
+#: The statuses that count as solved ("% solved").
+SOLVED: tuple[Status, ...] = ("solved_by_agency", "solved_by_household")
+
+MapKind = Literal["choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households"]
+#: The kinds of map Bamrung draws.
+MAP_KINDS: tuple[MapKind, ...] = get_args(MapKind)
+#: The kinds the public may see without a login (from suppressed figures).
+PUBLIC_MAP_KINDS: tuple[MapKind, ...] = ("choropleth", "hexbin")

@@ -1,0 +1,11 @@
+CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON public.access_log FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only();
+CREATE TRIGGER access_log_no_update BEFORE DELETE OR UPDATE ON public.access_log FOR EACH ROW EXECUTE FUNCTION access_log_append_only();
+CREATE TRIGGER household_rollup_delete AFTER DELETE ON public.household REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
+CREATE TRIGGER household_rollup_insert AFTER INSERT ON public.household REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
+CREATE TRIGGER household_rollup_truncate AFTER TRUNCATE ON public.household FOR EACH STATEMENT EXECUTE FUNCTION rollup_truncated();
+CREATE TRIGGER household_rollup_update AFTER UPDATE ON public.household REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
+CREATE TRIGGER problem_area BEFORE INSERT ON public.problem FOR EACH ROW WHEN ((new.subdistrict_code IS NULL)) EXECUTE FUNCTION problem_area();
+CREATE TRIGGER problem_rollup_delete AFTER DELETE ON public.problem REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_problems();
+CREATE TRIGGER problem_rollup_insert AFTER INSERT ON public.problem REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_problems();
+CREATE TRIGGER problem_rollup_truncate AFTER TRUNCATE ON public.problem FOR EACH STATEMENT EXECUTE FUNCTION rollup_truncated();
+CREATE TRIGGER problem_rollup_update AFTER UPDATE ON public.problem REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_problems();
