@@ -1,0 +1,57 @@
+"""Tables of the platform (SQLAlchemy 2 + GeoAlchemy2), one module a domain; Alembic
+migrations create them. Importing the package registers every table on ``Base.metadata``."""
+
+from layers.store.models.access import AccessLog, ApiToken, AppUser, LoginFailure
+from layers.store.models.analysis import (
+    HotspotResult,
+    HotspotRun,
+    Rollup,
+    SpatialWeights,
+    TargetRun,
+    TargetScore,
+)
+from layers.store.models.base import Base
+from layers.store.models.geography import (
+    VECTOR_KINDS,
+    AdminUnit,
+    AdminUnitPart,
+    BoundaryVersion,
+    Layer,
+    LayerFeature,
+    Raster,
+)
+from layers.store.models.survey import (
+    PRECISIONS,
+    Household,
+    ImportJob,
+    Problem,
+    ProblemCategory,
+    QuarantinedRow,
+)
+
+__all__ = [
+    "PRECISIONS",
+    "VECTOR_KINDS",
+    "AccessLog",
+    "AdminUnit",
+    "AdminUnitPart",
+    "ApiToken",
+    "AppUser",
+    "Base",
+    "BoundaryVersion",
+    "HotspotResult",
+    "HotspotRun",
+    "Household",
+    "ImportJob",
+    "Layer",
+    "LayerFeature",
+    "LoginFailure",
+    "Problem",
+    "ProblemCategory",
+    "QuarantinedRow",
+    "Raster",
+    "Rollup",
+    "SpatialWeights",
+    "TargetRun",
+    "TargetScore",
+]
