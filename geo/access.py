@@ -104,6 +104,7 @@ class Scope:
         )
 
     def allows(self, permission: str) -> bool:
+        """Whether this scope's role grants ``permission`` (everyone has ``public``)."""
         return permission == PUBLIC or permission in GRANTS[self.role]
 
     def covers_area(self, code: str) -> bool:
@@ -111,8 +112,10 @@ class Scope:
         return code.startswith(self.area)
 
     def overlap(self, code: str) -> str | None:
-        """The part of the area ``code`` inside this scope's area: the smaller of the two when
-        one holds the other, None when they are apart."""
+        """The part of the area ``code`` inside this scope's area.
+
+        The smaller of the two when one holds the other, None when they are apart.
+        """
         if self.covers_area(code):
             return code
         if self.area.startswith(code):
@@ -123,14 +126,17 @@ class Scope:
         """Which area codes lie outside this scope's area (None: no area, not outside)."""
         given = codes.notna().to_numpy()
         inside = codes.fillna("").astype(str).str.startswith(self.area).to_numpy(dtype=bool)
-        return given & ~inside
+        outside: NDArray[np.bool_] = given & ~inside
+        return outside
 
     def outside_rest(
         self, categories: pd.Series, households: pd.Series, communities: pd.Series
     ) -> NDArray[np.bool_]:
-        """Which records this scope may not write for its narrowing beyond the area: a problem
-        outside its categories, another household than its own, another community than its
-        own; and every record, for a scope of escalated problems (reviewers read them)."""
+        """Which records this scope may not write for its narrowing beyond the area.
+
+        A problem outside its categories, another household than its own, another community than its
+        own; and every record, for a scope of escalated problems (reviewers read them).
+        """
         out = np.zeros(len(categories), dtype=bool)
         if self.categories is not None:
             out |= categories.notna().to_numpy() & ~categories.isin(self.categories).to_numpy()

@@ -1,5 +1,7 @@
-"""Statistical disclosure control for public roll-ups: small counts suppressed, and enough other
-counts suppressed with them that no hidden count can be worked out by subtraction.
+"""Statistical disclosure control for public roll-ups.
+
+Small counts suppressed, and enough other counts suppressed with them that no hidden count can be
+worked out by subtraction.
 
 A table is the roll-up of the children of one area: its rows are the areas and its cells the
 counts. Each column sums to the parent's figure, which is published too, and some groups of

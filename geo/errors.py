@@ -56,8 +56,11 @@ class TooManyAttemptsError(BamrungError):
 
 
 class MissingColumnsError(InvalidInputError):
-    """A file lacks required columns. ``round_missing``: the round may be given for the whole
-    file instead, which each interface words its own way."""
+    """A file lacks required columns.
+
+    ``round_missing``: the round may be given for the whole file instead, which each interface words
+    its own way.
+    """
 
     def __init__(self, message: str, missing: list[str]) -> None:
         super().__init__(message)

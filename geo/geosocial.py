@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import UTM_47N, UTM_48N, WGS84
 from geo.errors import InvalidInputError
 from geo.intake.labels import Labels
+from geo.vocab import LAYER_KINDS
 
 #: The geometry each kind of layer holds (its multi-part forms are accepted too).
 GEOMETRY = {
@@ -28,16 +29,6 @@ GEOMETRY = {
     "drought_zones": "Polygon",
     "land_use": "Polygon",
 }
-KINDS = tuple(GEOMETRY)
-RASTER_KINDS = (
-    "flood_frequency",
-    "drought_index",
-    "elevation",
-    "rainfall",
-    "land_cover",
-    "problem_density",
-    "other",
-)
 #: Thailand with a margin, in degrees (west, south, east, north).
 THAILAND = (97.0, 5.0, 106.0, 21.0)
 NAME_COLUMNS = ("name", "name_th", "ชื่อ", "name_en", "label")
@@ -85,14 +76,14 @@ def check_features(frame: gpd.GeoDataFrame, kind: str) -> CheckedFeatures:
     frame : GeoDataFrame
         The layer as read, with its CRS set.
     kind : str
-        One of ``KINDS``.
+        One of ``geo.vocab.LAYER_KINDS``.
 
     Returns
     -------
     CheckedFeatures
     """
-    if kind not in GEOMETRY:
-        raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if kind not in LAYER_KINDS:
+        raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(LAYER_KINDS)}")
     if frame.crs is None:
         raise InvalidInputError("the layer has no coordinate reference system")
     frame = frame.to_crs(WGS84)

@@ -23,6 +23,8 @@ COMPONENTS = ("burden", "unresolved", "severity", "out_of_mandate", "water_risk"
 
 @dataclass(frozen=True)
 class TargetingConfig:
+    """The weights of the score's components, and the severity of each problem category."""
+
     weights: dict[str, float]
     severity: dict[str, float] = field(default_factory=dict)
     default_severity: float = 1.0

@@ -44,6 +44,18 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 #: The statuses that count as solved ("% solved").
 SOLVED: tuple[Status, ...] = ("solved_by_agency", "solved_by_household")
 
+#: The kinds of Geo-social vector layer (ผังภูมิสังคม) and of raster.
+LAYER_KINDS = ("water_sources", "waterways", "flood_zones", "drought_zones", "land_use")
+RASTER_KINDS = (
+    "flood_frequency",
+    "drought_index",
+    "elevation",
+    "rainfall",
+    "land_cover",
+    "problem_density",
+    "other",
+)
+
 MapKind = Literal["choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households"]
 #: The kinds of map Bamrung draws.
 MAP_KINDS: tuple[MapKind, ...] = get_args(MapKind)

@@ -1,0 +1,1 @@
+"""Data and storage in capability packages: store, geography, survey, analysis, access, delivery."""

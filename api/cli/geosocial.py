@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from api.cli.common import engine, errors, out, progress
-from geo.geosocial import KINDS, RASTER_KINDS
+from geo.vocab import LAYER_KINDS, RASTER_KINDS
 from layers.store.settings import Settings
 
 # Layer and raster modules (rasterio, scipy) are imported by the commands that use them.
@@ -25,7 +25,7 @@ geosocial_app = typer.Typer(
 @geosocial_app.command("import")
 def import_vector(
     files: Annotated[list[Path], typer.Argument(help="GeoPackage, GeoJSON, Shapefile, ...")],
-    kind: Annotated[str, typer.Option(help=" | ".join(KINDS))],
+    kind: Annotated[str, typer.Option(help=" | ".join(LAYER_KINDS))],
     name: Annotated[str | None, typer.Option(help="layer name (default: file name)")] = None,
     crs: Annotated[int | None, typer.Option(help="EPSG code, for files without a CRS")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from api.cli.common import engine, errors, out, progress, suffix_out
 from layers.store.settings import Settings
-from layers.survey.importer import Importer, ImportReport
+from layers.survey.importer import Importer
+from layers.survey.report import ImportReport
 
 # The synthetic survey's modules (scipy among them) are imported by `bamrung synth` only.
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api.auth import requires
 from api.deps import GEOJSON_OK, GeoJSONResponse, SessionDep, SettingsDep, geojson
 from geo.errors import InvalidInputError, NotFoundError, TooLargeError
+from geo.vocab import LAYER_KINDS
 from layers.geography import geosocial
-from layers.store.models import VECTOR_KINDS
 
 router = APIRouter(tags=["layers"], dependencies=[Depends(requires("analysis:read"))])
 
@@ -30,13 +30,13 @@ def list_layers(session: SessionDep) -> list[dict[str, Any]]:
 def features(
     session: SessionDep,
     settings: SettingsDep,
-    kind: Annotated[str, Path(max_length=32, description=", ".join(VECTOR_KINDS))],
+    kind: Annotated[str, Path(max_length=32, description=", ".join(LAYER_KINDS))],
     bbox: Annotated[
         str | None, Query(max_length=200, description="west,south,east,north in degrees")
     ] = None,
 ) -> Response:
-    if kind not in VECTOR_KINDS:
-        raise NotFoundError(f"no kind of layer {kind!r}: use one of {', '.join(VECTOR_KINDS)}")
+    if kind not in LAYER_KINDS:
+        raise NotFoundError(f"no kind of layer {kind!r}: use one of {', '.join(LAYER_KINDS)}")
     box = _bbox(bbox)
     if box is not None:
         size = _km2(box)

@@ -23,8 +23,9 @@ from geo.errors import (
 )
 from layers.access.users import User
 from layers.survey import imports
-from layers.survey.importer import Importer, Opened
+from layers.survey.importer import Importer
 from layers.survey.imports import JobLease
+from layers.survey.opening import Opened
 from layers.survey.readers import EXCEL_SUFFIXES
 
 router = APIRouter(prefix="/imports", tags=["imports"])

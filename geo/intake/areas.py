@@ -50,6 +50,7 @@ class AreaIndex:
         self._points = points
 
     def known(self, codes: pd.Series) -> NDArray[np.bool_]:
+        """Whether each code is a known subdistrict or district (with or without polygon)."""
         return member(codes, self.parents)
 
     def position(self, codes: pd.Series) -> NDArray[np.int64]:

@@ -38,7 +38,8 @@ def lookup(values: pd.Series, mapping: dict[str, Any]) -> NDArray[np.object_]:
     """``values.map(mapping)`` as an object array (None where absent), each distinct value once."""
     codes, distinct = pd.factorize(values)
     mapped = np.array([mapping.get(v) for v in distinct.tolist()] + [None], dtype=object)
-    return mapped[codes]  # code -1 (a missing value) takes the trailing None
+    found: NDArray[np.object_] = mapped[codes]  # code -1 (a missing value) takes the trailing None
+    return found
 
 
 def member(values: pd.Series, allowed: Collection[str]) -> NDArray[np.bool_]:

@@ -158,8 +158,10 @@ class _Placing:
         return np.isnan(self.x)
 
     def fits(self, px: NDArray[np.float64], py: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Whether each point is in the declared subdistrict, or in its district when the
-        subdistrict is known but has no polygon."""
+        """Whether each point is in the declared subdistrict, or in its district.
+
+        The district when the subdistrict is known but has no polygon.
+        """
         own = self.index.inside(self.position, px, py)
         no_polygon = (self.position < 0) & self.known
         return own | (no_polygon & self.index.inside(self.district_position, px, py))
@@ -184,8 +186,10 @@ class _Placing:
             self.flags.add(mask, flag)
 
     def declared_zone(self, i: int) -> int:
-        """The UTM zone of row ``i``'s declared subdistrict (or district); 47N if neither is
-        known."""
+        """The UTM zone of row ``i``'s declared subdistrict (or district).
+
+        47N if neither is known.
+        """
         code = str(self.declared.iloc[i])
         point = self.index.point_of(code) or self.index.point_of(self.index.parents.get(code, ""))
         return utm_epsg(point[0]) if point else UTM_47N
@@ -201,8 +205,10 @@ def _readings(
 def _accept_degrees(
     rows: _Placing, kind: NDArray[np.object_], lat: NDArray[np.float64], lon: NDArray[np.float64]
 ) -> None:
-    """Degrees inside the declared subdistrict (``gps``), and swapped ones swapped back
-    (``gps_corrected``)."""
+    """Degrees inside the declared subdistrict, and swapped ones swapped back.
+
+    The first placed as ``gps``, the swapped as ``gps_corrected``.
+    """
     lonlat = kind == "lonlat"
     rows.accept(lonlat & rows.fits(lon, lat), lon, lat, "gps", None)
     swapped = (kind == "swapped") & rows.fits(lat, lon)
@@ -231,8 +237,11 @@ def _accept_utm(
 def _convert_utm_in_declared_zone(
     rows: _Placing, kind: NDArray[np.object_], lat: NDArray[np.float64], lon: NDArray[np.float64]
 ) -> None:
-    """UTM metres in no reading inside the declared subdistrict, converted in the declared area's
-    zone: ``lat``, ``lon`` and ``kind`` (``lonlat_from_utm``) are changed in place."""
+    """Convert UTM metres that no reading puts inside the declared subdistrict.
+
+    They are converted in the declared area's zone: ``lat``, ``lon`` and ``kind``
+    (``lonlat_from_utm``) are changed in place.
+    """
     utm_rows = np.isin(kind, ["utm", "utm_swapped", "utm_either"])
     for name, easting, northing in _readings(lat, lon):
         # An ambiguous pair is read in the usual order: easting first.
@@ -248,8 +257,11 @@ def _convert_utm_in_declared_zone(
 def _accept_elsewhere(
     rows: _Placing, kind: NDArray[np.object_], lat: NDArray[np.float64], lon: NDArray[np.float64]
 ) -> tuple[NDArray[np.object_], NDArray[np.float64]]:
-    """Degrees (given, or converted) in Thailand but not in the declared subdistrict: kept and
-    flagged; returns the subdistrict holding each point and the metres outside the declared one."""
+    """Degrees (given, or converted) in Thailand but not in the declared subdistrict.
+
+    Kept and flagged; returns the subdistrict holding each point and the metres outside the declared
+    one.
+    """
     n = len(kind)
     elsewhere = rows.unplaced & np.isin(kind, ["lonlat", "lonlat_from_utm"])
     holder = np.full(n, None, dtype=object)
@@ -269,8 +281,10 @@ def _accept_elsewhere(
 
 
 def _place_at_areas(rows: _Placing, kind: NDArray[np.object_]) -> NDArray[np.bool_]:
-    """Every row still unplaced at its subdistrict's representative point, else its district's;
-    returns those rows."""
+    """Every row still unplaced at its subdistrict's representative point, else its district's.
+
+    Returns those rows.
+    """
     unplaced = rows.unplaced
     rows.flags.add(unplaced & (kind == "missing"), "missing_coordinates")
     rows.flags.add(unplaced & (kind != "missing"), "coordinates_rejected")

@@ -68,8 +68,11 @@ def localise(m: folium.Map, base_url: str) -> folium.Map:
 
 
 def render(m: folium.Map, base_url: str, vendor: Path | None = None) -> str:
-    """The map's HTML page loading the vendored files from ``base_url``; with ``vendor`` (the
-    folder ``base_url`` stands for), a self-contained page with the files copied in."""
+    """The map's HTML page loading the vendored files from ``base_url``.
+
+    With ``vendor`` (the folder ``base_url`` stands for), a self-contained page with the files
+    copied in.
+    """
     page = localise(m, base_url).get_root().render()
     return page if vendor is None else inline(page, base_url, vendor)
 

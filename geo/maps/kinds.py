@@ -218,8 +218,9 @@ def water_map(
     raster: tuple[np.ndarray, Sequence[float], str] | None = None,
     households: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """Water sources, waterways, flood and drought zones and a raster over hexagons of
-    households with water problems.
+    """Water sources, waterways, flood and drought zones and a raster over household hexagons.
+
+    The hexagons are of the households with water problems.
 
     From the bottom up: the raster, the flood and drought zones, the hexagons (half
     transparent, and only where they have households), the waterways and the water sources,
@@ -330,8 +331,9 @@ def household_map(
     cap: int,
     cells: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """Household points in clusters; above ``cap`` points, ``cells`` (hexagons) instead, and the
-    map says so.
+    """Household points in clusters; above ``cap`` points, ``cells`` (hexagons) instead.
+
+    When it falls back to ``cells``, the map says so.
 
     Parameters
     ----------

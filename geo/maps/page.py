@@ -15,8 +15,9 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-from branca.element import MacroElement, Template
+from branca.element import MacroElement
 from folium import plugins
+from jinja2 import Template
 
 from geo.crs import require_crs
 from geo.maps.vectors import geojson
@@ -177,8 +178,11 @@ def outline_bounds(context: MapContext) -> Sequence[float]:
 
 
 class _OnlineTiles(MacroElement):
-    """A basemap of tiles added only when the browser is online: offline (a mailed file, a
-    cut-off office) the map keeps its plain background and requests nothing."""
+    """A basemap of tiles added only when the browser is online.
+
+    Offline (a mailed file, a cut-off office) the map keeps its plain background and requests
+    nothing.
+    """
 
     _template = Template(
         """
@@ -193,7 +197,7 @@ class _OnlineTiles(MacroElement):
     )
 
     def __init__(self, url: str, attribution: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca: unannotated
         self._name = "OnlineTiles"
         self.url = url
         self.attribution = attribution
@@ -227,7 +231,7 @@ class _Overlay(MacroElement):
     )
 
     def __init__(self, title: str, legend: str, footer: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca: unannotated
         self._name = "BamrungOverlay"
         self.title = title
         self.legend = legend
@@ -235,8 +239,10 @@ class _Overlay(MacroElement):
 
 
 class KeepOrder(MacroElement):
-    """Draws ``layers`` in their order again whenever an overlay is switched on: Leaflet puts
-    a layer added back on top of the others."""
+    """Draws ``layers`` in their order again whenever an overlay is switched on.
+
+    Leaflet puts a layer added back on top of the others.
+    """
 
     _template = Template(
         """
@@ -253,6 +259,6 @@ class KeepOrder(MacroElement):
     )
 
     def __init__(self, layers: Sequence[folium.map.Layer]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca: unannotated
         self._name = "KeepOrder"
         self.names = [layer.get_name() for layer in layers]

@@ -50,7 +50,8 @@ def geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
     for column in keep:
         if shown[column].dtype == object or pd.api.types.is_string_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: html.escape(v) if isinstance(v, str) else v)
-    return shown.__geo_interface__
+    collection: dict[str, Any] = shown.__geo_interface__
+    return collection
 
 
 def field_tips(

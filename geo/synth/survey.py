@@ -62,8 +62,10 @@ DETAILS = ("ต้องการความช่วยเหลือ", "แ�
 
 @dataclass(frozen=True)
 class Synthetic:
-    """The generated rows (canonical columns, row order = file order), the defect key and the
-    planted clusters."""
+    """The generated rows, the defect key and the planted clusters.
+
+    The rows have the canonical columns; row order = file order.
+    """
 
     rows: pd.DataFrame
     key: pd.DataFrame
@@ -244,7 +246,8 @@ def affected_probability(
                 low = middle
             else:
                 high = middle
-        return np.minimum(1.0, (low + high) / 2 * q)
+        p: NDArray[np.float64] = np.minimum(1.0, (low + high) / 2 * q)
+        return p
 
     def urban_ratio(p: NDArray[np.float64]) -> float:
         return float((weight[u] @ p[u] / weight[u].sum()) / (weight[~u] @ p[~u] / weight[~u].sum()))

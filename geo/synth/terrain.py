@@ -86,7 +86,10 @@ def relief(shape: tuple[int, int], cell_m: float, rng: np.random.Generator) -> N
     for length_m, sd_m in RELIEF:
         z += sd_m * _smooth_noise(shape, length_m / cell_m, rng)
     span = z.max() - z.min()
-    return LOW_M + (z - z.min()) * min(1.0, (HIGH_M - LOW_M) / span if span else 1.0)
+    height: NDArray[np.float64] = LOW_M + (z - z.min()) * min(
+        1.0, (HIGH_M - LOW_M) / span if span else 1.0
+    )
+    return height
 
 
 def _smooth_noise(
@@ -96,7 +99,8 @@ def _smooth_noise(
     field = np.fft.rfft2(rng.standard_normal(shape))
     field = ndimage.fourier_gaussian(field, sigma=sigma_cells, n=shape[1])
     out = np.fft.irfft2(field, s=shape)
-    return (out - out.mean()) / (out.std() or 1.0)
+    noise: NDArray[np.float64] = (out - out.mean()) / (out.std() or 1.0)
+    return noise
 
 
 def fill_depressions(z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -167,7 +171,8 @@ def flow_receivers(filled: NDArray[np.float64]) -> NDArray[np.int64]:
             better = drop > best
             best = np.where(better, drop, best)
             receiver = np.where(better, (rows + dr) * w + cols + dc, receiver)
-    return receiver.ravel().astype(np.int64)
+    flat: NDArray[np.int64] = receiver.ravel().astype(np.int64)
+    return flat
 
 
 def accumulate(filled: NDArray[np.float64], receiver: NDArray[np.int64]) -> NDArray[np.float64]:

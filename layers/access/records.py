@@ -24,7 +24,7 @@ from layers.store.models import AccessLog, AdminUnit, Household, Problem, Proble
 PSEUDONYMISED_HOUSEHOLD = ("round", "subdistrict_code", "members", "urban")
 
 
-def _household_query(scope: Scope) -> Select:
+def _household_query(scope: Scope) -> Select[*tuple[Any, ...]]:
     return select(
         Household.household_id,
         Household.round,
@@ -52,8 +52,10 @@ def _in_area(scope: Scope, area: str | None) -> str:
 def _pseudonymised(
     rows: list[dict[str, Any]], key: bytes, keep: tuple[str, ...] | None = None
 ) -> list[dict[str, Any]]:
-    """Rows with a keyed hash ``household_ref`` for the household id, and only the fields
-    ``keep`` (None: every other field)."""
+    """Rows with a keyed hash ``household_ref`` for the household id.
+
+    Only the fields ``keep`` are kept (None: every other field).
+    """
     if not rows:
         return rows
     refs = keyed_hash(pd.Series([r["household_id"] for r in rows]), key)
@@ -67,7 +69,11 @@ def _pseudonymised(
 
 
 def _page(
-    conn: Connection, query: Select, order: tuple[Any, ...], limit: int, offset: int
+    conn: Connection,
+    query: Select[*tuple[Any, ...]],
+    order: tuple[Any, ...],
+    limit: int,
+    offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of ``query`` in ``order``, and how many rows it has in all."""
     total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -85,8 +91,10 @@ def list_households(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int, list[str]]:
-    """The households in ``area`` the scope may see (a page of them, by id), how many there are,
-    and the ids of the page (for the access log, also when they are shown pseudonymised)."""
+    """A page of the households in ``area`` the scope may see (by id), and how many there are.
+
+    With the ids of the page, for the access log (also when they are shown pseudonymised).
+    """
     area = _in_area(scope, area)
     query = _household_query(scope)
     if area:
@@ -130,9 +138,12 @@ def get_household(conn: Connection, scope: Scope, key: bytes, household_id: str)
     return {"household_id": household_id, "rounds": rounds, "problems": found}
 
 
-def _problem_query(scope: Scope) -> Select:
-    """Problems with where they are (codes and names of their subdistrict, district and
-    province) and the agency they go to (the category's first: see ``data/taxonomy.yaml``)."""
+def _problem_query(scope: Scope) -> Select[*tuple[Any, ...]]:
+    """Problems with where they are and the agency they go to.
+
+    Where: codes and names of their subdistrict, district and province. The agency: the category's
+    first (see ``data/taxonomy.yaml``).
+    """
     subdistrict, district, province = (aliased(AdminUnit) for _ in range(3))
     agency = ProblemCategory.agencies[0]
     return (
@@ -178,8 +189,10 @@ def list_problems(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int, list[str]]:
-    """A page of the problems of one round (default: the latest) the scope may see, how many
-    there are, and their households."""
+    """A page of the problems of one round (default: the latest) the scope may see.
+
+    With how many there are, and their households.
+    """
     area = _in_area(scope, area)
     query = _problem_query(scope).where(Problem.round == (round_ or latest_round(conn)))
     if area:
@@ -215,6 +228,10 @@ def log_access(
     households: list[str],
     fields: list[str],
 ) -> None:
+    """Record in the access log that ``user`` was sent ``fields`` of ``households``.
+
+    ``purpose``, ``path`` and the request ids say why and through which request.
+    """
     conn.execute(
         insert(AccessLog).values(
             user_name=user,

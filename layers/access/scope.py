@@ -64,14 +64,18 @@ def households(scope: Scope) -> ColumnElement[bool]:
 
 
 def denominator(scope: Scope) -> ColumnElement[bool]:
-    """The households of the scope's area (and community), whatever their problems: the base
-    of its rates. Categories limit which problems are counted, not who was surveyed."""
+    """The households of the scope's area (and community), whatever their problems.
+
+    The base of its rates. Categories limit which problems are counted, not who was surveyed.
+    """
     return households(replace(scope, categories=None, escalated=False))
 
 
 def quarantined(scope: Scope, user: str) -> ColumnElement[bool]:
-    """The refused rows ``scope`` may see: those that declare a subdistrict inside its area, and
-    every row of the files ``user`` uploaded."""
+    """The refused rows ``scope`` may see.
+
+    Those that declare a subdistrict inside its area, and every row of the files ``user`` uploaded.
+    """
     if not scope.area:
         return true()
     uploaded = select(ImportJob.id).where(ImportJob.started_by == user)

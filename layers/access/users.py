@@ -21,6 +21,8 @@ _hasher = PasswordHasher()
 
 @dataclass(frozen=True)
 class User:
+    """A signed-in user: name, role and the scope they see."""
+
     name: str
     role: str
     scope: Scope
@@ -69,6 +71,7 @@ def add_user(
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
+    """Every user, by name: role, scope, whether disabled, and how many live API tokens."""
     rows = conn.execute(select(AppUser.__table__).order_by(AppUser.name))
     return [
         {
@@ -103,6 +106,7 @@ def authenticate(conn: Connection, name: str, password: str) -> User | None:
 
 
 def user_named(conn: Connection, name: str) -> User | None:
+    """The enabled user called ``name``, or None."""
     row = conn.execute(
         select(AppUser.__table__).where(AppUser.name == name, AppUser.disabled.is_(False))
     ).one_or_none()
@@ -120,6 +124,7 @@ def issue_token(conn: Connection, name: str, label: str | None = None) -> str:
 
 
 def user_for_token(conn: Connection, token: str) -> User | None:
+    """The enabled user an unrevoked API token ``token`` belongs to, or None."""
     row = conn.execute(
         select(AppUser.__table__)
         .join(ApiToken, ApiToken.user_id == AppUser.id)

@@ -14,13 +14,8 @@ from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInputError
 from geo.overlay import ZONAL_STATS, sample_points, zonal
-from layers.analysis.stats import (
-    CODE_LENGTH,
-    area_above,
-    latest_round,
-    outlines_below,
-    resolve_area,
-)
+from geo.vocab import CODE_LENGTH
+from layers.analysis.stats import area_above, latest_round, outlines_below, resolve_area
 from layers.geography.geosocial import open_raster
 from layers.store.settings import Settings
 

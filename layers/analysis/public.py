@@ -1,5 +1,8 @@
-"""Roll-ups for the public: counts below k hidden, with complementary suppression, and sensitive
-categories shown no finer than district level (``geo.disclosure``)."""
+"""Roll-ups for the public, through ``geo.disclosure``.
+
+Counts below k hidden, with complementary suppression, and sensitive categories shown no finer than
+district level.
+"""
 
 from __future__ import annotations
 

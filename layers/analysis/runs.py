@@ -57,6 +57,8 @@ FROM admin_unit WHERE level = :level AND geom IS NOT NULL
 
 @dataclass(frozen=True)
 class Filters:
+    """Which problems an analysis counts: of one dimension, category or status (None: any)."""
+
     dimension: str | None = None
     category: str | None = None
     status: str | None = None
@@ -188,6 +190,7 @@ def density_surface(
 
 
 def write_density(surface: Density, path: Path, description: str) -> None:
+    """Write a density surface as a GeoTIFF at ``path``, tagged with how it was made."""
     write_geotiff(
         path,
         surface.values,

@@ -47,6 +47,8 @@ WHERE round = :round AND length(code) = :length AND code LIKE :prefix AND n <> 0
 
 @dataclass(frozen=True)
 class Area:
+    """An area a roll-up is asked for: its code ('' the country), level and names."""
+
     code: str
     level: str
     name_th: str | None
@@ -80,8 +82,10 @@ def area_above(conn: Connection, area: str, level: str) -> Area:
 
 
 def outlines_below(conn: Connection, area: str, level: str) -> gpd.GeoDataFrame:
-    """``code``, ``name_th``, ``name_en`` and outline (``geom``) of the units at ``level`` in
-    ``area`` that have one, by code."""
+    """The units at ``level`` in ``area`` that have an outline, by code.
+
+    Columns ``code``, ``name_th``, ``name_en`` and the outline (``geom``).
+    """
     parent = area_above(conn, area, level)
     return gpd.read_postgis(
         select(AdminUnit.code, AdminUnit.name_th, AdminUnit.name_en, AdminUnit.geom)
@@ -221,9 +225,11 @@ def _live_counts(
 def _category_counts(
     conn: Connection, level: str, prefix: str, round_: int, scope: Scope
 ) -> list[tuple[str, str, int]]:
-    """``_live_counts`` for a scope narrowed only by categories, at an admin level: every
-    household stays the denominator, so that comes from ``rollup``; problems are counted from
-    the problem rows alone (they carry their subdistrict), without the household table."""
+    """``_live_counts`` for a scope narrowed only by categories, at an admin level.
+
+    Every household stays the denominator, so that comes from ``rollup``; problems are counted from
+    the problem rows alone (they carry their subdistrict), without the household table.
+    """
     inside = scope.overlap(prefix)
     if inside is None:
         return []
@@ -265,8 +271,10 @@ def _key(*parts: Any) -> ColumnElement[str]:
 
 
 def _problem_keys(p: Any) -> list[Any]:
-    """The problem keys of ``rollup`` counted over ``p`` (code, household_id, category, status,
-    dimension)."""
+    """The problem keys of ``rollup`` counted over ``p``.
+
+    ``p`` has the columns code, household_id, category, status and dimension.
+    """
     households = func.count(p.c.household_id.distinct()).label("n")
     problems = func.count().label("n")
     return [

@@ -49,6 +49,7 @@ ORDER BY h.household_id
 
 
 def load_config(path: Path) -> TargetingConfig:
+    """The targeting configuration read and checked from the YAML file ``path``."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -74,8 +75,10 @@ def fingerprint(
     figures: pd.DataFrame,
     prefix: str,
 ) -> str:
-    """A digest of everything a ranking is computed from (see the module's docstring);
-    ``prefix``: the code of the area the ranked units are in."""
+    """A digest of everything a ranking is computed from (see the module's docstring).
+
+    ``prefix``: the code of the area the ranked units are in.
+    """
     positions = conn.execute(
         select(func.count(), func.max(Household.updated_at)).where(
             Household.round == round_,
@@ -109,9 +112,11 @@ def target_areas(
     round_: int | None = None,
     store: bool = False,
 ) -> tuple[int | None, pd.DataFrame]:
-    """Rank the surveyed child areas of ``area``: the stored run computed from the same data
-    and weights when there is one (its id), else a new ranking, stored when ``store`` (its id)
-    or not (None)."""
+    """Rank the surveyed child areas of ``area``.
+
+    The stored run computed from the same data and weights when there is one (its id), else a new
+    ranking, stored when ``store`` (its id) or not (None).
+    """
     started = time.perf_counter()
     parent = area_above(conn, area, level)
     round_ = round_ or latest_round(conn)
@@ -185,8 +190,10 @@ def _stored(
 def area_layer(
     conn: Connection, ranked: pd.DataFrame, *, area: str, level: str
 ) -> gpd.GeoDataFrame:
-    """A ranking of areas with their outlines (EPSG:4326; none for a unit without a polygon),
-    indexed by code in rank order, for GIS files."""
+    """A ranking of areas with their outlines, for GIS files.
+
+    In EPSG:4326 (none for a unit without a polygon), indexed by code in rank order.
+    """
     outlines = outlines_below(conn, area, level).set_index("code")["geom"]
     return gpd.GeoDataFrame(ranked.join(outlines), geometry="geom", crs=4326)
 
@@ -198,8 +205,10 @@ def target_households(
     area: str,
     round_: int | None = None,
 ) -> gpd.GeoDataFrame:
-    """Rank the households with problems in a district or subdistrict (their points in
-    EPSG:4326)."""
+    """Rank the households with problems in a district or subdistrict.
+
+    Their points are in EPSG:4326.
+    """
     parent = resolve_area(conn, area)
     if parent.level not in ("district", "subdistrict"):
         raise InvalidInputError("households are ranked inside a district or subdistrict")

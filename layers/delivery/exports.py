@@ -24,8 +24,10 @@ FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?![\d.]))")
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with every text cell a spreadsheet would run as a formula quoted (a leading
-    apostrophe): CSVs of uploaded values are opened in Excel or LibreOffice."""
+    """The frame with every text cell a spreadsheet would run as a formula quoted.
+
+    Quoted with a leading apostrophe: CSVs of uploaded values are opened in Excel or LibreOffice.
+    """
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):

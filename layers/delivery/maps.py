@@ -25,7 +25,7 @@ from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.maps import kinds, prepare
 from geo.maps.page import MapContext
 from geo.maps.words import WORDS
-from geo.vocab import MapKind
+from geo.vocab import BELOW, MapKind
 from layers.analysis import runs as analysis
 from layers.analysis import stats, targeting
 from layers.analysis.public import FINE_LEVELS, public_rollup
@@ -145,13 +145,14 @@ LEVEL_NAMES = {
     },
 }
 #: The admin level one below each: the areas an area map draws unless told.
-BELOW = {"country": "province", "province": "district", "district": "subdistrict"}
 
 
 @dataclass(frozen=True)
 class MapQuery:
-    """What a map shows. ``level`` is the level of the areas drawn (area maps); None, the one
-    below the area."""
+    """What a map shows.
+
+    ``level`` is the level of the areas drawn (area maps); None, the one below the area.
+    """
 
     area: str = ""
     level: str | None = None
@@ -174,6 +175,8 @@ class MapQuery:
 
 @dataclass(frozen=True)
 class Made:
+    """A map made, and the households whose fields it shows (for the access log)."""
+
     map: folium.Map
     households: list[str]
 
@@ -241,8 +244,10 @@ def choropleth(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
 
 
 def hexbin(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
-    """Problems on H3 hexagons. The public (no scope) gets hexagons of 5 km² at the finest,
-    small counts hidden, and no filters."""
+    """Problems on H3 hexagons.
+
+    The public (no scope) gets hexagons of 5 km² at the finest, small counts hidden, and no filters.
+    """
     round_ = query.round or latest_round(conn)
     resolution = None
     if scope is None:
@@ -281,8 +286,10 @@ def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope 
 
 
 def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
-    """The Gi* classes of a stored run (``run``, else the area's latest); the run's indicator,
-    dimension, level, round and parameters are the map's title and subtitle."""
+    """The Gi* classes of a stored run (``run``, else the area's latest).
+
+    The run's indicator, dimension, level, round and parameters are the map's title and subtitle.
+    """
     run_id = query.run or conn.scalar(
         select(func.max(HotspotRun.id)).where(HotspotRun.area == query.area)
     )
@@ -315,6 +322,7 @@ def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope
 def targeting_map(
     conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None
 ) -> Made:
+    """Areas by their targeting score (the stored ranking, else a new one), with its components."""
     level = _level(conn, query)
     config = targeting.load_config(settings.targeting_file)
     _, ranked = targeting.target_areas(
@@ -347,8 +355,10 @@ def targeting_map(
 
 
 def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
-    """The water layers of the area, a raster clipped to the area, and hexagons of households
-    without clean water (aggregates: no household is drawn)."""
+    """The water layers of the area, a raster clipped to the area, and household hexagons.
+
+    The hexagons count households without clean water (aggregates: no household is drawn).
+    """
     bounds = _bounds(conn, query.area)
     layers = {
         kind: _clip(geosocial.features_frame(conn, kind, tuple(bounds)), bounds)
@@ -435,8 +445,10 @@ def _filter_words(
     category: str | None = None,
     status: str | None = None,
 ) -> list[str]:
-    """Each filter in force as "what: which" in the map's language; an unknown one is refused
-    (it would draw an empty map under a name nobody asked for)."""
+    """Each filter in force as "what: which" in the map's language.
+
+    An unknown one is refused (it would draw an empty map under a name nobody asked for).
+    """
     words = LABELS[lang]
     shown = []
     if dimension:
@@ -464,8 +476,10 @@ def _filter_words(
 
 
 def _level(conn: Connection, query: MapQuery) -> str:
-    """The level of the areas an area map draws: the one asked for, else the one below the
-    area (a province's districts, a district's subdistricts, the country's provinces)."""
+    """The level of the areas an area map draws: the one asked for, else the one below the area.
+
+    A province's districts, a district's subdistricts, the country's provinces.
+    """
     if query.level:
         return query.level
     area = resolve_area(conn, query.area)
@@ -547,8 +561,10 @@ def _units(
 
 
 def _outlines(conn: Connection, area: str, level: str, lang: str) -> gpd.GeoDataFrame:
-    """The units at ``level`` in ``area``, named in the map's language, simplified for the
-    map's extent."""
+    """The units at ``level`` in ``area``, named in the map's language.
+
+    Simplified for the map's extent.
+    """
     outlines = outlines_below(conn, area, level)
     extent_km = _extent_km(outlines.total_bounds) if len(outlines) else 0.0
     outlines = prepare.simplify_coverage(outlines, tolerance_m=max(extent_km / 1.5, 20.0))
@@ -596,8 +612,10 @@ def _clip(frame: gpd.GeoDataFrame, bounds: list[float]) -> gpd.GeoDataFrame:
 
 
 def _raster_choice(conn: Connection, raster_id: str | None) -> tuple[str, str] | None:
-    """The id and registered name of the raster ``raster_id``, else of the first flood
-    frequency one; None when there is none."""
+    """The id and registered name of a raster: ``raster_id``, else the first flood frequency one.
+
+    None when there is none.
+    """
     if raster_id is None:
         raster_id = conn.scalar(
             select(Raster.id).where(Raster.kind == "flood_frequency").order_by(Raster.id).limit(1)
@@ -614,8 +632,10 @@ def _raster_image(
     bounds: list[float],
     clip: shapely.Geometry | None = None,
 ) -> tuple[Any, tuple[float, float, float, float]]:
-    """The registered raster over the area, cut to ``clip`` (the area's outline), as an image
-    for the map and its bounds."""
+    """The registered raster over the area, as an image for the map, and its bounds.
+
+    The raster is cut to ``clip`` (the area's outline).
+    """
     with geosocial.open_raster(conn, settings, raster_id) as dataset:
         box = transform_bounds("EPSG:4326", dataset.crs, *bounds)
         window = from_bounds(*box, transform=dataset.transform).round_offsets().round_lengths()

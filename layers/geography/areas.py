@@ -16,6 +16,8 @@ from layers.store.models import AdminUnit, AdminUnitPart, BoundaryVersion
 
 @dataclass(frozen=True)
 class AreaPage:
+    """A page of administrative units, and how many there are in all."""
+
     items: list[dict[str, Any]]
     total: int
 

@@ -55,6 +55,7 @@ class Layer:
 
     @property
     def dataset(self) -> str:
+        """What GDAL opens for this layer's file (or zip member)."""
         return _dataset(self.file, self.member)
 
     @property
@@ -66,6 +67,8 @@ class Layer:
 
 @dataclass
 class LayerResult:
+    """What loading one boundary layer did: how many units changed how, and what was repaired."""
+
     layer: str
     level: str
     features: int
@@ -81,6 +84,8 @@ class LayerResult:
 
 @dataclass
 class LoadReport:
+    """What a load of boundary files did: each layer's result, and the hierarchy issues after it."""
+
     layers: list[LayerResult]
     hierarchy: list[HierarchyIssue]
 

@@ -26,7 +26,8 @@ from rasterio.warp import transform_bounds
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from geo.errors import InvalidInputError, NotFoundError
-from geo.geosocial import GEOMETRY, RASTER_KINDS, check_features, guess_crs
+from geo.geosocial import GEOMETRY, check_features, guess_crs
+from geo.vocab import RASTER_KINDS
 from layers.geography.sources import file_checksum
 from layers.store.models import ImportJob, Layer, LayerFeature, Raster
 from layers.store.settings import Settings
@@ -44,6 +45,8 @@ WHERE layer_id = :layer AND GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')
 
 @dataclass
 class LayerReport:
+    """What importing one vector layer did: features kept, quarantined and repaired, and the CRS."""
+
     layer_id: int | None
     kind: str
     name: str
@@ -169,6 +172,7 @@ def import_layer(
 
 
 def list_layers(conn: Connection) -> list[dict[str, Any]]:
+    """Every imported vector layer, by id, without its features."""
     rows = conn.execute(select(Layer.__table__).order_by(Layer.id))
     return [
         {
@@ -215,6 +219,7 @@ def write_geotiff(
 
 
 def raster_store(settings: Settings) -> Path:
+    """The folder registered rasters are stored in (``rasters`` in the home folder)."""
     return settings.home.resolve() / "rasters"
 
 
@@ -297,6 +302,7 @@ def import_raster(
 
 
 def raster_record(conn: Connection, raster_id: str) -> dict[str, Any]:
+    """The registration of raster ``raster_id``, without its footprint; NotFoundError if none."""
     row = conn.execute(select(Raster.__table__).where(Raster.id == raster_id)).one_or_none()
     if row is None:
         raise NotFoundError(f"no raster registered as {raster_id!r}")
@@ -304,6 +310,7 @@ def raster_record(conn: Connection, raster_id: str) -> dict[str, Any]:
 
 
 def list_rasters(conn: Connection) -> list[dict[str, Any]]:
+    """Every registered raster's record, by id."""
     ids = conn.scalars(select(Raster.id).order_by(Raster.id)).all()
     return [raster_record(conn, i) for i in ids]
 
@@ -324,8 +331,10 @@ def _slug(value: str) -> str:
 def features_frame(
     conn: Connection, kind: str, bbox: tuple[float, ...] | None = None, limit: int | None = None
 ) -> Any:
-    """The features of every layer of ``kind`` as a GeoDataFrame (EPSG:4326), the first
-    ``limit`` of them when given."""
+    """The features of every layer of ``kind`` as a GeoDataFrame (EPSG:4326).
+
+    The first ``limit`` of them when given.
+    """
     sql = (
         "SELECT f.id, f.layer_id, f.name, f.status, f.properties, f.geom FROM layer_feature f "
         "WHERE f.kind = :kind AND (CAST(:bbox AS float8[]) IS NULL OR f.geom && "

@@ -28,6 +28,7 @@ def registry_units() -> list[RegistryUnit]:
 
 
 def abolished_units() -> dict[str, Retired]:
+    """The units the registry lists as abolished, by code, with what replaced them."""
     return {
         a.code: Retired(a.code, a.level, a.abolished_on, tuple(a.successors))
         for a in abolished_areas()
@@ -35,6 +36,7 @@ def abolished_units() -> dict[str, Retired]:
 
 
 def registry_version() -> str:
+    """The registry's package and data version, as reports cite it."""
     return f"geothai {geothai.DATA_VERSION}"
 
 

@@ -33,6 +33,7 @@ class Source:
 
 
 def read_manifest(directory: Path) -> list[Source]:
+    """The sources listed in ``directory``'s ``manifest.toml``."""
     path = directory / "manifest.toml"
     try:
         entries = tomllib.loads(path.read_text(encoding="utf-8")).get("source", [])

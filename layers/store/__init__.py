@@ -1,0 +1,1 @@
+"""Infrastructure: settings, the private cluster, the engine, tables, migrations and SQL."""

@@ -69,6 +69,7 @@ def find_bindir(explicit: Path | None = None) -> Path:
 
 
 def running_as_root() -> bool:
+    """Whether this process runs as root (the server must then run as another user)."""
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -99,6 +100,7 @@ def cluster_root(home: Path) -> Path:
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 at the moment of asking."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -122,14 +124,17 @@ class LocalCluster:
 
     @property
     def data(self) -> Path:
+        """The data folder (``root/data``)."""
         return self.root / "data"
 
     @property
     def initialised(self) -> bool:
+        """Whether the data folder holds an initialised cluster."""
         return (self.data / "PG_VERSION").exists()
 
     @property
     def as_root(self) -> bool:
+        """Whether the server's commands run as another user (this process is root)."""
         return running_as_root()
 
     def _server_cmd(self, *args: str) -> list[str]:
@@ -152,10 +157,12 @@ class LocalCluster:
 
     @property
     def port(self) -> int:
+        """The port the cluster listens on (kept in ``root/port``)."""
         return int(self._read("port"))
 
     @property
     def password(self) -> str:
+        """The superuser's password (kept in ``root/password``)."""
         return self._read("password")
 
     def url(self, database: str = DATABASE) -> str:
@@ -164,6 +171,7 @@ class LocalCluster:
 
     @property
     def running(self) -> bool:
+        """Whether the server is running (``pg_ctl status``)."""
         if not self.initialised:
             return False
         result = subprocess.run(
@@ -251,6 +259,7 @@ class LocalCluster:
         log.info("PostgreSQL is listening on 127.0.0.1:%d", port)
 
     def stop(self) -> None:
+        """Stop the server (fast shutdown) if it is running."""
         if self.running:
             self._run(str(self.bindir / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data))
 

@@ -51,8 +51,9 @@ def safe_url(url: str) -> str:
 
 
 def read_frame(conn: Connection, query: Select[Any], types: dict[str, pa.DataType]) -> pd.DataFrame:
-    """The rows of ``query`` as a DataFrame with the columns ``types`` names, through
-    ``COPY (query) TO STDOUT`` and pyarrow's CSV reader.
+    """The rows of ``query`` as a DataFrame with the columns ``types`` names.
+
+    Through ``COPY (query) TO STDOUT`` and pyarrow's CSV reader.
 
     For hundreds of thousands of rows this is several times faster than fetching rows one by
     one. The query's parameters stay parameters: psycopg binds them.

@@ -175,6 +175,7 @@ class RoundLoad:
                 conn.exec_driver_sql("DROP TABLE IF EXISTS {t}".format(**names))
 
     def release(self, conn: Connection) -> None:
+        """Release the round's lock, taken by ``start``."""
         self._unlock(conn, self.round)
 
     @staticmethod

@@ -1,5 +1,7 @@
-"""Batches as read, made ready to store: cut at households, personal columns treated, rows checked,
-placed, refused and de-duplicated."""
+"""Batches as read, made ready to store.
+
+Cut at households, personal columns treated, rows checked, placed, refused and de-duplicated.
+"""
 
 from __future__ import annotations
 
@@ -107,8 +109,11 @@ def prepare(
     categories: set[str],
     index: AreaIndex,
 ) -> Prepared:
-    """Check, place and de-duplicate a batch: personal columns hashed or dropped, the rows
-    ``scope`` may not write and those of rounds not in ``open_rounds`` refused."""
+    """Check, place and de-duplicate a batch.
+
+    Personal columns hashed or dropped, the rows ``scope`` may not write and those of rounds not in
+    ``open_rounds`` refused.
+    """
     rows = batch[ROW].to_numpy()
     shape = batch.get(SHAPE)
     original = batch.drop(columns=[c for c in READER_COLUMNS if c in batch])
@@ -162,8 +167,11 @@ def prepare(
 def refuse_outside(
     scope: Scope, values: pd.DataFrame, placement: Placement, reasons: Labels, messages: Labels
 ) -> None:
-    """Refuse the rows ``scope`` may not write: declared or placed outside its area
-    (``outside_your_area``), or outside the rest of it (``outside_your_scope``)."""
+    """Refuse the rows ``scope`` may not write.
+
+    Those declared or placed outside its area (``outside_your_area``), or outside the rest of it
+    (``outside_your_scope``).
+    """
     declared = values["declared_subdistrict"].where(
         values["declared_subdistrict"].str.fullmatch(r"\d{6}"), None
     )

@@ -1,5 +1,8 @@
-"""De-duplication: row identities (64-bit hashes), the identities a file has shown so far, and the
-refusal of a row that repeats an earlier one."""
+"""De-duplication of the rows of a file.
+
+Row identities (64-bit hashes), the identities a file has shown so far, and the refusal of a row
+that repeats an earlier one.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ class SeenRows:
         self.runs: list[NDArray[np.int64]] = []
 
     def seen(self, values: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether each identity of ``values`` was added before."""
         found = np.zeros(len(values), dtype=bool)
         for run in self.runs:
             at = np.minimum(np.searchsorted(run, values), len(run) - 1)
@@ -29,6 +33,7 @@ class SeenRows:
         return found
 
     def add(self, values: NDArray[np.int64]) -> None:
+        """Add identities, merging the runs as a binary counter carries."""
         if not len(values):  # a batch with every row refused; an empty run breaks ``seen``
             return
         run = sorted_distinct(values)
@@ -61,8 +66,10 @@ def refuse_duplicates(
     reasons: Labels,
     messages: Labels,
 ) -> NDArray[np.bool_]:
-    """Refuse (``duplicate_row``) the rows not ``refused`` already whose (household, round,
-    problem) is on an earlier row of the file; the others are added to ``seen``.
+    """Refuse (``duplicate_row``) the rows that repeat an earlier row of the file.
+
+    Those not ``refused`` already whose (household, round, problem) is on an earlier row; the others
+    are added to ``seen``.
 
     Returns the rows refused here.
     """

@@ -1,5 +1,7 @@
-"""A batch's households: one record each from its rows, and the positions of villages for the
-rows placed without usable coordinates."""
+"""A batch's households: one record each from its rows.
+
+Also the positions of villages, for the rows placed without usable coordinates.
+"""
 
 from __future__ import annotations
 

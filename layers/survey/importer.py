@@ -98,8 +98,10 @@ class Importer:
         layers: list[str] | None = None,
         label: str | None = None,
     ) -> Opened:
-        """Open a file and check everything about it that is not row by row: its kind, text,
-        shape, column names, and which of its layers or sheets hold the required columns.
+        """Open a file and check everything about it that is not row by row.
+
+        Its kind, text, shape, column names, and which of its layers or sheets hold the required
+        columns.
 
         Raises ``InvalidInputError`` (``MissingColumnsError``, ``UnsupportedFileError``) with a
         message naming the file by ``label`` (default: the path); nothing is written.
@@ -300,4 +302,5 @@ class Importer:
 
 
 def round_(value: float) -> float:
+    """``value`` to three decimals, as a report shows its timing."""
     return float(f"{value:.3f}")

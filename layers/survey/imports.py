@@ -1,5 +1,6 @@
-"""Import jobs and their quarantined rows: who owns a running job, what it refused (the one
-writer of quarantine, for surveys and layers alike, and its readers).
+"""Import jobs and their quarantined rows: who owns a running job, what it refused.
+
+The module is the one writer of quarantine, for surveys and layers alike, and holds its readers.
 
 A job is owned by the database session that started it: that session holds an advisory lock on
 the job for as long as the job runs. A job left ``queued`` or ``running`` whose lock nobody holds
@@ -261,8 +262,10 @@ REFUSED_COLUMNS = ("refused_row", "refused_reasons", "refused_messages")
 
 
 def refused_rows(conn: Connection, job_id: int) -> pd.DataFrame:
-    """Every row a job refused, as the file had it (its columns in its order, personal columns
-    as the import treated them), then its row number, reasons and messages: fix and re-import.
+    """Every row a job refused, as the file had it, then its row number, reasons and messages.
+
+    As the file had it: its columns in its order, personal columns as the import treated them. Fix
+    and re-import.
     """
     found = job(conn, job_id)
     items, _ = quarantine(conn, job_id, None, None, limit=None)

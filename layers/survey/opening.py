@@ -21,6 +21,7 @@ class Opened:
     """Layers or sheets passed over, and why."""
 
     def close(self) -> None:
+        """Close the survey file (its UTF-8 copy, if any, is deleted)."""
         self.survey.close()
 
 

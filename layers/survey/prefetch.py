@@ -1,5 +1,7 @@
-"""An iterator's items made ahead, in a thread of their own: the importer prepares batch k+1 there
-while it stores batch k."""
+"""An iterator's items made ahead, in a thread of their own.
+
+The importer prepares batch k+1 there while it stores batch k.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +9,16 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from queue import Empty, Full, Queue
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
-_DONE = object()
+
+
+class _Done:
+    """The mark after the last item."""
+
+
+_DONE = _Done()
 
 
 class Prefetch(Generic[T]):
@@ -21,7 +29,7 @@ class Prefetch(Generic[T]):
     """
 
     def __init__(self, items: Iterator[T], name: str) -> None:
-        self.queue: Queue[Any] = Queue(maxsize=2)
+        self.queue: Queue[T | BaseException | _Done] = Queue(maxsize=2)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._produce, args=(items,), name=name, daemon=True)
 
@@ -29,7 +37,7 @@ class Prefetch(Generic[T]):
         self.thread.start()
         return self
 
-    def _offer(self, item: Any) -> bool:
+    def _offer(self, item: T | BaseException | _Done) -> bool:
         """Hand an item over unless the taking side has stopped (then drop it)."""
         while not self.stop.is_set():
             try:
@@ -51,7 +59,7 @@ class Prefetch(Generic[T]):
     def take(self) -> T | None:
         """The next item, None when there are no more."""
         item = self.queue.get()
-        if item is _DONE:
+        if isinstance(item, _Done):
             return None
         if isinstance(item, BaseException):
             raise item

@@ -89,6 +89,7 @@ class SurveyFile:
         return replace(self, parts=tuple(p for p in self.parts if p.name in names))
 
     def close(self) -> None:
+        """Delete the UTF-8 copy of the file, if one was made."""
         if self.text_path is not None:
             self.text_path.unlink(missing_ok=True)
 
@@ -164,8 +165,10 @@ def _check_signature(path: Path, suffix: str, label: str) -> None:
 
 
 def _check_header(part: Part, label: str) -> None:
-    """Column names must be free of NUL characters and each appear once (without regard to
-    case or spaces: the canonical columns are matched that way)."""
+    """Column names must be free of NUL characters and each appear once.
+
+    Without regard to case or spaces: the canonical columns are matched that way.
+    """
     where = f"{label}" + (f", layer {part.name!r}" if part.name else "")
     for number, name in enumerate(part.columns, start=1):
         if "\x00" in name:

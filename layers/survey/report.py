@@ -43,6 +43,7 @@ class ImportReport:
     rows_per_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain data, as its job stores it (counters sorted by key)."""
         out = asdict(self)
         for key in ("quarantine_reasons", "geocode_precision", "repairs"):
             out[key] = dict(sorted(getattr(self, key).items()))

@@ -1,5 +1,8 @@
-"""Rounds new to the database, loaded in bulk: which they are, COPY into their bare tables
-(attached as partitions at the end), and the rows held back until then."""
+"""Rounds new to the database, loaded in bulk.
+
+Which they are, COPY into their bare tables (attached as partitions at the end), and the rows held
+back until then.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +52,7 @@ class Rounds:
         return self.pool.submit(work, self.side)
 
     def decide(self, numbers: list[int]) -> None:
+        """Start a bulk load for each round of ``numbers`` not decided yet nor attached already."""
         for number in sorted(set(numbers) - self.decided):
             load = RoundLoad.start(self.conn, int(number))
             if load is not None:
@@ -56,6 +60,7 @@ class Rounds:
             self.decided.add(number)
 
     def finish(self) -> None:
+        """Index, count and attach the rounds loaded (:func:`layers.store.partitions.finish`)."""
         finish(self.engine, list(self.loads.values()), self.conn)
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
@@ -130,8 +135,11 @@ def load_new(
 def hold_back(
     conn: Connection, households: pd.DataFrame, problems: pd.DataFrame, batch: int
 ) -> None:
-    """Keep rows of households already copied into a round being loaded (a file that does not
-    keep a household's rows together): upserted by :func:`store_late` once it is attached."""
+    """Keep rows of households already copied into a round being loaded.
+
+    Such rows come from a file that does not keep a household's rows together; :func:`store_late`
+    upserts them once the round is attached.
+    """
     copy_frame(conn, "late_household", households.assign(batch=batch))
     copy_frame(conn, "late_problem", problem_rows(problems))
     copy_frame(conn, "late_row", problems[ROW_KEYS])

@@ -1,6 +1,8 @@
-"""Storing a prepared batch (one transaction each): rows of households stored outside the
-uploader's area refused, villages placed, rows loaded, upserted or held back, refused rows
-quarantined."""
+"""Storing a prepared batch (one transaction each).
+
+Rows of households stored outside the uploader's area refused, villages placed, rows loaded,
+upserted or held back, refused rows quarantined.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +30,10 @@ def store_batch(
     scope: Scope | None,
     index: AreaIndex,
 ) -> None:
-    """Store a prepared batch in ``conn``'s transaction, counted in the report: rows of rounds
-    being loaded copied (or held back), the others upserted, the refused quarantined."""
+    """Store a prepared batch in ``conn``'s transaction, counted in the report.
+
+    Rows of rounds being loaded copied (or held back), the others upserted, the refused quarantined.
+    """
     if scope is not None and scope.area:
         refuse_stored_outside(conn, batch, scope)
     values, placement, flags, rows = batch.values, batch.placement, batch.flags, batch.rows
@@ -128,8 +132,10 @@ QUARANTINE_TEXT_MAX = 10_000
 
 
 def storable(value: object) -> object:
-    """A value as quarantine keeps it: without NUL characters (shown as U+FFFD), and cut at
-    ``QUARANTINE_TEXT_MAX`` characters."""
+    """A value as quarantine keeps it.
+
+    Without NUL characters (shown as U+FFFD), and cut at ``QUARANTINE_TEXT_MAX`` characters.
+    """
     if not isinstance(value, str):
         return value
     value = value.replace("\x00", "\ufffd")

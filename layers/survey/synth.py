@@ -45,9 +45,11 @@ def generate(
 
 
 def write(survey: Synthetic, out: Path, encoding: str = "utf-8") -> Path:
-    """Write the survey CSV and, beside it, its defect key (``NAME.key.csv``) and its planted
-    clusters (``NAME.clusters.csv``: cluster, level, code, kind, relative_risk); returns the
-    key's path."""
+    """Write the survey CSV and, beside it, its defect key and its planted clusters.
+
+    The key is ``NAME.key.csv``; the clusters ``NAME.clusters.csv`` (cluster, level, code, kind,
+    relative_risk). Returns the key's path.
+    """
     out.write_bytes(to_csv_bytes(survey.rows, survey.key, encoding))
     key = out.with_name(out.stem + ".key.csv")
     survey.key.to_csv(key, index=False)

@@ -17,6 +17,8 @@ from layers.store.models import ProblemCategory
 
 
 class Agency(BaseModel):
+    """An agency a category's problems go to, named in English and Thai."""
+
     model_config = ConfigDict(extra="forbid")
 
     name_en: str

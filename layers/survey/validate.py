@@ -51,8 +51,11 @@ TEXT_MAX = 256
 
 
 def round_range() -> tuple[int, int]:
-    """Rounds a survey may name: from B.E. 2500 to next year's (a round is named for the year it
-    serves, and surveyed the year before; a later one is a typing error)."""
+    """Rounds a survey may name: from B.E. 2500 to next year's.
+
+    A round is named for the year it serves, and surveyed the year before; a later one is a typing
+    error.
+    """
     return 2500, dt.date.today().year + BE_OFFSET + 1
 
 

@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy import text
 
 from api.cli.maps import GALLERY
+from geo.errors import UnavailableError
 from geo.vocab import DIMENSIONS, STATUSES
 from layers.delivery import maps
 from layers.store.settings import PROJECT_ROOT, Settings
@@ -355,3 +356,11 @@ def test_every_dimension_status_and_level_has_a_name_in_each_language() -> None:
         assert set(maps.DIMENSION_NAMES[lang]) == set(DIMENSIONS)
         assert set(maps.STATUS_NAMES[lang]) == set(STATUSES)
         assert set(maps.LEVEL_NAMES[lang]) >= {"country", *maps.BELOW.values()}
+
+
+def test_a_self_contained_page_without_the_pinned_files_says_what_to_install() -> None:
+    from api.assets import require_vendored
+
+    require_vendored(["vendor:/leaflet/dist/leaflet.js", "https://elsewhere/x.js"], "vendor:")
+    with pytest.raises(UnavailableError, match=r"leaflet/dist/gone\.js is missing .*make setup"):
+        require_vendored(["vendor:/leaflet/dist/gone.js"], "vendor:")

@@ -1,5 +1,7 @@
-"""Tables of the platform (SQLAlchemy 2 + GeoAlchemy2), one module a domain; Alembic
-migrations create them. Importing the package registers every table on ``Base.metadata``."""
+"""Tables of the platform (SQLAlchemy 2 + GeoAlchemy2), one module a domain.
+
+Alembic migrations create them. Importing the package registers every table on ``Base.metadata``.
+"""
 
 from layers.store.models.access import AccessLog, ApiToken, AppUser, LoginFailure
 from layers.store.models.analysis import (
@@ -12,7 +14,6 @@ from layers.store.models.analysis import (
 )
 from layers.store.models.base import Base
 from layers.store.models.geography import (
-    VECTOR_KINDS,
     AdminUnit,
     AdminUnitPart,
     BoundaryVersion,
@@ -31,7 +32,6 @@ from layers.store.models.survey import (
 
 __all__ = [
     "PRECISIONS",
-    "VECTOR_KINDS",
     "AccessLog",
     "AdminUnit",
     "AdminUnitPart",

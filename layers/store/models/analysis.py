@@ -54,6 +54,8 @@ class SpatialWeights(Base):
 
 
 class HotspotRun(Base):
+    """One hotspot analysis: an indicator over a level's units in an area and round."""
+
     __tablename__ = "hotspot_run"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +70,8 @@ class HotspotRun(Base):
 
 
 class HotspotResult(Base):
+    """One unit's value, Gi* and Local Moran statistics and classes in a hotspot run."""
+
     __tablename__ = "hotspot_result"
 
     run_id: Mapped[int] = mapped_column(
@@ -86,6 +90,8 @@ class HotspotResult(Base):
 
 
 class TargetRun(Base):
+    """One targeting ranking of a level's units in an area and round, with its configuration."""
+
     __tablename__ = "target_run"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +106,8 @@ class TargetRun(Base):
 
 
 class TargetScore(Base):
+    """One unit's rank, score and components in a targeting run."""
+
     __tablename__ = "target_score"
 
     run_id: Mapped[int] = mapped_column(

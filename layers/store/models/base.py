@@ -9,4 +9,6 @@ from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
+    """The declarative base: ``dict`` and ``list`` columns are stored as JSONB."""
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, list[Any]: JSONB}

@@ -89,9 +89,6 @@ class AdminUnitPart(Base):
     geom: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False))
 
 
-VECTOR_KINDS = ("water_sources", "waterways", "flood_zones", "drought_zones", "land_use")
-
-
 class Layer(Base):
     """One imported Geo-social vector layer (water sources, waterways, zones, land use)."""
 
