@@ -86,6 +86,7 @@ def gallery(
 ) -> None:
     """Public choropleths of an area, self-contained, listed for the home page."""
     from api.assets import MANIFEST
+    from geo.maps.words import LABELS
     from layers.delivery import maps
 
     settings = Settings()
@@ -98,7 +99,7 @@ def gallery(
             made = maps.choropleth(conn, settings, query, None)
             name = f"{area or 'th'}-{indicator}-{level}.html"
             _write(out_dir / name, made, self_contained=True)
-            written.append((name, f"{maps.LABELS[lang][indicator]} · {level}"))
+            written.append((name, f"{LABELS[lang][indicator]} · {level}"))
     # The home page serves the files this list names, and no other file of the folder.
     (out_dir / MANIFEST).write_text(json.dumps(dict(written), ensure_ascii=False), encoding="utf-8")
     out.print(f"wrote {len(written)} maps and {MANIFEST} to {out_dir}")

@@ -24,7 +24,7 @@ from geo.disclosure import suppress_cells
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.maps import kinds, prepare
 from geo.maps.page import MapContext
-from geo.maps.words import WORDS
+from geo.maps.words import DIMENSION_NAMES, LABELS, LEVEL_NAMES, SOURCES, STATUS_NAMES, WORDS
 from geo.vocab import BELOW, MapKind
 from layers.analysis import runs as analysis
 from layers.analysis import stats, targeting
@@ -38,113 +38,6 @@ INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems"
 WATER_KINDS = ("flood_zones", "drought_zones", "waterways", "water_sources")
 #: The finest hexagons the public gets (about 5 km²).
 PUBLIC_H3 = 7
-SOURCES = {
-    "th": [
-        "ขอบเขต: OCHA COD-AB ประเทศไทย (CC BY-IGO 3.0)",
-        "ข้อมูลสำรวจ: สังเคราะห์ (SYNTHETIC) สำหรับการสาธิต",
-        "แผนที่: Leaflet (BSD-2), Folium (MIT)",
-    ],
-    "en": [
-        "Boundaries: OCHA COD-AB Thailand (CC BY-IGO 3.0)",
-        "Survey: SYNTHETIC, for demonstration",
-        "Maps: Leaflet (BSD-2), Folium (MIT)",
-    ],
-}
-LABELS = {
-    "th": {
-        "problems_per_1000": "ปัญหาต่อ 1,000 ครัวเรือน",
-        "affected_per_1000": "ครัวเรือนที่มีปัญหาต่อ 1,000 ครัวเรือน",
-        "solved_pct": "แก้ไขแล้ว (%)",
-        "problems": "จำนวนปัญหา",
-        "households": "จำนวนครัวเรือน",
-        "score": "คะแนนความสำคัญ",
-        "round": "รอบสำรวจ",
-        "water": "แหล่งน้ำ พื้นที่น้ำท่วมและภัยแล้ง",
-        "water_households": "ครัวเรือนที่ไม่มีน้ำสะอาด",
-        "flood_zones": "พื้นที่น้ำท่วม",
-        "drought_zones": "พื้นที่ภัยแล้ง",
-        "waterways": "ทางน้ำ",
-        "water_sources": "แหล่งน้ำ",
-        "households_map": "ครัวเรือน",
-        "unsolved_pct": "ยังไม่ได้แก้ไข (%)",
-        "dimension": "มิติ",
-        "category": "ปัญหา",
-        "status": "สถานะ",
-        "raster": "แรสเตอร์",
-        "by_level": "ราย{level}",
-        "hotspot_run": "การคำนวณครั้งที่ {run} · สุ่มสลับ {permutations} ครั้ง · α {alpha} · FDR",
-    },
-    "en": {
-        "problems_per_1000": "Problems per 1,000 households",
-        "affected_per_1000": "Households with problems per 1,000",
-        "solved_pct": "Solved (%)",
-        "problems": "Problems",
-        "households": "Households",
-        "score": "Priority score",
-        "round": "Survey round",
-        "water": "Water sources, flood and drought zones",
-        "water_households": "Households without clean water",
-        "flood_zones": "Flood zones",
-        "drought_zones": "Drought zones",
-        "waterways": "Waterways",
-        "water_sources": "Water sources",
-        "households_map": "Households",
-        "unsolved_pct": "Unsolved (%)",
-        "dimension": "dimension",
-        "category": "problem",
-        "status": "status",
-        "raster": "raster",
-        "by_level": "by {level}",
-        "hotspot_run": "run {run} · {permutations} permutations · α {alpha} · FDR",
-    },
-}
-#: The TPMAP dimensions (``geo.stats.DIMENSIONS``) in each map language.
-DIMENSION_NAMES = {
-    "th": {
-        "health": "ด้านสุขภาพ",
-        "living_conditions": "ด้านความเป็นอยู่",
-        "education": "ด้านการศึกษา",
-        "income": "ด้านรายได้",
-        "public_services": "ด้านการเข้าถึงบริการรัฐ",
-    },
-    "en": {
-        "health": "Health",
-        "living_conditions": "Living conditions",
-        "education": "Education",
-        "income": "Income",
-        "public_services": "Access to public services",
-    },
-}
-#: The statuses of a problem (``layers.store.models.STATUSES``) in each map language.
-STATUS_NAMES = {
-    "th": {
-        "open": "ยังไม่ได้แก้ไข",
-        "in_progress": "กำลังดำเนินการ",
-        "referred": "ส่งต่อหน่วยงานแล้ว",
-        "solved_by_agency": "หน่วยงานแก้ไขแล้ว",
-        "solved_by_household": "ครัวเรือนแก้ไขเอง",
-        "closed_unsolved": "ปิดเรื่องโดยยังไม่ได้แก้ไข",
-    },
-    "en": {
-        "open": "Open",
-        "in_progress": "In progress",
-        "referred": "Referred",
-        "solved_by_agency": "Solved by an agency",
-        "solved_by_household": "Solved by the household",
-        "closed_unsolved": "Closed unsolved",
-    },
-}
-#: The admin levels in each map language (a tooltip's label of an area's name).
-LEVEL_NAMES = {
-    "th": {"country": "ประเทศ", "province": "จังหวัด", "district": "อำเภอ", "subdistrict": "ตำบล"},
-    "en": {
-        "country": "Country",
-        "province": "Province",
-        "district": "District",
-        "subdistrict": "Subdistrict",
-    },
-}
-#: The admin level one below each: the areas an area map draws unless told.
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from sqlalchemy import text
 
 from api.cli.maps import GALLERY
 from geo.errors import UnavailableError
-from geo.vocab import DIMENSIONS, STATUSES
-from layers.delivery import maps
+from geo.maps import words
+from geo.vocab import BELOW, DIMENSIONS, STATUSES
 from layers.store.settings import PROJECT_ROOT, Settings
 from tests.api.browser import app_only, watch
 from tests.api.oracle import ROUND
@@ -353,9 +353,9 @@ def test_the_water_map_keeps_its_sources_above_the_hexagons(
 
 def test_every_dimension_status_and_level_has_a_name_in_each_language() -> None:
     for lang in ("th", "en"):
-        assert set(maps.DIMENSION_NAMES[lang]) == set(DIMENSIONS)
-        assert set(maps.STATUS_NAMES[lang]) == set(STATUSES)
-        assert set(maps.LEVEL_NAMES[lang]) >= {"country", *maps.BELOW.values()}
+        assert set(words.DIMENSION_NAMES[lang]) == set(DIMENSIONS)
+        assert set(words.STATUS_NAMES[lang]) == set(STATUSES)
+        assert set(words.LEVEL_NAMES[lang]) >= {"country", *BELOW.values()}
 
 
 def test_a_self_contained_page_without_the_pinned_files_says_what_to_install() -> None:
