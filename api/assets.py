@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import folium
+
 from geo.errors import UnavailableError
+from geo.maps.assets import inline, links, render
 from layers.store.settings import Settings
 
 VENDOR_URL = "/static/vendor"
@@ -26,6 +29,13 @@ def gallery(settings: Settings) -> dict[str, str]:
         return {}
     listed: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     return listed
+
+
+def self_contained(m: folium.Map) -> str:
+    """The map as one HTML page with the pinned files copied in (it opens offline)."""
+    page = render(m, "vendor:")
+    require_vendored(links(page), "vendor:")
+    return inline(page, "vendor:", VENDOR_DIR)
 
 
 def require_vendored(urls: list[str], base_url: str) -> None:

@@ -37,9 +37,9 @@ from ubon import PROVINCE, ubon_database
 from api.app import create_app
 from layers.access.users import add_user, issue_token
 from layers.geography.geosocial import import_layer, import_raster
+from layers.geography.synth import generate_water, write_water
 from layers.store.cluster import free_port
 from layers.store.settings import Settings
-from layers.survey.synth import generate_water, write_water
 
 NAME = "bamrung_bench_targeting"
 QUERY = {"area": PROVINCE, "level": "subdistrict", "top": 500}

@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import WGS84, area_km2, require_crs, utm_epsg_of
+from geo.crs import THAILAND_BOUNDS, WGS84, area_km2, require_crs, utm_epsg_of
 from geo.errors import InvalidInputError
 from geo.vocab import ADMIN_LEVELS, CODE_LENGTH
 
@@ -29,8 +29,6 @@ PARENT_LEVEL: dict[str, str | None] = {
     "district": "province",
     "subdistrict": "district",
 }
-#: Rough extent of Thailand with a margin, to tell degrees from projected units.
-THAILAND_BOUNDS = (97.0, 5.0, 106.0, 21.0)
 _PCODE = re.compile(r"^TH(\d+)$")
 UNIT_COLUMNS = ["code", "pcode", "level", "parent_code", "name_th", "name_en"]
 

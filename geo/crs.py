@@ -10,6 +10,8 @@ WGS84 = 4326
 UTM_47N = 32647
 UTM_48N = 32648
 #: UTM zone 47 spans 96°E to 102°E and zone 48 spans 102°E to 108°E.
+#: Thailand with a margin for the sea and border areas, in degrees (west, south, east, north).
+THAILAND_BOUNDS = (97.0, 5.0, 106.0, 21.0)
 ZONE_BOUNDARY_LON = 102.0
 
 

@@ -10,7 +10,8 @@ class BamrungError(Exception):
 
     The message names fields as the data does, never a command-line flag or a command: each
     interface adds its own words from ``field`` (the field of the request at fault) and
-    ``needs`` (what has to be done first: ``"boundaries"``, ``"survey"``, ``"database"``).
+    ``needs`` (what has to be done first: ``"boundaries"``, ``"local_boundaries"``, ``"survey"``,
+    ``"database"``).
     """
 
     def __init__(self, message: str, *, field: str | None = None, needs: str | None = None):

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import UTM_47N, UTM_48N, WGS84
+from geo.crs import THAILAND_BOUNDS, UTM_47N, UTM_48N, WGS84
 from geo.errors import InvalidInputError
 from geo.intake.labels import Labels
 from geo.vocab import LAYER_KINDS
@@ -29,8 +29,6 @@ GEOMETRY = {
     "drought_zones": "Polygon",
     "land_use": "Polygon",
 }
-#: Thailand with a margin, in degrees (west, south, east, north).
-THAILAND = (97.0, 5.0, 106.0, 21.0)
 NAME_COLUMNS = ("name", "name_th", "ชื่อ", "name_en", "label")
 STATUS_COLUMNS = ("status", "สถานะ", "condition")
 WORKING = {"working", "ok", "good", "ใช้การได้", "ใช้ได้", "ดี", "1", "true", "yes"}
@@ -55,15 +53,15 @@ def guess_crs(bounds: tuple[float, float, float, float]) -> int | None:
     inside Thailand in exactly one of them.
     """
     west, south, east, north = bounds
-    lon_lat = THAILAND[0] <= west and east <= THAILAND[2]
-    if lon_lat and THAILAND[1] <= south and north <= THAILAND[3]:
+    lon_lat = THAILAND_BOUNDS[0] <= west and east <= THAILAND_BOUNDS[2]
+    if lon_lat and THAILAND_BOUNDS[1] <= south and north <= THAILAND_BOUNDS[3]:
         return WGS84
     if not (west >= 100_000 and east <= 900_000 and south >= 500_000 and north <= 2_400_000):
         return None
     inside = []
     for epsg in (UTM_47N, UTM_48N):
         box = gpd.GeoSeries([shapely.box(*bounds)], crs=epsg).to_crs(WGS84).total_bounds
-        if THAILAND[0] <= box[0] and box[2] <= THAILAND[2]:
+        if THAILAND_BOUNDS[0] <= box[0] and box[2] <= THAILAND_BOUNDS[2]:
             inside.append(epsg)
     return inside[0] if len(inside) == 1 else None
 
@@ -105,7 +103,12 @@ def check_features(frame: gpd.GeoDataFrame, kind: str) -> CheckedFeatures:
         if fixed is not geom or kept is not fixed:
             flags.append(i, "repaired_geometry")
         west, south, east, north = kept.bounds
-        if east < THAILAND[0] or west > THAILAND[2] or north < THAILAND[1] or south > THAILAND[3]:
+        if (
+            east < THAILAND_BOUNDS[0]
+            or west > THAILAND_BOUNDS[2]
+            or north < THAILAND_BOUNDS[1]
+            or south > THAILAND_BOUNDS[3]
+        ):
             reasons.append(i, "outside_thailand")
             messages.append(
                 i, f"geometry: lies at {west:.4f}, {south:.4f}, outside Thailand (wrong CRS?)"

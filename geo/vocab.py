@@ -15,7 +15,7 @@ AdminLevel = Literal["province", "district", "subdistrict"]
 ADMIN_LEVELS: tuple[AdminLevel, ...] = get_args(AdminLevel)
 UnitLevel = Literal[AdminLevel, "village", "community"]
 #: Every level of ``admin_unit``; village and community units come with later data.
-UNIT_LEVELS: tuple[str, ...] = (*ADMIN_LEVELS, "village", "community")
+UNIT_LEVELS: tuple[UnitLevel, ...] = get_args(UnitLevel)
 #: Digits of a code at each level ('' is the country): a code's first digits are its parents'.
 CODE_LENGTH: dict[str, int] = {"country": 0, "province": 2, "district": 4, "subdistrict": 6}
 #: The level drawn or ranked below an area of each level, by default.
@@ -24,8 +24,6 @@ BELOW: dict[str, AdminLevel] = {
     "province": "district",
     "district": "subdistrict",
 }
-#: The level of a code, from its length.
-LEVEL_OF_LENGTH: dict[int, str] = {n: level for level, n in CODE_LENGTH.items()}
 
 Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 #: The TPMAP dimensions of a problem.
@@ -44,6 +42,15 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 #: The statuses that count as solved ("% solved").
 SOLVED: tuple[Status, ...] = ("solved_by_agency", "solved_by_household")
 
+ZoneKind = Literal["flood_zones", "drought_zones", "land_use"]
+#: The Geo-social layers of zones (polygons households can be inside).
+ZONE_KINDS: tuple[ZoneKind, ...] = get_args(ZoneKind)
+HotspotIndicator = Literal["problems_per_1000", "affected_per_1000", "unsolved_pct"]
+#: What hotspots may be computed of.
+HOTSPOT_INDICATORS: tuple[HotspotIndicator, ...] = get_args(HotspotIndicator)
+#: How a map's values are cut into classes (``mapclassify``).
+Scheme = Literal["quantiles", "natural_breaks", "equal_interval"]
+
 #: The kinds of Geo-social vector layer (ผังภูมิสังคม) and of raster.
 LAYER_KINDS = ("water_sources", "waterways", "flood_zones", "drought_zones", "land_use")
 RASTER_KINDS = (
@@ -56,7 +63,15 @@ RASTER_KINDS = (
     "other",
 )
 
+#: Where a household was placed, from the most exact: its GPS point, a repaired one, its
+#: village's, its subdistrict's or its district's representative point.
+PRECISIONS = ("gps", "gps_corrected", "village", "subdistrict", "district")
+
 MapKind = Literal["choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households"]
+Lang = Literal["th", "en"]
+#: The languages of labels: Thai first, English by a switch.
+LANGS: tuple[Lang, ...] = get_args(Lang)
+
 #: The kinds of map Bamrung draws.
 MAP_KINDS: tuple[MapKind, ...] = get_args(MapKind)
 #: The kinds the public may see without a login (from suppressed figures).

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, text
 
 from geo.synth.survey import Synthetic
 from layers.geography.geosocial import import_layer, import_raster
+from layers.geography.synth import generate_water, write_water
 from layers.store.cluster import (
     LocalCluster,
     drop_database,
@@ -30,7 +31,7 @@ from layers.store.db import make_engine
 from layers.store.settings import PROJECT_ROOT, Settings
 from layers.survey import taxonomy
 from layers.survey.importer import Importer
-from layers.survey.synth import generate, generate_water, write, write_water
+from layers.survey.synth import generate, write
 from tests.factories import (
     engine_for,
     serve,

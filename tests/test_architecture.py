@@ -4,6 +4,10 @@
   ``layers`` does not import ``api``; only ``api`` speaks HTTP or parses a command line.
 - ``layers/store`` (settings, engine, models, migrations) imports only ``geo`` and itself: the
   capability packages build on it, never the other way round.
+- The capability packages of ``layers`` import each other in one direction only (``LAYERS``):
+  ``access`` (who sees what) under ``survey`` (the intake machinery, surveys and their jobs)
+  under ``geography`` (boundaries and Geo-social layers, brought in with that machinery) under
+  ``analysis`` under ``delivery``.
 - No module imports another package's private (``_name``) helpers.
 - Routers never import routers; the command line never imports routers.
 """
@@ -67,6 +71,24 @@ def test_the_store_builds_on_geo_only() -> None:
     assert offenders == []
 
 
+#: The packages of ``layers``, each importing only those before it.
+LAYERS = ("store", "access", "survey", "geography", "analysis", "delivery")
+
+
+def test_the_capabilities_of_layers_import_one_way() -> None:
+    assert sorted(p.name for p in (ROOT / "layers").iterdir() if (p / "__init__.py").exists()) == (
+        sorted(LAYERS)
+    )
+    offenders = []
+    for path in sources(*(f"layers/{package}" for package in LAYERS)):
+        rank = LAYERS.index(path.relative_to(ROOT).parts[1])
+        for module, _ in imports(path):
+            parts = module.split(".")
+            if parts[:1] == ["layers"] and parts[1:2] and LAYERS.index(parts[1]) > rank:
+                offenders.append((module_name(path), module))
+    assert offenders == []
+
+
 def test_no_private_helper_crosses_a_package() -> None:
     offenders = []
     for path in sources("geo", "layers", "api"):
@@ -96,3 +118,10 @@ def test_every_map_kind_is_drawn_and_served() -> None:
     from layers.delivery.maps import BUILDERS
 
     assert list(BUILDERS) == list(KINDS) == list(MAP_KINDS)
+
+
+def test_every_layer_kind_has_its_geometry() -> None:
+    from geo.geosocial import GEOMETRY
+    from geo.vocab import LAYER_KINDS
+
+    assert tuple(GEOMETRY) == LAYER_KINDS

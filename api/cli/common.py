@@ -36,6 +36,7 @@ out = Console(width=WIDTH)
 #: What to do first, in this interface's words (``BamrungError.needs``).
 NEEDS = {
     "boundaries": "run `bamrung boundaries load PATH...` first",
+    "local_boundaries": "then load them with `bamrung boundaries load PATH...`",
     "survey": "run `bamrung import` first",
     "database": "start it with `bamrung db up`",
 }

@@ -118,9 +118,8 @@ def db_definitions(
             changed = definitions.write(conn)
             out.print(f"rewrote {', '.join(changed) or 'nothing'} in {definitions.FOLDER}")
             return
-        now, files = definitions.current(conn), definitions.stored()
-    apart = sorted(n for n in now.keys() | files.keys() if now.get(n) != files.get(n))
+        apart = definitions.differences(conn)
     if apart:
         out.print(f"differ from {definitions.FOLDER}: {', '.join(apart)} (see --write)")
         raise typer.Exit(1)
-    out.print(f"{len(now)} definitions match {definitions.FOLDER}")
+    out.print(f"the definitions match {definitions.FOLDER}")

@@ -125,7 +125,7 @@ def synth_water(
     generates them again).
     """
     from layers.geography.geosocial import import_layer, import_raster
-    from layers.survey.synth import generate_water, water_files, write_water
+    from layers.geography.synth import generate_water, water_files, write_water
 
     settings = Settings()
     folder = folder or settings.home / f"synthetic-water-{province}"

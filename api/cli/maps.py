@@ -11,7 +11,7 @@ import typer
 from api.cli.common import engine, errors, out, suffix_out
 from geo.access import scope_of
 from geo.errors import InvalidInputError
-from geo.vocab import MAP_KINDS, PUBLIC_MAP_KINDS
+from geo.vocab import LANGS, MAP_KINDS, PUBLIC_MAP_KINDS
 from layers.store.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def map_command(
         "quantiles"
     ),
     classes: Annotated[int, typer.Option(help="number of classes (3-9)")] = 5,
-    round_: Annotated[int | None, typer.Option("--round", help="survey round")] = None,
+    round: Annotated[int | None, typer.Option("--round", help="survey round")] = None,
     lang: Annotated[str, typer.Option(help="th or en")] = "th",
     dimension: Annotated[str | None, typer.Option(help="only this dimension")] = None,
     category: Annotated[str | None, typer.Option(help="only this category")] = None,
@@ -64,9 +64,9 @@ def map_command(
     with errors():
         if kind not in MAP_KINDS:
             raise InvalidInputError(f"kind: {kind!r} is not one of {', '.join(MAP_KINDS)}")
-        if lang not in ("th", "en"):
+        if lang not in LANGS:
             raise InvalidInputError("lang: th or en")
-        query = maps.MapQuery.of(locals() | {"round": round_})
+        query = maps.MapQuery.of(locals())
         settings = Settings()
         if public and kind not in PUBLIC_MAP_KINDS:
             raise InvalidInputError(f"--public: only {' and '.join(PUBLIC_MAP_KINDS)} are public")
@@ -106,13 +106,9 @@ def gallery(
 
 
 def _write(path: Path, made: Made, self_contained: bool) -> None:
-    from api.assets import VENDOR_DIR, require_vendored
-    from geo.maps.assets import inline, links, render
+    from api.assets import VENDOR_DIR
+    from api.assets import self_contained as offline
+    from geo.maps.assets import render
 
-    if self_contained:
-        page = render(made.map, "vendor:")
-        require_vendored(links(page), "vendor:")
-        page = inline(page, "vendor:", VENDOR_DIR)
-    else:
-        page = render(made.map, VENDOR_DIR.as_uri())
+    page = offline(made.map) if self_contained else render(made.map, VENDOR_DIR.as_uri())
     path.write_text(page, encoding="utf-8")

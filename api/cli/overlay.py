@@ -11,6 +11,7 @@ from rich.table import Table
 
 from api.cli.common import engine, errors, layer_out, out
 from geo.tables import json_rows
+from geo.vocab import CODE_LENGTH
 from layers.analysis import overlay
 from layers.delivery.exports import write_layer
 from layers.store.settings import Settings
@@ -89,7 +90,11 @@ def sample(
         if out_file:
             write_layer(points, out_file, "sampled")
             out.print(f"wrote {len(points):,} households to {out_file}")
-    summary = points.groupby(points["subdistrict_code"].str[:4])["value"].describe().round(2)
+    summary = (
+        points.groupby(points["subdistrict_code"].str[: CODE_LENGTH["district"]])["value"]
+        .describe()
+        .round(2)
+    )
     _show(json_rows(summary.reset_index(names="district")), f"{raster} at households", as_json)
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import in_scope, requires
 from api.deps import GEOJSON_OK, GeoJSONResponse, RowId, SessionDep, SettingsDep, geojson
 from geo.errors import NotFoundError
-from geo.vocab import Dimension
+from geo.vocab import Dimension, HotspotIndicator
 from layers.access.users import User
 from layers.analysis import runs as analysis
 
@@ -22,9 +22,7 @@ class HotspotRequest(BaseModel):
 
     area: str = Field("", pattern=r"^(\d{2}|\d{4})?$")
     level: Literal["subdistrict", "district"] = "subdistrict"
-    indicator: Literal["problems_per_1000", "affected_per_1000", "unsolved_pct"] = (
-        "problems_per_1000"
-    )
+    indicator: HotspotIndicator = "problems_per_1000"
     round: int | None = Field(None, ge=2500, le=2700)
     dimension: Dimension | None = None
     permutations: int = Field(999, ge=99, le=9999)

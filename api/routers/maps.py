@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -18,7 +18,7 @@ from api.auth import Permission, in_scope, requires
 from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, audit
 from api.security import html_page
 from geo.maps.assets import render
-from geo.vocab import PUBLIC_MAP_KINDS, AdminLevel, Dimension, MapKind
+from geo.vocab import PUBLIC_MAP_KINDS, AdminLevel, Dimension, Lang, MapKind, Scheme
 from layers.access.users import User
 from layers.delivery import maps
 
@@ -46,12 +46,10 @@ def map_query(
             "or category:CODE",
         ),
     ] = "problems_per_1000",
-    scheme: Annotated[
-        Literal["quantiles", "natural_breaks", "equal_interval"], Query()
-    ] = "quantiles",
+    scheme: Annotated[Scheme, Query()] = "quantiles",
     classes: Annotated[int, Query(ge=3, le=9)] = 5,
     round: RoundQuery = None,
-    lang: Annotated[Literal["th", "en"], Query(description="labels in Thai or English")] = "th",
+    lang: Annotated[Lang, Query(description="labels in Thai or English")] = "th",
     dimension: Annotated[Dimension | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=48)] = None,
     status: Annotated[str | None, Query(max_length=24)] = None,

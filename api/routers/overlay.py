@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -17,14 +17,12 @@ from api.deps import (
     geojson,
 )
 from geo.tables import json_rows
-from geo.vocab import AdminLevel
+from geo.vocab import AdminLevel, ZoneKind
 from layers.access.users import User
 from layers.analysis import overlay
 
 router = APIRouter(prefix="/overlay", tags=["analysis"])
 Reader = Annotated[User | None, Depends(requires("analysis:area"))]
-
-ZoneKind = Literal["flood_zones", "drought_zones", "land_use"]
 
 
 @router.get("/zones", summary="Households and problems inside zones, per area")

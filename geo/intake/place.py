@@ -13,14 +13,14 @@ import pandas as pd
 from numpy.typing import NDArray
 from pyproj import Transformer
 
-from geo.crs import UTM_47N, UTM_48N, WGS84, utm_epsg
+from geo.crs import THAILAND_BOUNDS, UTM_47N, UTM_48N, WGS84, utm_epsg
 from geo.intake.areas import AreaIndex
 from geo.intake.labels import Labels
 from geo.intake.normalise import lookup
 
-#: Degrees that can be in Thailand, with a margin for the sea and border areas.
-LAT_RANGE = (5.0, 21.0)
-LON_RANGE = (97.0, 106.0)
+#: Degrees that can be in Thailand (``geo.crs.THAILAND_BOUNDS``).
+LAT_RANGE = (THAILAND_BOUNDS[1], THAILAND_BOUNDS[3])
+LON_RANGE = (THAILAND_BOUNDS[0], THAILAND_BOUNDS[2])
 #: UTM eastings and northings that cover Thailand in zones 47N and 48N.
 EASTING_RANGE = (100_000.0, 900_000.0)
 NORTHING_RANGE = (500_000.0, 2_400_000.0)

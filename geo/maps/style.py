@@ -12,8 +12,9 @@ import pandas as pd
 from branca.utilities import color_brewer
 
 from geo.errors import InvalidInputError
+from geo.vocab import Scheme
 
-SCHEMES = {
+SCHEMES: dict[Scheme, str] = {
     "quantiles": "Quantiles",
     "natural_breaks": "FisherJenks",  # Jenks' optimal breaks: the same every time
     "equal_interval": "EqualInterval",

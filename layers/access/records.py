@@ -16,9 +16,10 @@ from sqlalchemy.orm import aliased
 from geo.access import Scope
 from geo.errors import NotFoundError
 from geo.intake.personal import keyed_hash
+from geo.vocab import CODE_LENGTH
 from layers.access import scope as visible
-from layers.analysis.stats import latest_round
 from layers.store.models import AccessLog, AdminUnit, Household, Problem, ProblemCategory
+from layers.store.partitions import latest_round
 
 #: What an analyst sees of a household besides its pseudonym (no address, no position).
 PSEUDONYMISED_HOUSEHOLD = ("round", "subdistrict_code", "members", "urban")
@@ -171,8 +172,12 @@ def _problem_query(scope: Scope) -> Select[*tuple[Any, ...]]:
         )
         .join(ProblemCategory, ProblemCategory.code == Problem.category)
         .outerjoin(subdistrict, subdistrict.code == Problem.subdistrict_code)
-        .outerjoin(district, district.code == func.left(Problem.subdistrict_code, 4))
-        .outerjoin(province, province.code == func.left(Problem.subdistrict_code, 2))
+        .outerjoin(
+            district, district.code == func.left(Problem.subdistrict_code, CODE_LENGTH["district"])
+        )
+        .outerjoin(
+            province, province.code == func.left(Problem.subdistrict_code, CODE_LENGTH["province"])
+        )
         .where(visible.problems(scope))
     )
 

@@ -14,12 +14,12 @@ from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInputError
 from geo.overlay import ZONAL_STATS, sample_points, zonal
-from geo.vocab import CODE_LENGTH
-from layers.analysis.stats import area_above, latest_round, outlines_below, resolve_area
+from geo.vocab import CODE_LENGTH, ZONE_KINDS
+from layers.analysis.stats import area_above, outlines_below, resolve_area
 from layers.geography.geosocial import open_raster
+from layers.store.partitions import latest_round
 from layers.store.settings import Settings
 
-ZONE_KINDS = ("flood_zones", "drought_zones", "land_use")
 # The households of a round and area inside a zone of ``kinds``: found from the zones (a few
 # hundred parts, each through the households' spatial index), not by testing each household
 # against the zones; once (MATERIALIZED), not again in each parallel worker.

@@ -20,9 +20,9 @@ from geo.access import Scope
 from geo.density import Density, h3_resolution, hex_counts, kernel_density
 from geo.errors import InvalidInputError, NotFoundError
 from geo.hotspots import build_weights, hotspots, weights_from_frame, weights_to_frame
-from geo.vocab import SOLVED
+from geo.vocab import HOTSPOT_INDICATORS, SOLVED
 from layers.access import scope as scoped
-from layers.analysis.stats import latest_round, resolve_area, rollup
+from layers.analysis.stats import resolve_area, rollup
 from layers.geography.geosocial import raster_store, write_geotiff
 from layers.store.db import read_frame
 from layers.store.models import (
@@ -35,11 +35,11 @@ from layers.store.models import (
     Raster,
     SpatialWeights,
 )
+from layers.store.partitions import latest_round
 from layers.store.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INDICATORS = ("problems_per_1000", "affected_per_1000", "unsolved_pct")
 WEIGHTS_METHOD = "queen+nearest-for-islands"
 HOUSEHOLD_TYPES = {
     "household_id": pa.string(),
@@ -285,8 +285,10 @@ def run_hotspots(
 
     Units with no surveyed household have no rate and are left out (with their links).
     """
-    if indicator not in INDICATORS:
-        raise InvalidInputError(f"indicator: {indicator!r} is not one of {', '.join(INDICATORS)}")
+    if indicator not in HOTSPOT_INDICATORS:
+        raise InvalidInputError(
+            f"indicator: {indicator!r} is not one of {', '.join(HOTSPOT_INDICATORS)}"
+        )
     round_ = round_ or latest_round(conn)
     figures = pd.DataFrame(
         rollup(conn, area=area, level=level, round_=round_, dimension=dimension)

@@ -26,9 +26,10 @@ from sqlalchemy import (
 from geo.access import Scope
 from geo.errors import InvalidInputError, NotFoundError
 from geo.stats import summarise
-from geo.vocab import CODE_LENGTH, UNIT_LEVELS
+from geo.vocab import ADMIN_LEVELS, CODE_LENGTH, UNIT_LEVELS
 from layers.access import scope as scoped
 from layers.store.models import AdminUnit, Household, Problem, ProblemCategory, Rollup
+from layers.store.partitions import latest_round
 
 #: The widest area each live level may be asked for (it counts raw rows).
 LIVE_WITHIN = {
@@ -59,7 +60,7 @@ def resolve_area(conn: Connection, code: str | None) -> Area:
     """The area a roll-up is asked for; None or '' is the whole country."""
     if not code:
         return Area("", "country", "ประเทศไทย", "Thailand")
-    if not code.isdigit() or len(code) not in (2, 4, 6):
+    if not code.isdigit() or len(code) not in {CODE_LENGTH[level] for level in ADMIN_LEVELS}:
         raise InvalidInputError(
             f"area: {code!r} is not a province (2 digits), district (4) or subdistrict (6) code"
         )
@@ -98,18 +99,6 @@ def outlines_below(conn: Connection, area: str, level: str) -> gpd.GeoDataFrame:
         conn,
         geom_col="geom",
     )
-
-
-def latest_round(conn: Connection) -> int:
-    """The newest survey round that has households."""
-    found = conn.scalar(
-        select(func.max(Rollup.round)).where(
-            Rollup.code == "", Rollup.key == "households", Rollup.n > 0
-        )
-    )
-    if found is None:
-        raise NotFoundError("no survey has been imported yet", needs="survey")
-    return int(found)
 
 
 def rollup(

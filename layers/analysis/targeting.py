@@ -21,9 +21,11 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from geo.errors import InvalidInputError
 from geo.targeting import COMPONENTS, TargetingConfig, area_components, score
+from geo.vocab import SOLVED
 from layers.analysis.overlay import INSIDE_ZONES, zone_exposure
-from layers.analysis.stats import area_above, latest_round, outlines_below, resolve_area, rollup
+from layers.analysis.stats import area_above, outlines_below, resolve_area, rollup
 from layers.store.models import Household, Layer, ProblemCategory, TargetRun, TargetScore
+from layers.store.partitions import latest_round
 
 WATER_ZONES = ("flood_zones", "drought_zones")
 NAMES = ("name_th", "name_en", "households", "problems")
@@ -32,7 +34,7 @@ HOUSEHOLDS = f"""
 WITH {INSIDE_ZONES}
 SELECT h.household_id AS code, h.subdistrict_code, ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat,
     count(p.id) AS problems,
-    count(p.id) FILTER (WHERE p.status NOT IN ('solved_by_agency', 'solved_by_household'))
+    count(p.id) FILTER (WHERE p.status NOT IN {SOLVED})
         AS unsolved,
     coalesce(sum(coalesce((CAST(:severity AS jsonb) ->> p.category)::float, :default_severity))
         FILTER (WHERE p.id IS NOT NULL), 0) AS severity,

@@ -15,9 +15,9 @@ import pandas as pd
 import pyogrio
 
 from geo.errors import InvalidInputError
+from layers.store.files import GPKG_VERSION
 
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
-GPKG_VERSION = "1.2"
 #: Text a spreadsheet would run as a formula: =, +, @, a tab or return first, or - before
 #: something that is not a number.
 FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?![\d.]))")

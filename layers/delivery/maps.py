@@ -29,13 +29,15 @@ from geo.vocab import BELOW, MapKind
 from layers.analysis import runs as analysis
 from layers.analysis import stats, targeting
 from layers.analysis.public import FINE_LEVELS, public_rollup
-from layers.analysis.stats import latest_round, outlines_below, resolve_area
+from layers.analysis.stats import outlines_below, resolve_area
 from layers.geography import geosocial
 from layers.store.models import AdminUnit, HotspotRun, ProblemCategory, Raster
+from layers.store.partitions import latest_round
 from layers.store.settings import Settings
 
 INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
-WATER_KINDS = ("flood_zones", "drought_zones", "waterways", "water_sources")
+#: The water map's vector layers, from the bottom up.
+WATER_KINDS = tuple(k for k in kinds.WATER_ORDER if k != "households")
 #: The finest hexagons the public gets (about 5 km²).
 PUBLIC_H3 = 7
 
@@ -62,8 +64,12 @@ class MapQuery:
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> MapQuery:
-        """The query from a mapping that holds its fields by name (and maybe other entries)."""
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        """The query from a mapping that holds every one of its fields by name.
+
+        The interfaces pass their parameters (``locals()``), named as the fields are: a field
+        an interface does not give is a ``KeyError``, not a silent default.
+        """
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from geo.boundaries import (
     prepare,
 )
 from geo.errors import InvalidInputError
-from layers.geography.sources import attribution_for, file_checksum
+from layers.geography.sources import attribution_for
+from layers.store.files import file_checksum
 from layers.store.models import AdminUnit, BoundaryVersion
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".shp", ".gpkg")
@@ -299,7 +300,7 @@ def _report(result: LayerResult) -> dict[str, Any]:
 
 
 def hierarchy_issues(conn: Connection) -> list[HierarchyIssue]:
-    """Check the stored provinces, districts and subdistricts (see ``geo.check_hierarchy``)."""
+    """Check the stored provinces, districts and subdistricts (geo.boundaries.check_hierarchy)."""
     units = gpd.read_postgis(
         text(
             "SELECT code, level, parent_code, geom FROM admin_unit "

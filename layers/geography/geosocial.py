@@ -28,7 +28,7 @@ from sqlalchemy import Connection, func, insert, select, text, update
 from geo.errors import InvalidInputError, NotFoundError
 from geo.geosocial import GEOMETRY, check_features, guess_crs
 from geo.vocab import RASTER_KINDS
-from layers.geography.sources import file_checksum
+from layers.store.files import file_checksum
 from layers.store.models import ImportJob, Layer, LayerFeature, Raster
 from layers.store.settings import Settings
 from layers.survey.imports import Quarantined, write_quarantine

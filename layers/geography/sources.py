@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.errors import InvalidInputError, UnavailableError
+from layers.store.files import CHUNK
 
 log = logging.getLogger(__name__)
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -40,26 +40,6 @@ def read_manifest(directory: Path) -> list[Source]:
         return [Source(**entry) for entry in entries]
     except (OSError, tomllib.TOMLDecodeError, TypeError) as exc:
         raise InvalidInputError(f"{path}: cannot read the boundary manifest: {exc}") from exc
-
-
-def sha256_of(*paths: Path) -> str:
-    """Checksum of the files' bytes, in order (a shapefile is several files)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-
-
-def file_checksum(path: Path) -> str:
-    """sha256 of a data file; of all the parts of a shapefile."""
-    if path.suffix.lower() == ".shp":
-        return sha256_of(*[p for p in (path.with_suffix(s) for s in SHAPEFILE_PARTS) if p.exists()])
-    return sha256_of(path)
 
 
 def _pins(directory: Path) -> dict[str, str]:
@@ -124,8 +104,8 @@ def fetch(
             raise UnavailableError(
                 f"cannot download {source.name} from {source.url} ({exc}). Without a network, "
                 f"download it on another machine from {source.page or source.url}, copy the files "
-                "here and load them (GeoJSON, Shapefile, GeoPackage or the .zip itself)",
-                needs="boundaries",
+                "here (GeoJSON, Shapefile, GeoPackage or the .zip itself)",
+                needs="local_boundaries",
             ) from exc
         checksum = digest.hexdigest()
         expected = known_checksum(directory, source)

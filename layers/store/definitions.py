@@ -54,12 +54,20 @@ def stored(folder: Path = FOLDER) -> dict[str, str]:
     return {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.sql"))}
 
 
+def differences(conn: Connection, folder: Path = FOLDER) -> list[str]:
+    """The names whose definition in the database and file differ (or exist on one side only)."""
+    now, files = current(conn), stored(folder)
+    return sorted(name for name in now.keys() | files.keys() if now.get(name) != files.get(name))
+
+
 def write(conn: Connection, folder: Path = FOLDER) -> list[str]:
     """Rewrite the files from the database; the names of the files that changed."""
+    changed = differences(conn, folder)
     folder.mkdir(exist_ok=True)
-    now, before = current(conn), stored(folder)
-    for stale in before.keys() - now.keys():
-        (folder / f"{stale}.sql").unlink()
-    for name, body in now.items():
-        (folder / f"{name}.sql").write_text(body, encoding="utf-8")
-    return sorted(name for name in now.keys() | before.keys() if now.get(name) != before.get(name))
+    now = current(conn)
+    for name in changed:
+        if name in now:
+            (folder / f"{name}.sql").write_text(now[name], encoding="utf-8")
+        else:
+            (folder / f"{name}.sql").unlink()
+    return changed

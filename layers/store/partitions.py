@@ -14,7 +14,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, func, select, text
+
+from geo.errors import NotFoundError
+from layers.store.models import Rollup
 
 log = logging.getLogger(__name__)
 DATA = ("household", "problem")
@@ -212,3 +215,15 @@ def finish(engine: Engine, loads: list[RoundLoad], conn: Connection) -> None:
         indexed - started,
         time.perf_counter() - indexed,
     )
+
+
+def latest_round(conn: Connection) -> int:
+    """The newest survey round that has households."""
+    found = conn.scalar(
+        select(func.max(Rollup.round)).where(
+            Rollup.code == "", Rollup.key == "households", Rollup.n > 0
+        )
+    )
+    if found is None:
+        raise NotFoundError("no survey has been imported yet", needs="survey")
+    return int(found)

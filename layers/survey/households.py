@@ -14,7 +14,7 @@ from geo.intake.areas import AreaIndex
 from geo.intake.labels import Labels
 from geo.intake.normalise import lookup
 from geo.intake.place import Placement
-from layers.store.models import PRECISIONS
+from geo.vocab import PRECISIONS
 from layers.store.partitions import partition
 from layers.survey.rounds import Rounds
 from layers.survey.sql import STORED, VILLAGES

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from geo.access import Scope
 from geo.errors import BamrungError, InvalidInputError
 from geo.intake.areas import AreaIndex
-from layers.geography.sources import file_checksum
+from layers.store.files import file_checksum
 from layers.store.keys import pii_key
 from layers.store.models import ImportJob, ProblemCategory
 from layers.store.partitions import attached_rounds

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from geo.access import scope_of
 from geo.errors import InvalidInputError, MissingColumnsError, UnsupportedFileError
 from geo.synth.survey import Synthetic
-from layers.analysis.stats import latest_round
+from layers.store.partitions import latest_round
 from layers.survey import imports
 from tests.factories import fingerprint, households, importer, problems, subset
 

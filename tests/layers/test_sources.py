@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from geo.errors import InvalidInputError, UnavailableError
-from layers.geography.sources import fetch, read_manifest, sha256_of
+from layers.geography.sources import fetch, read_manifest
+from layers.store.files import sha256_of
 from layers.store.settings import Settings
 from tests.factories import run
 
@@ -95,10 +96,13 @@ def test_offline_fetch_says_how_to_load_local_files(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     directory = manifest(tmp_path / "b", f"http://127.0.0.1:{closed_port}/cod.zip")
-    with pytest.raises(UnavailableError, match=r"copy the files here and load them") as refused:
+    with pytest.raises(UnavailableError, match=r"copy the files here \(") as refused:
         fetch(directory, timeout=5)
-    assert refused.value.needs == "boundaries"
+    assert refused.value.needs == "local_boundaries"
     assert not (directory / "cache" / "cod.zip").exists()
     # The command line says it with its own command.
     shell = run("boundaries", "fetch", BAMRUNG_BOUNDARIES_DIR=str(directory))
-    assert shell.returncode == 2 and "bamrung boundaries load PATH" in shell.stderr, shell.stderr
+    assert (
+        shell.returncode == 2
+        and "then load them with `bamrung boundaries load PATH...`" in shell.stderr
+    ), shell.stderr

@@ -22,7 +22,6 @@ from layers.store.models.geography import (
     Raster,
 )
 from layers.store.models.survey import (
-    PRECISIONS,
     Household,
     ImportJob,
     Problem,
@@ -31,7 +30,6 @@ from layers.store.models.survey import (
 )
 
 __all__ = [
-    "PRECISIONS",
     "AccessLog",
     "AdminUnit",
     "AdminUnitPart",

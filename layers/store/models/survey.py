@@ -47,9 +47,6 @@ class ProblemCategory(Base):
     sort_order: Mapped[int] = mapped_column(Integer)
 
 
-PRECISIONS = ("gps", "gps_corrected", "village", "subdistrict", "district")
-
-
 class ImportJob(Base):
     """One run of `bamrung import` (or an upload) over one file."""
 

@@ -15,8 +15,7 @@ import shapely
 
 from api.assets import VENDOR_DIR
 from geo.errors import InvalidInputError
-from geo.maps import assets as mapassets
-from geo.maps import kinds, prepare, style
+from geo.maps import assets, kinds, prepare, style
 from geo.maps.page import MapContext
 
 
@@ -130,18 +129,18 @@ def test_simplified_neighbours_still_share_their_borders() -> None:
 
 def test_every_asset_comes_from_the_vendored_copies_and_unknown_ones_are_refused() -> None:
     m = kinds.choropleth(grid(), context(), column="value", label="x")
-    page = mapassets.render(m, "/static/vendor")
-    assert all(link.startswith("/static/vendor/") for link in mapassets.links(page))
+    page = assets.render(m, "/static/vendor")
+    assert all(link.startswith("/static/vendor/") for link in assets.links(page))
     assert all((VENDOR_DIR / link.removeprefix("/static/vendor/")).is_file() for link in
-               mapassets.links(page))  # fmt: skip
-    inlined = mapassets.render(m, "vendor:", VENDOR_DIR)
-    assert mapassets.links(inlined) == [] and "leafletjs.com" in inlined
+               assets.links(page))  # fmt: skip
+    inlined = assets.render(m, "vendor:", VENDOR_DIR)
+    assert assets.links(inlined) == [] and "leafletjs.com" in inlined
     styles = "".join(re.findall(r"<style>(.*?)</style>", inlined, re.S))
     assert not re.search(r"url\((?!['\"]?(data:|#))", styles)  # every image copied in
     strange = kinds.choropleth(grid(), context(), column="value", label="x")
     strange.default_js = [("somewhere", "https://example.org/x.js")]
     with pytest.raises(RuntimeError, match="no vendored copy"):
-        mapassets.localise(strange, "/static/vendor")
+        assets.localise(strange, "/static/vendor")
 
 
 def test_the_vendored_packages_are_the_pinned_ones() -> None:
