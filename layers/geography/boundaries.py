@@ -35,6 +35,7 @@ from geo.boundaries import (
     prepare,
 )
 from geo.errors import InvalidInputError
+from geo.vocab import ADMIN_LEVELS
 from layers.geography.sources import attribution_for
 from layers.store.files import file_checksum
 from layers.store.models import AdminUnit, BoundaryVersion
@@ -304,10 +305,11 @@ def hierarchy_issues(conn: Connection) -> list[HierarchyIssue]:
     units = gpd.read_postgis(
         text(
             "SELECT code, level, parent_code, geom FROM admin_unit "
-            "WHERE level IN ('province', 'district', 'subdistrict') ORDER BY code"
+            "WHERE level = ANY(:levels) ORDER BY code"
         ),
         conn,
         geom_col="geom",
+        params={"levels": list(ADMIN_LEVELS)},
     )
     if units.crs is None:
         units = units.set_crs(4326)
