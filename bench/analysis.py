@@ -97,6 +97,8 @@ def build(engine: Engine, households: int) -> None:
             stop = min(start + CHUNK, households)
             params = {"round": ROUND, "start": start, "stop": stop, "n": n}
             with engine.begin() as conn:
+                # A chunk of a million households may outlast the API's statement timeout.
+                conn.execute(text("SET LOCAL statement_timeout = 0"))
                 conn.execute(text(HOUSEHOLDS), params)
                 conn.execute(text(PROBLEMS), params)
             bar.update(task, completed=stop)

@@ -1,0 +1,1 @@
+"""The rules of cases: how a problem is handed to the office with the authority, and followed."""
