@@ -24,11 +24,7 @@ from geo.vocab import ADMIN_LEVELS, CODE_LENGTH
 
 #: COD-AB numbers the levels: ``ADM1`` provinces, ``ADM2`` districts, ``ADM3`` subdistricts.
 LEVELS: dict[int, str] = dict(enumerate(ADMIN_LEVELS, start=1))
-PARENT_LEVEL: dict[str, str | None] = {
-    "province": None,
-    "district": "province",
-    "subdistrict": "district",
-}
+PARENT_LEVEL: dict[str, str | None] = dict(zip(ADMIN_LEVELS, (None, *ADMIN_LEVELS), strict=False))
 _PCODE = re.compile(r"^TH(\d+)$")
 UNIT_COLUMNS = ["code", "pcode", "level", "parent_code", "name_th", "name_en"]
 

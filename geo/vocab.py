@@ -1,9 +1,10 @@
 """The words every part of Bamrung shares, each defined once.
 
 Admin levels and the length of their codes, the five TPMAP dimensions, a problem's statuses,
-the map kinds. The ``Literal`` types serve the API's parameters and the taxonomy's schema; the
-tuples serve checks, SQL constraints and loops. This module imports nothing heavy, so that a
-command that only lists them starts at once.
+the kinds of Geo-social layer, zone, raster, hotspot indicator, classification scheme and map,
+a household's placement precisions and the label languages. The ``Literal`` types serve the
+API's parameters and the taxonomy's schema; the tuples serve checks, SQL constraints and loops.
+This module imports nothing heavy, so that a command that only lists them starts at once.
 """
 
 from __future__ import annotations
@@ -19,11 +20,7 @@ UNIT_LEVELS: tuple[UnitLevel, ...] = get_args(UnitLevel)
 #: Digits of a code at each level ('' is the country): a code's first digits are its parents'.
 CODE_LENGTH: dict[str, int] = {"country": 0, "province": 2, "district": 4, "subdistrict": 6}
 #: The level drawn or ranked below an area of each level, by default.
-BELOW: dict[str, AdminLevel] = {
-    "country": "province",
-    "province": "district",
-    "district": "subdistrict",
-}
+BELOW: dict[str, AdminLevel] = dict(zip(("country", *ADMIN_LEVELS), ADMIN_LEVELS, strict=False))
 
 Dimension = Literal["health", "living_conditions", "education", "income", "public_services"]
 #: The TPMAP dimensions of a problem.
@@ -67,11 +64,11 @@ RASTER_KINDS = (
 #: village's, its subdistrict's or its district's representative point.
 PRECISIONS = ("gps", "gps_corrected", "village", "subdistrict", "district")
 
-MapKind = Literal["choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households"]
 Lang = Literal["th", "en"]
 #: The languages of labels: Thai first, English by a switch.
 LANGS: tuple[Lang, ...] = get_args(Lang)
 
+MapKind = Literal["choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households"]
 #: The kinds of map Bamrung draws.
 MAP_KINDS: tuple[MapKind, ...] = get_args(MapKind)
 #: The kinds the public may see without a login (from suppressed figures).

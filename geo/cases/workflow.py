@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Literal, get_args
 
 from geo.errors import ForbiddenError, InvalidInputError
-from geo.vocab import Status
+from geo.vocab import SOLVED, Status
 
 State = Literal[
     "new",
@@ -54,8 +54,6 @@ REJECTION_REASONS = (
     "insufficient_information",
     "other",
 )
-#: How a resolved case was solved: the problem's status while the case is resolved or verified.
-RESOLUTIONS: tuple[Status, ...] = ("solved_by_agency", "solved_by_household")
 
 _OPEN: tuple[State, ...] = (
     "new",
@@ -137,7 +135,7 @@ def problem_status(state: State, resolution: Status | None = None) -> Status:
     state
         The case's state.
     resolution
-        How it was solved (one of ``RESOLUTIONS``), for a resolved or verified case.
+        How it was solved (one of ``SOLVED``), for a resolved or verified case.
 
     Raises
     ------
@@ -145,9 +143,9 @@ def problem_status(state: State, resolution: Status | None = None) -> Status:
         If a resolved or verified case has no resolution.
     """
     if state in ("resolved", "verified"):
-        if resolution not in RESOLUTIONS:
+        if resolution not in SOLVED:
             raise InvalidInputError(
-                f"resolution: one of {', '.join(RESOLUTIONS)} is needed for a {state} case",
+                f"resolution: one of {', '.join(SOLVED)} is needed for a {state} case",
                 field="resolution",
             )
         return resolution

@@ -54,17 +54,20 @@ def stored(folder: Path = FOLDER) -> dict[str, str]:
     return {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.sql"))}
 
 
+def _apart(now: dict[str, str], files: dict[str, str]) -> list[str]:
+    return sorted(name for name in now.keys() | files.keys() if now.get(name) != files.get(name))
+
+
 def differences(conn: Connection, folder: Path = FOLDER) -> list[str]:
     """The names whose definition in the database and file differ (or exist on one side only)."""
-    now, files = current(conn), stored(folder)
-    return sorted(name for name in now.keys() | files.keys() if now.get(name) != files.get(name))
+    return _apart(current(conn), stored(folder))
 
 
 def write(conn: Connection, folder: Path = FOLDER) -> list[str]:
     """Rewrite the files from the database; the names of the files that changed."""
-    changed = differences(conn, folder)
-    folder.mkdir(exist_ok=True)
     now = current(conn)
+    changed = _apart(now, stored(folder))
+    folder.mkdir(exist_ok=True)
     for name in changed:
         if name in now:
             (folder / f"{name}.sql").write_text(now[name], encoding="utf-8")
