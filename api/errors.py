@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 
@@ -14,11 +15,13 @@ from geo.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    StaleVersionError,
     TooLargeError,
     TooManyAttemptsError,
     UnauthorizedError,
     UnavailableError,
     UnsupportedFileError,
+    VersionRequiredError,
 )
 
 log = logging.getLogger(__name__)
@@ -49,9 +52,11 @@ STATUS: dict[type[BamrungError], int] = {
     UnauthorizedError: 401,
     ForbiddenError: 403,
     NotFoundError: 404,
+    StaleVersionError: 412,
     TooLargeError: 413,
     UnsupportedFileError: 415,
     InvalidInputError: 422,
+    VersionRequiredError: 428,
     TooManyAttemptsError: 429,
     UnavailableError: 503,
 }
@@ -69,6 +74,14 @@ def register_error_handlers(app: FastAPI) -> None:
         if status == 422:
             # The shape FastAPI documents for every 422, so clients parse one kind of error.
             detail = [{"loc": ["request"], "msg": str(exc), "type": "value_error"}]
+        if isinstance(exc, StaleVersionError):
+            # The current record, so the client can show it and retry with its ETag.
+            headers = {"ETag": f'"{exc.current["version"]}"'}
+            return JSONResponse(
+                {"detail": detail, "current": jsonable_encoder(exc.current)},
+                status_code=status,
+                headers=headers,
+            )
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     async def database_down(_request: Request, _exc: Exception) -> JSONResponse:

@@ -34,7 +34,7 @@ from layers.store.cluster import ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.partitions import ensure_round
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.survey import taxonomy
+from layers.cases import setup
 
 BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 NAME = "bamrung_bench_analysis"
@@ -146,7 +146,7 @@ def main() -> None:
     settings = Settings()
     url = ensure_database(database_url(settings), NAME)
     engine = make_engine(url, settings)
-    taxonomy.upgrade_and_sync(engine, settings.taxonomy_file)
+    setup.upgrade_and_sync(engine, settings.taxonomy_file, settings.agencies_file)
     with engine.begin() as conn:
         load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
         stored = conn.scalar(text("SELECT count(*) FROM household"))

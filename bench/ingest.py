@@ -28,7 +28,7 @@ from layers.geography.boundaries import load_boundaries
 from layers.store.cluster import drop_database, ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.survey import taxonomy
+from layers.cases import setup
 from layers.survey.synth import generate, write
 
 ROWS_PER_HOUSEHOLD = 3.15
@@ -39,7 +39,7 @@ BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 def prepare_database(server: str, name: str, settings: Settings) -> str:
     url = ensure_database(server, name)
     engine = make_engine(url, settings)
-    taxonomy.upgrade_and_sync(engine, settings.taxonomy_file)
+    setup.upgrade_and_sync(engine, settings.taxonomy_file, settings.agencies_file)
     with engine.begin() as conn:
         load_boundaries(conn, [BOUNDARIES], settings.boundaries_dir)
     engine.dispose()

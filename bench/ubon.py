@@ -17,7 +17,7 @@ from layers.store.cluster import ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.models import AdminUnit
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.survey import taxonomy
+from layers.cases import setup
 from layers.survey.importer import Importer
 from layers.survey.synth import generate, write
 
@@ -33,7 +33,7 @@ def ubon_database(
     url = ensure_database(database_url(Settings()), name)
     chosen = Settings(database_url=url, **settings)
     engine = make_engine(url, chosen)
-    taxonomy.upgrade_and_sync(engine, chosen.taxonomy_file)
+    setup.upgrade_and_sync(engine, chosen.taxonomy_file, chosen.agencies_file)
     with engine.begin() as conn:
         if rebuild:
             conn.exec_driver_sql("TRUNCATE household, problem, quarantine, import_job CASCADE")

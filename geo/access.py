@@ -43,21 +43,34 @@ PERMISSIONS = (
     "imports:read",
     "imports:write",
     "users:admin",
+    "cases:read",
+    "cases:act",
+    "cases:refer",
+    "cases:admin",
 )
-_CASEWORK = {"households:read", "problems:read", "households:export", "analysis:read"}
+_CASEWORK = {
+    "households:read",
+    "problems:read",
+    "households:export",
+    "analysis:read",
+    "cases:read",
+    "cases:act",
+}
 _GRANTED = {
-    "citizen": {"households:read", "problems:read", "households:export"},
+    "citizen": {"households:read", "problems:read", "households:export", "cases:read", "cases:act"},
     "community_leader": _CASEWORK,
-    "officer": _CASEWORK | {"analysis:area", "analysis:run", "imports:read", "imports:write"},
-    "governor": _CASEWORK | {"analysis:area", "analysis:run", "imports:read"},
+    "officer": _CASEWORK
+    | {"analysis:area", "analysis:run", "imports:read", "imports:write", "cases:refer"},
+    "governor": _CASEWORK | {"analysis:area", "analysis:run", "imports:read", "cases:refer"},
     "agency_officer": _CASEWORK,
-    "reviewer": {"households:read", "problems:read", "analysis:read"},
+    "reviewer": {"households:read", "problems:read", "analysis:read", "cases:read", "cases:act"},
     "analyst": {
         "households:read",
         "problems:read",
         "analysis:read",
         "analysis:area",
         "analysis:run",
+        "cases:read",
     },
     "admin": set(PERMISSIONS),
 }
@@ -82,7 +95,7 @@ class Scope:
     ``area`` is a code prefix ('' for the whole country). ``categories`` limits problems (None:
     all). ``escalated`` limits problems to those outside the ministry's mandate. ``household``
     and ``community`` pin a citizen or a community leader. ``pseudonymised`` hides identities
-    and exact addresses.
+    and exact addresses. ``office``: the office an agency officer answers cases for.
     """
 
     role: str
@@ -92,6 +105,7 @@ class Scope:
     household: str | None = None
     community: str | None = None
     pseudonymised: bool = False
+    office: str | None = None
 
     @property
     def narrow(self) -> bool:
@@ -156,6 +170,7 @@ def scope_of(
     categories: list[str] | None = None,
     household: str | None = None,
     community: str | None = None,
+    office: str | None = None,
 ) -> Scope:
     """The scope a user's role and assignment give, checked for consistency."""
     if role not in ROLES:
@@ -187,4 +202,5 @@ def scope_of(
         household=household if role == "citizen" else None,
         community=community if role == "community_leader" else None,
         pseudonymised=role == "analyst",
+        office=office if role == "agency_officer" else None,
     )

@@ -67,3 +67,15 @@ class MissingColumnsError(InvalidInputError):
         super().__init__(message)
         self.missing = missing
         self.round_missing = "round" in missing
+
+
+class VersionRequiredError(BamrungError):
+    """A change to a versioned record did not say which version it was made against."""
+
+
+class StaleVersionError(BamrungError):
+    """A change was made against an older version than the record's; ``current`` is the record."""
+
+    def __init__(self, message: str, current: dict[str, object]) -> None:
+        super().__init__(message)
+        self.current = current

@@ -29,7 +29,7 @@ from layers.store.cluster import (
 )
 from layers.store.db import make_engine
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.survey import taxonomy
+from layers.cases import setup
 from layers.survey.importer import Importer
 from layers.survey.synth import generate, write
 from tests.factories import (
@@ -83,7 +83,7 @@ def new_database(server_url: str) -> Iterator[Callable[[], str]]:
         url = ensure_database(server_url, name)
         made.append(name)
         engine = make_engine(url, Settings(database_url=url))
-        taxonomy.upgrade_and_sync(engine, Settings().taxonomy_file)
+        setup.upgrade_and_sync(engine, Settings().taxonomy_file, Settings().agencies_file)
         engine.dispose()
         return url
 

@@ -7,7 +7,7 @@
 - The capability packages of ``layers`` import each other in one direction only (``LAYERS``):
   ``access`` (who sees what) under ``survey`` (the intake machinery, surveys and their jobs)
   under ``geography`` (boundaries and Geo-social layers, brought in with that machinery) under
-  ``analysis`` under ``delivery``.
+  ``analysis`` under ``cases`` (hand-off to agencies) under ``delivery``.
 - No module imports another package's private (``_name``) helpers.
 - Routers never import routers; the command line never imports routers.
 """
@@ -72,7 +72,7 @@ def test_the_store_builds_on_geo_only() -> None:
 
 
 #: The packages of ``layers``, each importing only those before it.
-LAYERS = ("store", "access", "survey", "geography", "analysis", "delivery")
+LAYERS = ("store", "access", "survey", "geography", "analysis", "cases", "delivery")
 
 
 def test_the_capabilities_of_layers_import_one_way() -> None:

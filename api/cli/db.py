@@ -88,18 +88,19 @@ def _print_status(status: dict[str, object], as_json: bool) -> None:
 
 @db_app.command("migrate")
 def db_migrate() -> None:
-    """Apply the Alembic migrations and sync the problem taxonomy from its file."""
+    """Apply the Alembic migrations; sync the problem taxonomy and the agencies from their files."""
     from layers.store import migrate
-    from layers.survey import taxonomy
+    from layers.cases import setup
 
     settings = Settings()
     with errors():
         database = engine(settings)
-        counts = taxonomy.upgrade_and_sync(database, settings.taxonomy_file)
+        counts = setup.upgrade_and_sync(database, settings.taxonomy_file, settings.agencies_file)
     out.print(
         f"schema at revision {migrate.current(database)}; taxonomy: {counts['categories']} "
         f"categories ({counts['added']} added, {counts['removed']} removed) "
-        f"from {settings.taxonomy_file}"
+        f"from {settings.taxonomy_file}; {counts['agencies']} agencies, {counts['offices']:,} "
+        f"offices and {counts['routes']:,} routes from {settings.agencies_file}"
     )
 
 

@@ -29,6 +29,9 @@ def add(
     ] = None,
     household: Annotated[str | None, typer.Option(help="citizen: their household id")] = None,
     community: Annotated[str | None, typer.Option(help="community_leader: the community")] = None,
+    office: Annotated[
+        str | None, typer.Option(help="agency_officer: the office whose cases it answers")
+    ] = None,
     password: Annotated[
         str | None, typer.Option(help="password (asked for when omitted; '' for token-only)")
     ] = None,
@@ -45,6 +48,7 @@ def add(
             categories=categories,
             household=household,
             community=community,
+            office=office,
             password=password or None,
         )
     out.print(f"user {user.name}: {user.role}, area {user.scope.area or 'Thailand'}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Container
+from functools import lru_cache
 
 import holidays
 
 
+@lru_cache(maxsize=64)
 def thai_holidays(*years: int) -> holidays.HolidayBase:
     """Thailand's public holidays of ``years``, as the ``holidays`` package knows them."""
     return holidays.country_holidays("TH", years=years)
@@ -61,3 +63,21 @@ def working_days_between(
         is_working_day(start + dt.timedelta(days=n), closed)
         for n in range(1, (end - start).days + 1)
     )
+
+
+#: The ladder an overdue case climbs, one step per missed period: where it is shown, by level.
+LADDER = ("office", "district_centre", "province_centre", "national")
+
+
+def escalation_level(
+    due: dt.date, today: dt.date, period: int, closed: Container[dt.date] | None = None
+) -> int:
+    """How far up ``LADDER`` a case whose deadline was ``due`` has climbed by ``today``.
+
+    Missing the deadline is the first step (the district centre); each further ``period``
+    working days missed is one more, up to the national reviewers.
+    """
+    late = working_days_between(due, today, closed)
+    if late == 0:
+        return 0
+    return min(len(LADDER) - 1, 1 + (late - 1) // max(period, 1))

@@ -87,7 +87,7 @@ TRANSITIONS: Mapping[tuple[State, Action], State] = {
 
 #: The roles that may take each action (``system``: the platform's own jobs).
 ROLES: Mapping[Action, frozenset[str]] = {
-    "route": frozenset({"officer", "admin", "system"}),
+    "route": frozenset({"officer", "governor", "admin", "system"}),
     "acknowledge": frozenset({"agency_officer", "officer", "admin"}),
     "progress": frozenset({"agency_officer", "officer", "admin"}),
     "resolve": frozenset({"agency_officer", "officer", "admin"}),

@@ -1,18 +1,25 @@
 """The one filter that keeps every query inside a user's scope.
 
-``households(scope)``, ``problems(scope)`` and ``quarantined(scope, user)`` are SQL conditions
-on ``household``, ``problem`` and ``quarantine``; every repository function that reads personal
-records uses them.
+``households(scope)``, ``problems(scope)``, ``cases(scope)`` and ``quarantined(scope, user)``
+are SQL conditions on ``household``, ``problem``, ``problem_case`` and ``quarantine``; every
+repository function that reads or writes personal records uses them.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from geo.access import Scope
-from layers.store.models import Household, ImportJob, Problem, ProblemCategory, QuarantinedRow
+from layers.store.models import (
+    Case,
+    Household,
+    ImportJob,
+    Problem,
+    ProblemCategory,
+    QuarantinedRow,
+)
 
 
 def problems(scope: Scope) -> ColumnElement[bool]:
@@ -83,3 +90,32 @@ def quarantined(scope: Scope, user: str) -> ColumnElement[bool]:
         QuarantinedRow.subdistrict_code.startswith(scope.area, autoescape=True),
         QuarantinedRow.import_job_id.in_(uploaded.scalar_subquery()),
     )
+
+
+def cases(scope: Scope) -> ColumnElement[bool]:
+    """The cases ``scope`` may see, and act on as far as its role allows.
+
+    An agency officer those of its office; a reviewer the escalated ones (outside the
+    ministry's mandate, or climbed to the national level); the others by area, household and
+    community, as for problems.
+    """
+    if scope.role == "agency_officer":
+        return Case.office == scope.office if scope.office else false()
+    conditions: list[ColumnElement[bool]] = []
+    if scope.area:
+        conditions.append(Case.subdistrict_code.startswith(scope.area, autoescape=True))
+    if scope.escalated:
+        conditions.append(or_(Case.escalated, Case.level >= 3))
+    if scope.household is not None:
+        conditions.append(Case.household_id == scope.household)
+    if scope.community is not None:
+        conditions.append(
+            exists()
+            .where(
+                Household.household_id == Case.household_id,
+                Household.round == Case.round,
+                Household.community == scope.community,
+            )
+            .correlate(Case)
+        )
+    return and_(true(), *conditions)

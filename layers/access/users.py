@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from geo.access import Scope, scope_of
 from geo.errors import InvalidInputError, NotFoundError
-from layers.store.models import ApiToken, AppUser, LoginFailure
+from layers.store.models import ApiToken, AppUser, LoginFailure, Office, Route
 
 TOKEN_PREFIX = "bmr_"
 _hasher = PasswordHasher()
@@ -35,6 +35,7 @@ def _user(row: Any) -> User:
         categories=row.categories,
         household=row.household_id,
         community=row.community,
+        office=row.office,
     )
     return User(row.name, row.role, scope)
 
@@ -48,10 +49,33 @@ def add_user(
     categories: list[str] | None = None,
     household: str | None = None,
     community: str | None = None,
+    office: str | None = None,
     password: str | None = None,
 ) -> User:
-    """Create a user; the role's scope is checked first."""
-    scope = scope_of(role, area, categories=categories, household=household, community=community)
+    """Create a user; the role's scope is checked first.
+
+    An agency officer given an office answers that office's cases; its area and categories, when
+    not given, are the office's (its province or district, and the categories routed to it).
+    """
+    if office is not None:
+        if role != "agency_officer":
+            raise InvalidInputError("office: only an agency_officer has an office", field="office")
+        areas = conn.scalar(select(Office.areas).where(Office.code == office))
+        if areas is None:
+            raise InvalidInputError(f"office: {office!r} is not an office", field="office")
+        if area is None and len(areas) == 1 and areas[0]:
+            area = areas[0]
+        if not categories:
+            routed = select(Route.category).where(Route.office == office).distinct()
+            categories = sorted(conn.scalars(routed)) or None
+    scope = scope_of(
+        role,
+        area,
+        categories=categories,
+        household=household,
+        community=community,
+        office=office,
+    )
     if conn.scalar(select(AppUser.id).where(AppUser.name == name)) is not None:
         raise InvalidInputError(f"a user named {name!r} exists already")
     if password is not None and len(password) < 10:
@@ -64,6 +88,7 @@ def add_user(
             categories=sorted(scope.categories) if scope.categories else None,
             household_id=scope.household,
             community=scope.community,
+            office=scope.office,
             password_hash=_hasher.hash(password) if password else None,
         )
     )
@@ -81,6 +106,7 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
             "categories": r.categories,
             "household_id": r.household_id,
             "community": r.community,
+            "office": r.office,
             "disabled": r.disabled,
             "tokens": conn.scalar(
                 select(func.count()).where(ApiToken.user_id == r.id, ApiToken.revoked_at.is_(None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -49,6 +50,13 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "data" / "taxonomy.yaml",
         description=(
             "The problem taxonomy (YAML) that `bamrung db migrate` syncs into the database."
+        ),
+    )
+    agencies_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "agencies.yaml",
+        description=(
+            "Agencies, their offices, the routing of categories to offices and the case "
+            "deadlines (YAML), synced by `bamrung db migrate`."
         ),
     )
     targeting_file: Path = Field(
@@ -156,6 +164,34 @@ class Settings(BaseSettings):
             "The key of the keyed hash replacing national ID numbers and pseudonymising "
             "household ids; unset, one is generated once in `BAMRUNG_HOME/pii.key`."
         ),
+    )
+    clock: datetime | None = Field(
+        default=None,
+        description=(
+            "The time cases are handled at (ISO 8601, e.g. `2027-03-01T09:00+07:00`): deadlines, "
+            "escalation and history follow it instead of the real clock. For tests and "
+            "demonstrations; unset in production."
+        ),
+    )
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "The shared secret of each office with a webhook, as JSON "
+            '(`{"dol-34": "..."}`): deliveries are signed with it (HMAC-SHA256).'
+        ),
+    )
+    webhook_attempts: int = Field(
+        default=6,
+        ge=1,
+        description="Delivery attempts of one message before it is parked as a dead letter.",
+    )
+    webhook_backoff_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The wait after the first failed delivery; it doubles after each failure.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long a webhook receiver has to answer, in seconds."
     )
     workers: int | None = Field(
         default=None,

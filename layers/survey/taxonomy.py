@@ -6,13 +6,12 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError
 from geo.vocab import Dimension
-from layers.store import migrate
 from layers.store.models import ProblemCategory
 
 
@@ -21,6 +20,7 @@ class Agency(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$", description="in data/agencies.yaml")
     name_en: str
     name_th: str
 
@@ -110,11 +110,3 @@ def sync_taxonomy(session: Session, categories: list[Category]) -> dict[str, int
         "added": len(set(codes) - before),
         "removed": removed,
     }
-
-
-def upgrade_and_sync(engine: Engine, taxonomy_file: Path) -> dict[str, int]:
-    """Bring the schema to the newest revision, then make the taxonomy table match its file."""
-    categories = read_taxonomy(taxonomy_file)
-    migrate.upgrade(engine)
-    with Session(engine) as session, session.begin():
-        return sync_taxonomy(session, categories)

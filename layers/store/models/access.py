@@ -34,6 +34,8 @@ class AppUser(Base):
     categories: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     household_id: Mapped[str | None] = mapped_column(Text)
     community: Mapped[str | None] = mapped_column(Text)
+    office: Mapped[str | None] = mapped_column(String(48))
+    """An agency officer's office: the cases it answers for."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

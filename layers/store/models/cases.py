@@ -1,0 +1,163 @@
+"""Case hand-off: agencies, offices, routing rules, deadlines, cases, their history and outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from layers.store.models.base import Base
+
+
+class Agency(Base):
+    """A government agency that holds the authority over some problems."""
+
+    __tablename__ = "agency"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    ministry: Mapped[str] = mapped_column(Text)
+    district_team: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Its district offices are the district teams: rejected cases fall back to them."""
+
+
+class Office(Base):
+    """One office of an agency and the area it covers (its codes; [''] is the nation)."""
+
+    __tablename__ = "office"
+
+    code: Mapped[str] = mapped_column(String(48), primary_key=True)
+    agency: Mapped[str] = mapped_column(ForeignKey("agency.code", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(16), doc="nation, province, district or districts")
+    areas: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326), nullable=True)
+    """Where it is, when the file says; else maps use a point of its first area."""
+    channel: Mapped[str] = mapped_column(String(16), default="none")
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+
+
+class Route(Base):
+    """Problems of ``category`` whose subdistrict code starts with ``area`` go to ``office``."""
+
+    __tablename__ = "route"
+
+    category: Mapped[str] = mapped_column(
+        ForeignKey("problem_category.code", ondelete="CASCADE"), primary_key=True
+    )
+    area: Mapped[str] = mapped_column(String(6, collation="C"), primary_key=True)
+    office: Mapped[str] = mapped_column(
+        ForeignKey("office.code", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Deadline(Base):
+    """Working days to acknowledge and to resolve ('' category or agency: any)."""
+
+    __tablename__ = "case_deadline"
+
+    category: Mapped[str] = mapped_column(String(48), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(32), primary_key=True)
+    acknowledge_days: Mapped[int] = mapped_column(Integer)
+    resolve_days: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    """The hand-off of one problem to one office at a time, until it is solved."""
+
+    __tablename__ = "problem_case"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["household_id", "round", "category"],
+            ["problem.household_id", "problem.round", "problem.category"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        UniqueConstraint("household_id", "round", "category", name="uq_problem_case_problem"),
+        Index("ix_problem_case_office", "office", "state"),
+        Index("ix_problem_case_area", "subdistrict_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    household_id: Mapped[str] = mapped_column(Text(collation="C"))
+    round: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(48))
+    subdistrict_code: Mapped[str] = mapped_column(String(6, collation="C"))
+    office: Mapped[str] = mapped_column(ForeignKey("office.code"))
+    state: Mapped[str] = mapped_column(String(16))
+    resolution: Mapped[str | None] = mapped_column(String(24))
+    escalated: Mapped[bool] = mapped_column(Boolean, doc="outside the ministry's mandate")
+    level: Mapped[int] = mapped_column(SmallInteger, default=0, doc="steps up the ladder")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    opened_on: Mapped[date] = mapped_column(Date)
+    acknowledge_by: Mapped[date | None] = mapped_column(Date)
+    resolve_by: Mapped[date | None] = mapped_column(Date)
+    expected_on: Mapped[date | None] = mapped_column(Date, doc="the office's own date")
+    acknowledged_on: Mapped[date | None] = mapped_column(Date)
+    resolved_on: Mapped[date | None] = mapped_column(Date)
+    last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseEvent(Base):
+    """One step of a case's history; the table is append-only (triggers refuse changes)."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), doc="by the platform's clock")
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(24))
+    office: Mapped[str | None] = mapped_column(String(48))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    request_id: Mapped[str | None] = mapped_column(Text)
+
+
+class Outbox(Base):
+    """A message to an office, written with the change it reports; the worker delivers it."""
+
+    __tablename__ = "case_outbox"
+    __table_args__ = (Index("ix_case_outbox_due", "state", "next_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, unique=True, doc="the idempotency key receivers see")
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    office: Mapped[str] = mapped_column(String(48))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
