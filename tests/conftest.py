@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from geo.synth.survey import Synthetic
+from layers.cases import setup
 from layers.geography.geosocial import import_layer, import_raster
 from layers.geography.synth import generate_water, write_water
 from layers.store.cluster import (
@@ -29,7 +30,6 @@ from layers.store.cluster import (
 )
 from layers.store.db import make_engine
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.cases import setup
 from layers.survey.importer import Importer
 from layers.survey.synth import generate, write
 from tests.factories import (
@@ -228,5 +228,39 @@ def analysis_settings(
 def analysis_engine(analysis_settings: Settings) -> Iterator[Engine]:
     assert analysis_settings.database_url is not None
     engine = engine_for(analysis_settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def cases_url(
+    new_database: Callable[[], str], shared_boundaries: Path, synthetic: tuple[Synthetic, Path]
+) -> str:
+    """A database with the boundaries and the synthetic Ubon survey, for case hand-off."""
+    url = with_boundaries(new_database, shared_boundaries)
+    engine = engine_for(url)
+    Importer(engine, Settings(database_url=url)).run(synthetic[1])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE problem_before AS SELECT id, category, status, updated_on, resolved_on "
+            "FROM problem"
+        )
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def cases_engine(cases_url: str) -> Iterator[Engine]:
+    """The cases database with no case: problems as imported (history stays: it is append-only)."""
+    engine = engine_for(cases_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM case_outbox")
+        conn.exec_driver_sql("DELETE FROM problem_case")
+        conn.exec_driver_sql(
+            "UPDATE problem p SET category = b.category, status = b.status, "
+            "updated_on = b.updated_on, resolved_on = b.resolved_on FROM problem_before b "
+            "WHERE p.id = b.id AND (p.category, p.status, p.updated_on, p.resolved_on) "
+            "IS DISTINCT FROM (b.category, b.status, b.updated_on, b.resolved_on)"
+        )
     yield engine
     engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, any_, literal, select, update
 
 from geo.cases.routing import Routes, Rule
 from geo.cases.workflow import REJECTION_REASONS, SOLVED, Action, State, next_state
@@ -154,7 +154,7 @@ def district_team(conn: Connection, subdistrict: str) -> str:
         select(Office.code)
         .join(Agency, Agency.code == Office.agency)
         .where(Agency.district_team, Office.level == "district")
-        .where(Office.areas.any(subdistrict[:4]))
+        .where(literal(subdistrict[:4]) == any_(Office.areas))
     )
     if found is None:
         raise NotFoundError(f"no district team office covers {subdistrict[:4]}")

@@ -170,7 +170,7 @@ def refer(
     for done, prefix in enumerate(batches, start=1):
         with engine.begin() as conn:
             picked = _pick(conn, actor, prefix, round_, categories, dimension, household)
-            counts = dict(conn.execute(text(COUNT)).tuples().all())
+            counts = {office: n for office, n in conn.execute(text(COUNT))}
             result.unrouted += picked - sum(counts.values())
             if dry_run:
                 result.offices.update(counts)
@@ -257,12 +257,12 @@ def _pick(
         .join(ProblemCategory, ProblemCategory.code == Problem.category)
         .where(and_(*conditions))
     )
-    result = conn.execute(
+    conn.execute(
         insert(REFER_PICK).from_select(
             ["household_id", "round", "category", "subdistrict_code", "escalated"], chosen
         )
     )
-    return int(result.rowcount or 0)
+    return int(conn.scalar(text("SELECT count(*) FROM refer_pick")) or 0)
 
 
 def _dues(conn: Connection, today: dt.date) -> dict[str, list[object]]:

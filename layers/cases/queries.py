@@ -1,0 +1,301 @@
+"""Reading cases through the scope filter: queues, one case with its history, and figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+)
+
+from geo.cases.deadlines import LADDER, working_days_between
+from geo.errors import InvalidInputError, NotFoundError
+from geo.intake.personal import keyed_hash
+from layers.access.scope import cases as in_scope
+from layers.store.models import Case, CaseEvent, Household, Office, ProblemCategory
+
+#: The states in which a case waits on its office.
+WAITING = ("referred", "acknowledged", "in_progress")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a queue asks for (None: anything)."""
+
+    office: str | None = None
+    state: str | None = None
+    overdue: bool | None = None
+    area: str | None = None
+    category: str | None = None
+    dimension: str | None = None
+    escalated: bool | None = None
+    level: int | None = None
+
+
+def overdue(today: dt.date) -> ColumnElement[bool]:
+    """Cases past the deadline of the step they wait on (to acknowledge, or to resolve)."""
+    return or_(
+        and_(Case.state == "referred", Case.acknowledge_by < today),
+        and_(Case.state.in_(WAITING), Case.resolve_by < today),
+    )
+
+
+def _columns(today: dt.date) -> Select[Any]:
+    return select(
+        Case.id,
+        Case.household_id,
+        Case.round,
+        Case.category,
+        ProblemCategory.dimension,
+        Case.subdistrict_code,
+        func.left(Case.subdistrict_code, 4).label("district_code"),
+        func.left(Case.subdistrict_code, 2).label("province_code"),
+        Case.office,
+        Office.name_th.label("office_th"),
+        Office.name_en.label("office_en"),
+        Office.agency,
+        Case.state,
+        Case.resolution,
+        Case.escalated,
+        Case.level,
+        Case.version,
+        Case.opened_on,
+        Case.acknowledge_by,
+        Case.resolve_by,
+        Case.expected_on,
+        Case.acknowledged_on,
+        Case.resolved_on,
+        Case.last_event_at,
+        overdue(today).label("overdue"),
+    ).select_from(
+        Case.__table__.join(ProblemCategory, ProblemCategory.code == Case.category).join(
+            Office, Office.code == Case.office
+        )
+    )
+
+
+def _filtered(query: Select[Any], given: CaseFilter, today: dt.date) -> Select[Any]:
+    if given.office is not None:
+        query = query.where(Case.office == given.office)
+    if given.state is not None:
+        query = query.where(Case.state == given.state)
+    if given.overdue is not None:
+        query = query.where(overdue(today) if given.overdue else ~overdue(today))
+    if given.area:
+        query = query.where(Case.subdistrict_code.startswith(given.area, autoescape=True))
+    if given.category is not None:
+        query = query.where(Case.category == given.category)
+    if given.dimension is not None:
+        query = query.where(ProblemCategory.dimension == given.dimension)
+    if given.escalated is not None:
+        escalated = or_(Case.escalated, Case.level > 0)
+        query = query.where(escalated if given.escalated else ~escalated)
+    if given.level is not None:
+        query = query.where(Case.level >= given.level)
+    return query
+
+
+def view(rows: list[dict[str, Any]], pseudonymised: bool, key: bytes) -> list[dict[str, Any]]:
+    """Rows as answered: the ladder's step by name; the household as a pseudonym if asked."""
+    for row in rows:
+        row["ladder"] = LADDER[row["level"]]
+    if pseudonymised and rows:
+        refs = keyed_hash(pd.Series([r["household_id"] for r in rows]), key)
+        for row, ref in zip(rows, refs, strict=True):
+            del row["household_id"]
+            row["household_ref"] = ref
+    return rows
+
+
+def list_cases(
+    conn: Connection,
+    scope: Any,
+    given: CaseFilter,
+    *,
+    today: dt.date,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the cases the scope may see, overdue first, then the oldest deadline first."""
+    if given.area and scope.overlap(given.area) is None:
+        raise NotFoundError(f"no area with code {given.area!r}")
+    query = _filtered(_columns(today).where(in_scope(scope)), given, today)
+    total = conn.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = conn.execute(
+        query.order_by(
+            overdue(today).desc(),
+            case((Case.state == "referred", Case.acknowledge_by), else_=Case.resolve_by).asc(),
+            Case.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [dict(r) for r in rows], int(total or 0)
+
+
+def get_case(conn: Connection, scope: Any, case_id: int, *, today: dt.date) -> dict[str, Any]:
+    """One case the scope may see, with its history in order.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such case in the scope.
+    """
+    found = (
+        conn.execute(_columns(today).where(Case.id == case_id, in_scope(scope))).mappings().first()
+    )
+    if found is None:
+        raise NotFoundError(f"no case {case_id}")
+    history = conn.execute(
+        select(
+            CaseEvent.id,
+            CaseEvent.at,
+            CaseEvent.action,
+            CaseEvent.actor,
+            CaseEvent.role,
+            CaseEvent.office,
+            CaseEvent.from_state,
+            CaseEvent.to_state,
+            CaseEvent.note,
+            CaseEvent.details,
+            CaseEvent.request_id,
+        )
+        .where(CaseEvent.case_id == case_id)
+        .order_by(CaseEvent.id)
+    ).mappings()
+    return {**found, "history": [dict(e) for e in history]}
+
+
+def case_points(conn: Connection, scope: Any, given: CaseFilter, *, today: dt.date) -> Select[Any]:
+    """The query of cases with their household's point, for maps and GeoJSON."""
+    return _filtered(
+        _columns(today)
+        .add_columns(Household.geom)
+        .join(
+            Household,
+            and_(Household.household_id == Case.household_id, Household.round == Case.round),
+        )
+        .where(in_scope(scope)),
+        given,
+        today,
+    )
+
+
+KPI_GROUPS = ("office", "agency", "area")
+
+
+def kpis(
+    conn: Connection,
+    scope: Any,
+    *,
+    by: str,
+    level: str = "province",
+    today: dt.date,
+    given: CaseFilter | None = None,
+) -> list[dict[str, Any]]:
+    """Figures of the cases the scope may see, by office, agency or area.
+
+    Received; acknowledged, and on time (%); median working days to acknowledge and to resolve;
+    overdue now; rejected and re-routed; solved by the agency and by the household — never one
+    lumped "% solved". Working days are counted in Python from the dates (``holidays``).
+    """
+    if by not in KPI_GROUPS:
+        raise InvalidInputError(f"by: one of {', '.join(KPI_GROUPS)}", field="by")
+    lengths = {"province": 2, "district": 4, "subdistrict": 6}
+    if by == "area" and level not in lengths:
+        raise InvalidInputError(f"level: one of {', '.join(lengths)}", field="level")
+    group = {
+        "office": Case.office,
+        "agency": Office.agency,
+        "area": func.left(Case.subdistrict_code, lengths.get(level, 2)),
+    }[by]
+    rejected = (
+        select(CaseEvent.case_id).where(CaseEvent.action == "reject").distinct().scalar_subquery()
+    )
+    rerouted = (
+        select(CaseEvent.case_id)
+        .where(CaseEvent.action == "route", CaseEvent.from_state != "new")
+        .distinct()
+        .scalar_subquery()
+    )
+    query = _filtered(
+        select(
+            group.label("key"),
+            Case.id,
+            Case.opened_on,
+            Case.acknowledged_on,
+            Case.acknowledge_by,
+            Case.resolved_on,
+            Case.resolution,
+            overdue(today).label("overdue"),
+            Case.id.in_(rejected).label("rejected"),
+            Case.id.in_(rerouted).label("rerouted"),
+        )
+        .select_from(
+            Case.__table__.join(Office, Office.code == Case.office).join(
+                ProblemCategory, ProblemCategory.code == Case.category
+            )
+        )
+        .where(in_scope(scope)),
+        given or CaseFilter(),
+        today,
+    )
+    frame = pd.DataFrame(conn.execute(query).mappings().all())
+    if frame.empty:
+        return []
+    return _figures(frame)
+
+
+def _figures(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    def days(start: Any, end: Any) -> float | None:
+        if start is None or end is None or pd.isna(start) or pd.isna(end):
+            return None
+        return float(working_days_between(start, end))
+
+    frame["to_acknowledge"] = [
+        days(s, e) for s, e in zip(frame.opened_on, frame.acknowledged_on, strict=True)
+    ]
+    frame["to_resolve"] = [
+        days(s, e) for s, e in zip(frame.opened_on, frame.resolved_on, strict=True)
+    ]
+    frame["on_time"] = [
+        a is not None and not pd.isna(a) and a <= due
+        for a, due in zip(frame.acknowledged_on, frame.acknowledge_by, strict=True)
+    ]
+    out = []
+    for key, group in frame.groupby("key", sort=True):
+        acknowledged = int(group.acknowledged_on.notna().sum())
+        out.append(
+            {
+                "key": key,
+                "received": len(group),
+                "acknowledged": acknowledged,
+                "acknowledged_on_time_pct": (
+                    round(100 * group.on_time.sum() / acknowledged, 1) if acknowledged else None
+                ),
+                "median_days_to_acknowledge": _median(group.to_acknowledge),
+                "median_days_to_resolve": _median(group.to_resolve),
+                "overdue": int(group.overdue.sum()),
+                "rejected": int(group.rejected.sum()),
+                "rerouted": int(group.rerouted.sum()),
+                "solved_by_agency": int((group.resolution == "solved_by_agency").sum()),
+                "solved_by_household": int((group.resolution == "solved_by_household").sum()),
+            }
+        )
+    return out
+
+
+def _median(values: pd.Series) -> float | None:
+    found = values.dropna()
+    return float(found.median()) if len(found) else None
+
