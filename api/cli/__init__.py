@@ -10,6 +10,7 @@ from rich.logging import RichHandler
 
 from api.cli.analysis import density, hotspots, target
 from api.cli.boundaries import boundaries_app
+from api.cli.cases import cases_app
 from api.cli.common import console, errors, out
 from api.cli.db import db_app
 from api.cli.geosocial import geosocial_app, synth_water
@@ -41,6 +42,7 @@ app.command("map")(map_command)
 app.command("gallery")(gallery)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cases_app, name="cases")
 
 
 @app.callback()
@@ -120,6 +122,32 @@ def serve(
         log_level="info",
         log_config=log_config,
     )
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="run escalation and delivery once, then stop")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="jobs at once")] = 1,
+) -> None:
+    """Run the job queue's worker: escalation every hour, webhook delivery every minute."""
+    import contextlib
+
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    from layers.cases.jobs import QUEUE, queue
+
+    settings = Settings()
+    with errors():
+        database_url(settings)
+        jobs = queue(settings)
+    with jobs.open():
+        if once:
+            for name in ("escalate", "deliver"):
+                # Already queued (by a periodic deferral) is as good.
+                with contextlib.suppress(AlreadyEnqueued):
+                    jobs.tasks[name].defer()
+        out.print(f"worker on queue {QUEUE}" + (" (once)" if once else ": Ctrl-C to stop"))
+        jobs.run_worker(queues=[QUEUE], wait=not once, concurrency=concurrency)
 
 
 def main() -> None:

@@ -89,8 +89,8 @@ def _print_status(status: dict[str, object], as_json: bool) -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the Alembic migrations; sync the problem taxonomy and the agencies from their files."""
-    from layers.store import migrate
     from layers.cases import setup
+    from layers.store import migrate
 
     settings = Settings()
     with errors():

@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import Connection, any_, literal, select, update
 
-from geo.cases.routing import Routes, Rule
 from geo.cases.workflow import REJECTION_REASONS, SOLVED, Action, State, next_state
 from geo.errors import InvalidInputError, NotFoundError, StaleVersionError
 from layers.access.scope import cases as in_scope
 from layers.cases import events
 from layers.cases.events import Actor
-from layers.store.models import Agency, Case, Office, Problem, ProblemCategory, Route
+from layers.cases.routing import routes
+from layers.store.models import Agency, Case, Office, Problem, ProblemCategory
 
 
 def act(
@@ -161,12 +161,6 @@ def district_team(conn: Connection, subdistrict: str) -> str:
     return found
 
 
-def routes_for(conn: Connection, category: str) -> Routes:
-    """The routing rules of one category, ready to route."""
-    rows = conn.execute(select(Route.area, Route.office).where(Route.category == category))
-    return Routes(Rule(category, area, office) for area, office in rows)
-
-
 def _recategorise(
     conn: Connection,
     actor: Actor,
@@ -204,7 +198,7 @@ def _recategorise(
     closed = state in ("resolved", "verified", "closed_unsolved")
     target = case.office
     if not closed:
-        target = routes_for(conn, category).route(category, case.subdistrict_code)
+        target = routes(conn, category).route(category, case.subdistrict_code)
         values |= _routing(conn, category, target, events.today(now))
         state = "referred"
     # The case follows the problem's key (ON UPDATE CASCADE).

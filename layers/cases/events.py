@@ -46,7 +46,7 @@ JOIN problem_case k ON k.id = e.case_id
 JOIN office o ON o.code = k.office
 JOIN problem_category c ON c.code = k.category
 WHERE e.id = ANY(CAST(:events AS bigint[])) AND o.channel = 'webhook'
-  AND NOT (e.role = 'agency_officer' AND e.office = k.office)
+  AND NOT (e.role = 'agency_officer' AND e.office = k.office) AND e.action <> 'deliver'
 ON CONFLICT (key) DO NOTHING
 """
 

@@ -298,4 +298,3 @@ def _figures(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _median(values: pd.Series) -> float | None:
     found = values.dropna()
     return float(found.median()) if len(found) else None
-

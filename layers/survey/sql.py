@@ -131,26 +131,51 @@ written AS (
 )
 SELECT count(*) FILTER (WHERE NOT stored), count(*) FILTER (WHERE stored) FROM changed
 """
+# A case's decisions stand against an older survey: a row's status (and dates) replace the
+# stored ones only when the row is dated (its updated_on, else reported_on, else its household's
+# surveyed_on) after the case's last event, in Thai dates; a row without a date never does.
+# When a newer row changes the status of a problem with a case, the case's history says so.
 UPSERT_PROBLEMS = """
 WITH merged AS (
     SELECT s.household_id, s.round, s.category, s.source_row, h.subdistrict_code,
+        c.id AS case_id, c.state AS case_state,
+        c.id IS NOT NULL AND coalesce(
+            (c.last_event_at AT TIME ZONE 'Asia/Bangkok')::date
+                >= coalesce(s.updated_on, s.reported_on, h.surveyed_on),
+            true) AS case_stands,
         coalesce(s.detail, t.detail) AS detail,
-        coalesce(s.status, t.status, 'open') AS status,
+        coalesce(s.status, t.status, 'open') AS row_status,
         coalesce(s.reported_on, t.reported_on) AS reported_on,
-        coalesce(s.updated_on, t.updated_on) AS updated_on,
-        coalesce(s.resolved_on, t.resolved_on) AS resolved_on,
+        coalesce(s.updated_on, t.updated_on) AS row_updated_on,
+        coalesce(s.resolved_on, t.resolved_on) AS row_resolved_on,
         t.household_id IS NOT NULL AS stored,
         t.detail AS was_detail, t.status AS was_status, t.reported_on AS was_reported_on,
         t.updated_on AS was_updated_on, t.resolved_on AS was_resolved_on
     FROM stage_problem s
     JOIN household h USING (household_id, round)
     LEFT JOIN problem t USING (household_id, round, category)
+    LEFT JOIN problem_case c USING (household_id, round, category)
+),
+decided AS (
+    SELECT *,
+        CASE WHEN case_stands THEN was_status ELSE row_status END AS status,
+        CASE WHEN case_stands THEN was_updated_on ELSE row_updated_on END AS updated_on,
+        CASE WHEN case_stands THEN was_resolved_on ELSE row_resolved_on END AS resolved_on
+    FROM merged
 ),
 changed AS (
-    SELECT * FROM merged
+    SELECT * FROM decided
     WHERE NOT stored
        OR (detail, status, reported_on, updated_on, resolved_on) IS DISTINCT FROM
           (was_detail, was_status, was_reported_on, was_updated_on, was_resolved_on)
+),
+noted AS (
+    INSERT INTO case_event (case_id, at, action, actor, role, from_state, to_state, note, details)
+    SELECT case_id, now(), 'survey', 'import job ' || CAST(:job AS text), 'system', case_state, case_state,
+        'a newer survey row says ' || status,
+        jsonb_build_object('status', status, 'was_status', was_status, 'import_job', :job)
+    FROM changed
+    WHERE case_id IS NOT NULL AND NOT case_stands AND status IS DISTINCT FROM was_status
 ),
 written AS (
     INSERT INTO problem AS t (household_id, round, category, detail, status, reported_on,

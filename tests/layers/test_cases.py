@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -249,3 +250,67 @@ def test_the_scope_of_cases_by_role(cases_engine: Engine) -> None:
             r[0] for r in every if r[4] == home
         }
         assert seen(scope_of("agency_officer", "34", categories=["no_land_title"])) == set()
+
+
+def test_a_reimport_keeps_what_a_case_decided_later_and_a_newer_row_wins(
+    cases_engine: Engine, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from layers.store.settings import Settings
+    from layers.survey.importer import Importer
+
+    refer(cases_engine, officer(), areas=[DISTRICT], now=NOW)
+    with cases_engine.begin() as conn:
+        first, second = conn.execute(
+            text("SELECT id, household_id, category FROM problem_case ORDER BY id LIMIT 2")
+        ).all()
+        act(conn, officer(), first[0], "acknowledge", version=1, now=NOW, expected_on=NOW.date())
+        act(conn, officer(), first[0], "resolve", version=2, now=NOW,
+            resolution="solved_by_agency")
+    with cases_engine.connect() as conn:
+        # The rows of the two households as the survey had them (problem_before: as imported).
+        mine = pd.read_sql(
+            text(
+                "SELECT h.household_id, h.round, h.subdistrict_code, h.moo, ST_Y(h.geom) AS lat, "
+                "ST_X(h.geom) AS lon, h.surveyed_on, b.category AS problem_code, b.status, "
+                "p.reported_on, b.updated_on, b.resolved_on "
+                "FROM household h JOIN problem p USING (household_id, round) "
+                "JOIN problem_before b ON b.id = p.id WHERE h.household_id IN (:a, :b)"
+            ),
+            conn,
+            params={"a": first[1], "b": second[1]},
+        )
+    assert set(mine.problem_code) >= {first[2], second[2]}
+    # The same (older) survey again: the cases' statuses stand.
+    older = tmp_path / "older.csv"
+    mine.to_csv(older, index=False)
+    settings = Settings(database_url=cases_engine.url.render_as_string(hide_password=False))
+    Importer(cases_engine, settings).run(older)
+
+    def status(household: str, category: str) -> str:
+        with cases_engine.connect() as conn:
+            return str(
+                conn.scalar(
+                    text("SELECT status FROM problem WHERE household_id = :h AND category = :c"),
+                    {"h": household, "c": category},
+                )
+            )
+
+    assert status(first[1], first[2]) == "solved_by_agency"
+    assert status(second[1], second[2]) == "referred"
+    # A revisit after the case's last event: the survey's word wins, and the history says so.
+    newer = mine.copy()
+    later = newer.problem_code == second[2]
+    newer.loc[later, ["status", "updated_on"]] = ["solved_by_household", "2027-02-01"]
+    newer.loc[~later, "status"] = "open"
+    path = tmp_path / "newer.csv"
+    newer[newer.household_id == second[1]].to_csv(path, index=False)
+    Importer(cases_engine, settings).run(path)
+    assert status(second[1], second[2]) == "solved_by_household"
+    assert status(first[1], first[2]) == "solved_by_agency"
+    with cases_engine.connect() as conn:
+        shown = get_case(conn, ADMIN.scope, second[0], today=NOW.date())
+    assert shown["history"][-1]["action"] == "survey"
+    assert shown["history"][-1]["details"]["status"] == "solved_by_household"
+    assert shown["state"] == "referred"

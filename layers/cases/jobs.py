@@ -1,0 +1,55 @@
+"""The job queue (procrastinate, on the platform's PostgreSQL): escalation and delivery.
+
+``queue(settings)`` builds the queue's app with its tasks; ``bamrung worker`` runs them. The
+periodic tasks defer themselves (escalation every hour, delivery every minute); the clock of
+escalation is ``BAMRUNG_CLOCK`` when set, so tests and the demonstration can move time forward.
+The queue keeps its tables in the ``procrastinate`` schema (migration 0011).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import procrastinate
+
+from layers.cases.delivery import deliver
+from layers.cases.escalation import escalate
+from layers.store.db import database_url, make_engine
+from layers.store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUEUE = "cases"
+SCHEMA = "procrastinate"
+
+
+def clock(settings: Settings) -> dt.datetime:
+    """The time cases are handled at: the settable clock, else now."""
+    if settings.clock is None:
+        return dt.datetime.now(dt.UTC)
+    return settings.clock if settings.clock.tzinfo else settings.clock.replace(tzinfo=dt.UTC)
+
+
+def queue(settings: Settings) -> procrastinate.App:
+    """The job queue of the database in ``settings``, with the tasks of case hand-off."""
+    url = database_url(settings).replace("+psycopg", "", 1)
+    engine = make_engine(url, settings)
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(
+            conninfo=url, kwargs={"options": f"-c search_path={SCHEMA}"}
+        )
+    )
+
+    @app.periodic(cron="0 * * * *", periodic_id="hourly")
+    @app.task(name="escalate", queue=QUEUE, queueing_lock="escalate")
+    def escalate_task(timestamp: int | None = None, now: str | None = None) -> int:
+        at = dt.datetime.fromisoformat(now) if now else clock(settings)
+        return escalate(engine, at)
+
+    @app.periodic(cron="* * * * *", periodic_id="minutely")
+    @app.task(name="deliver", queue=QUEUE, queueing_lock="deliver")
+    def deliver_task(timestamp: int | None = None) -> int:
+        return deliver(engine, settings).delivered
+
+    return app
