@@ -19,6 +19,7 @@ from api.errors import RESPONSES, register_error_handlers
 from api.routers import (
     areas,
     auth,
+    cases,
     density,
     geosocial,
     health,
@@ -82,7 +83,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
-    for module in (auth, households, stats, density, hotspots, overlay, targeting, geosocial, maps):
+    for module in (
+        auth,
+        households,
+        cases,
+        stats,
+        density,
+        hotspots,
+        overlay,
+        targeting,
+        geosocial,
+        maps,
+    ):
         app.include_router(module.router)
     # The maps' Leaflet files (make setup installs them); absent, the maps load without scripts.
     vendor = StaticFiles(directory=VENDOR_DIR, check_dir=False)

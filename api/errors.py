@@ -71,6 +71,8 @@ def register_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, TooManyAttemptsError):
             headers = {"Retry-After": str(exc.retry_after)}
         detail: object = str(exc)
+        if isinstance(exc, VersionRequiredError | StaleVersionError):
+            detail = f"{exc}; over HTTP the version is the case's ETag, sent back as If-Match"
         if status == 422:
             # The shape FastAPI documents for every 422, so clients parse one kind of error.
             detail = [{"loc": ["request"], "msg": str(exc), "type": "value_error"}]

@@ -38,6 +38,8 @@ Status = Literal[
 STATUSES: tuple[Status, ...] = get_args(Status)
 #: The statuses that count as solved ("% solved").
 SOLVED: tuple[Status, ...] = ("solved_by_agency", "solved_by_household")
+#: The statuses of a problem still waiting for a solution: what referral hands to offices.
+UNRESOLVED: tuple[Status, ...] = ("referred", "in_progress", "open")
 
 ZoneKind = Literal["flood_zones", "drought_zones", "land_use"]
 #: The Geo-social layers of zones (polygons households can be inside).

@@ -24,8 +24,7 @@ from geo.vocab import DIMENSIONS
 from layers.access import records, users
 from layers.cases import actions, delivery, queries, referral
 from layers.cases.escalation import escalate
-from layers.cases.events import Actor, today
-from layers.cases.jobs import clock
+from layers.cases.events import Actor, clock, today
 from layers.cases.routing import coverage
 from layers.store.keys import pii_key
 from layers.store.settings import Settings

@@ -46,14 +46,13 @@ Action = Literal[
 ACTIONS: tuple[Action, ...] = get_args(Action)
 #: The states only ``reopen`` leaves.
 TERMINAL: frozenset[State] = frozenset({"verified", "closed_unsolved"})
+RejectionReason = Literal[
+    "not_our_mandate", "wrong_area", "duplicate", "insufficient_information", "other"
+]
 #: Why an office may refuse a case (with a text, and a suggested office).
-REJECTION_REASONS = (
-    "not_our_mandate",
-    "wrong_area",
-    "duplicate",
-    "insufficient_information",
-    "other",
-)
+REJECTION_REASONS: tuple[RejectionReason, ...] = get_args(RejectionReason)
+#: How a resolved case was solved (the statuses of ``geo.vocab.SOLVED``).
+Resolution = Literal["solved_by_agency", "solved_by_household"]
 
 _OPEN: tuple[State, ...] = (
     "new",

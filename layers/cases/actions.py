@@ -12,8 +12,14 @@ from typing import Any
 
 from sqlalchemy import Connection, any_, literal, select, update
 
-from geo.cases.workflow import REJECTION_REASONS, SOLVED, Action, State, next_state
-from geo.errors import InvalidInputError, NotFoundError, StaleVersionError
+from geo.cases.workflow import REJECTION_REASONS, Action, State, next_state
+from geo.errors import (
+    InvalidInputError,
+    NotFoundError,
+    StaleVersionError,
+    VersionRequiredError,
+)
+from geo.vocab import SOLVED
 from layers.access.scope import cases as in_scope
 from layers.cases import events
 from layers.cases.events import Actor
@@ -27,7 +33,7 @@ def act(
     case_id: int,
     action: Action | str,
     *,
-    version: int,
+    version: int | None,
     now: dt.datetime,
     note: str | None = None,
     resolution: str | None = None,
@@ -46,8 +52,8 @@ def act(
     ------
     NotFoundError
         If the case does not exist or lies outside the actor's scope.
-    StaleVersionError
-        If the case changed since the caller read ``version``.
+    VersionRequiredError, StaleVersionError
+        If ``version`` is missing, or the case changed since the caller read it.
     ForbiddenError, InvalidInputError
         If the role may not take the action, or the case's state or the input does not allow it.
     """
@@ -56,6 +62,11 @@ def act(
     ).one_or_none()
     if case is None:
         raise NotFoundError(f"no case {case_id}")
+    if version is None:
+        raise VersionRequiredError(
+            f"version: the version of case {case_id} the change is made against is needed",
+            field="version",
+        )
     if case.version != version:
         raise StaleVersionError(
             f"case {case_id} is at version {case.version}, not {version}: it changed since it "

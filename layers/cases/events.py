@@ -13,6 +13,7 @@ from geo.cases.deadlines import add_working_days
 from geo.cases.workflow import State, problem_status
 from geo.vocab import Status
 from layers.store.models import CaseEvent, Deadline, Problem
+from layers.store.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,13 @@ WHERE e.id = ANY(CAST(:events AS bigint[])) AND o.channel = 'webhook'
   AND NOT (e.role = 'agency_officer' AND e.office = k.office) AND e.action <> 'deliver'
 ON CONFLICT (key) DO NOTHING
 """
+
+
+def clock(settings: Settings) -> dt.datetime:
+    """The time cases are handled at: the settable clock (``BAMRUNG_CLOCK``), else now."""
+    if settings.clock is None:
+        return dt.datetime.now(dt.UTC)
+    return settings.clock if settings.clock.tzinfo else settings.clock.replace(tzinfo=dt.UTC)
 
 
 def today(now: dt.datetime) -> dt.date:

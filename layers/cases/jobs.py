@@ -15,6 +15,7 @@ import procrastinate
 
 from layers.cases.delivery import deliver
 from layers.cases.escalation import escalate
+from layers.cases.events import clock
 from layers.store.db import database_url, make_engine
 from layers.store.settings import Settings
 
@@ -22,13 +23,6 @@ log = logging.getLogger(__name__)
 
 QUEUE = "cases"
 SCHEMA = "procrastinate"
-
-
-def clock(settings: Settings) -> dt.datetime:
-    """The time cases are handled at: the settable clock, else now."""
-    if settings.clock is None:
-        return dt.datetime.now(dt.UTC)
-    return settings.clock if settings.clock.tzinfo else settings.clock.replace(tzinfo=dt.UTC)
 
 
 def queue(settings: Settings) -> procrastinate.App:

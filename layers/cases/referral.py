@@ -1,5 +1,8 @@
 """Referral in bulk: every open problem that matches, inside the caller's scope, to its office.
 
+Open: not solved and not closed (``geo.vocab.UNRESOLVED``), with no case yet. A problem a survey
+says was referred or in progress elsewhere gets its case too, so that it is followed here.
+
 The work is cut into batches of one district each, one transaction a batch: a referral that
 stops half-way leaves whole districts referred, and running it again refers only what is left
 (a problem has one case; what has a case is skipped). Routing is done in SQL with the rules of
@@ -30,7 +33,8 @@ from sqlalchemy import (
     text,
 )
 
-from geo.errors import ForbiddenError, InvalidInputError
+from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
+from geo.vocab import UNRESOLVED
 from layers.access.scope import problems as problems_in_scope
 from layers.cases import events
 from layers.cases.events import Actor
@@ -131,7 +135,7 @@ def refer(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Referral:
-    """Refer the open problems of ``areas`` (and the filters) that have no case yet.
+    """Refer the unresolved problems of ``areas`` (and the filters) that have no case yet.
 
     Parameters
     ----------
@@ -154,8 +158,9 @@ def refer(
     if actor.role not in ("officer", "governor", "admin", "system"):
         raise ForbiddenError(f"role {actor.role} may not refer cases")
     for area in areas:
-        if actor.scope.overlap(area) is None:
-            raise InvalidInputError(f"area: {area!r} is outside your area", field="area")
+        # As everywhere, an area outside the scope answers as if it did not exist.
+        if not actor.scope.covers_area(area):
+            raise NotFoundError(f"no area with code {area!r}")
     with engine.connect() as conn:
         round_ = round_ if round_ is not None else latest_round(conn)
         known = set(conn.scalars(select(ProblemCategory.code)))
@@ -164,7 +169,7 @@ def refer(
             raise InvalidInputError(
                 f"category: not in the taxonomy: {', '.join(unknown)}", field="category"
             )
-        batches = sorted({b for area in areas for b in _batches(conn, actor.scope.overlap(area))})
+        batches = sorted({b for area in areas for b in _batches(conn, area)})
         dues = _dues(conn, events.today(now))
     result = Referral(round=round_, dry_run=dry_run)
     for done, prefix in enumerate(batches, start=1):
@@ -205,9 +210,8 @@ def refer(
     return result
 
 
-def _batches(conn: Connection, area: str | None) -> list[str]:
+def _batches(conn: Connection, area: str) -> list[str]:
     """The districts of ``area`` (a subdistrict is its own batch), else the area itself."""
-    assert area is not None
     if len(area) == 6:
         return [area]
     districts = conn.scalars(
@@ -231,7 +235,7 @@ def _pick(
     conn.execute(text(PICK))
     conditions = [
         Problem.round == round_,
-        Problem.status == "open",
+        Problem.status.in_(UNRESOLVED),
         Problem.subdistrict_code.startswith(prefix, autoescape=True),
         problems_in_scope(actor.scope),
         ~exists().where(

@@ -171,8 +171,8 @@ changed AS (
 ),
 noted AS (
     INSERT INTO case_event (case_id, at, action, actor, role, from_state, to_state, note, details)
-    SELECT case_id, now(), 'survey', 'import job ' || CAST(:job AS text), 'system', case_state, case_state,
-        'a newer survey row says ' || status,
+    SELECT case_id, now(), 'survey', 'import job ' || CAST(:job AS text), 'system',
+        case_state, case_state, 'a newer survey row says ' || status,
         jsonb_build_object('status', status, 'was_status', was_status, 'import_job', :job)
     FROM changed
     WHERE case_id IS NOT NULL AND NOT case_stands AND status IS DISTINCT FROM was_status

@@ -60,7 +60,11 @@ def make_world(url: str) -> dict[str, Any]:
         "officer": {"area": own},
         "district_officer": {"area": own[:4]},
         "governor": {"area": "34"},
-        "agency_officer": {"area": own[:4], "categories": ["no_land_title", "illiteracy"]},
+        "agency_officer": {
+            "area": own[:4],
+            "categories": ["no_land_title", "illiteracy"],
+            "office": "dol-34",
+        },
         "community_leader": {"area": own[:4], "community": community},
         "reviewer": {},
         "analyst": {},
@@ -147,3 +151,34 @@ def figures_oracle(
             params,
         ).one()
     return int(households or 0), int(affected), int(problems)
+
+
+def case_oracle(engine: Engine, role: str, given: dict[str, Any], case_id: int) -> bool:
+    """Whether a role may see a case: an agency officer its office's, a reviewer escalated ones
+    (outside the mandate, or up to the national level), the others as for households."""
+    conditions = ["k.id = :id"]
+    params: dict[str, Any] = {"id": case_id}
+    if role == "agency_officer":
+        conditions.append("k.office = :office")
+        params["office"] = given["office"]
+    else:
+        if given.get("area"):
+            conditions.append("k.subdistrict_code LIKE :own")
+            params["own"] = given["area"] + "%"
+        if role == "citizen":
+            conditions.append("k.household_id = :home")
+            params["home"] = given["household"]
+        if role == "community_leader":
+            conditions.append(
+                "EXISTS (SELECT 1 FROM household h WHERE h.household_id = k.household_id "
+                "AND h.round = k.round AND h.community = :community)"
+            )
+            params["community"] = given["community"]
+        if role == "reviewer":
+            conditions.append(
+                "(k.level = 3 OR NOT (SELECT within_mandate FROM problem_category "
+                "WHERE code = k.category))"
+            )
+    sql = "SELECT count(*) FROM problem_case k WHERE " + " AND ".join(conditions)
+    with engine.connect() as conn:
+        return bool(conn.scalar(text(sql), params))

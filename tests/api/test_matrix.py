@@ -24,6 +24,7 @@ from layers.store.settings import Settings
 from tests.api.oracle import (
     RELATIONS,
     ROUND,
+    case_oracle,
     figures_oracle,
     oracle,
     problem_oracle,
@@ -54,6 +55,8 @@ READERS = USERS - {"citizen"}
 AREA_WIDE = frozenset({"officer", "district_officer", "governor", "analyst", "admin"})
 IMPORT_READERS = frozenset({"officer", "district_officer", "governor", "admin"})
 IMPORTERS = frozenset({"officer", "district_officer", "admin"})
+REFERRERS = frozenset({"officer", "district_officer", "governor", "admin"})
+CASEWORKERS = USERS - {"analyst"}
 
 Call = Callable[[httpx.Client, "Case"], httpx.Response | None]
 #: A survey file without rows: accepted, imported as nothing.
@@ -111,6 +114,15 @@ def _sees_household(engine: Engine, name: str, case: Case) -> bool:
 def _sees_run(engine: Engine, name: str, case: Case) -> bool:
     area = case.objects["runs"][case.relation][1]
     return area.startswith(case.world["assignments"].get(name, {}).get("area", ""))
+
+
+def _sees_case(engine: Engine, name: str, case: Case) -> bool:
+    given = case.world["assignments"].get(name, {})
+    return case_oracle(engine, role_of(name), given, case.objects["cases"][case.relation])
+
+
+def _case(c: httpx.Client, k: Case, tail: str = "") -> str:
+    return f"/cases/{k.objects['cases'][k.relation]}{tail}"
 
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -272,6 +284,35 @@ PROBES: dict[tuple[str, str], Probe] = {
         ),
         _sees_run,
     ),
+    ("GET", "/cases"): Probe(
+        USERS, "list", lambda c, k: c.get("/cases", params={"area": k.area, "limit": 5})
+    ),
+    ("GET", "/cases/kpis"): Probe(
+        USERS, "open", lambda c, _: c.get("/cases/kpis", params={"by": "office"})
+    ),
+    ("POST", "/cases/refer"): Probe(
+        REFERRERS,
+        "area",
+        lambda c, k: c.post("/cases/refer", json={"areas": [k.area], "dry_run": True}),
+    ),
+    ("GET", "/cases/dead-letters"): Probe(
+        frozenset({"admin"}), "open", lambda c, _: c.get("/cases/dead-letters")
+    ),
+    ("POST", "/cases/dead-letters/replay"): Probe(
+        frozenset({"admin"}),
+        "open",
+        lambda c, _: c.post("/cases/dead-letters/replay", json={"ids": []}),
+    ),
+    ("GET", "/cases/{case_id}"): Probe(
+        USERS, "object", lambda c, k: c.get(_case(c, k)), _sees_case
+    ),
+    # Without If-Match: 428 for whoever may see the case (nothing changes), else 404.
+    ("POST", "/cases/{case_id}/{action}"): Probe(
+        CASEWORKERS,
+        "object",
+        lambda c, k: c.post(_case(c, k, "/progress"), json={"note": "probe"}),
+        _sees_case,
+    ),
     ("GET", "/imports/{job_id}"): Probe(
         IMPORT_READERS, "open", lambda c, k: c.get(f"/imports/{k.objects['job']}")
     ),
@@ -365,6 +406,61 @@ def objects(world: dict[str, Any], analysis_settings: Settings) -> dict[str, Any
         job = admin.post("/imports", files={"file": ("j.csv", HEADER_ONLY, "text/csv")})
         assert job.status_code == 202
         found["job"] = job.json()["id"]
+        found["cases"] = _cases(admin, world)
+    return found
+
+
+def _cases(admin: httpx.Client, world: dict[str, Any]) -> dict[str, int]:
+    """A case for each relation: in the own subdistrict, its sibling, elsewhere in the district,
+    elsewhere in the province; of land without title (the land office's, escalated) where
+    there is one."""
+    areas = world["areas"]
+    engine = engine_for(world["url"])
+    places = {
+        "own": "subdistrict_code = :own ORDER BY",
+        # The sibling subdistrict may have no problem: then another of the district.
+        "sibling": "subdistrict_code LIKE :parent AND subdistrict_code <> :own "
+        "ORDER BY subdistrict_code <> :sibling,",
+        "parent": "subdistrict_code LIKE :parent AND subdistrict_code NOT IN (:own, :sibling) "
+        "AND household_id <> :taken ORDER BY",
+        "other": "subdistrict_code NOT LIKE :parent ORDER BY",
+    }
+    found: dict[str, Any] = {}
+    for relation, where in places.items():
+        with engine.connect() as conn:
+            picked = conn.execute(
+                text(
+                    "SELECT household_id, category, round FROM problem "
+                    f"WHERE {where} status NOT IN ('open', 'referred', 'in_progress'), "  # noqa: S608
+                    "category <> 'no_land_title', round DESC, 1, 2 LIMIT 1"
+                ),
+                {**areas, "parent": areas["parent"] + "%", "taken": found.get("taken", "")},
+            ).first()
+        assert picked is not None, relation
+        household, category, round_ = picked
+        with engine.begin() as conn:  # a solved one (the sibling has no other) comes back
+            conn.execute(
+                text(
+                    "UPDATE problem SET status = 'open' WHERE household_id = :h AND round = :r "
+                    "AND category = :c AND status NOT IN ('open', 'referred', 'in_progress')"
+                ),
+                {"h": household, "r": round_, "c": category},
+            )
+        made = admin.post(
+            "/cases/refer", json={"areas": ["34"], "household": household, "round": round_}
+        )
+        assert made.status_code == 200 and made.json()["cases"] >= 1, made.text
+        with engine.connect() as conn:
+            found[relation] = conn.scalar(
+                text(
+                    "SELECT id FROM problem_case WHERE household_id = :h AND round = :r "
+                    "AND category = :c"
+                ),
+                {"h": household, "r": round_, "c": category},
+            )
+        found["taken"] = household
+    del found["taken"]
+    engine.dispose()
     return found
 
 

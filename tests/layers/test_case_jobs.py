@@ -123,8 +123,12 @@ def test_webhooks_are_signed_retried_parked_and_replayed(
     # The replayed message went with the same key as its failed attempts.
     assert receiver.received[0][0]["Idempotency-Key"] in keys
     with cases_engine.connect() as conn:
-        delivered = conn.scalar(text("SELECT count(*) FROM case_event WHERE action = 'deliver' "
-                                     "AND case_id = ANY(:ids)"), {"ids": [c[0] for c in cases]})
+        delivered = conn.scalar(
+            text(
+                "SELECT count(*) FROM case_event WHERE action = 'deliver' AND case_id = ANY(:ids)"
+            ),
+            {"ids": [c[0] for c in cases]},
+        )
     assert delivered == len(cases)
 
 
@@ -166,14 +170,14 @@ def test_an_overdue_case_climbs_one_step_per_missed_period_and_never_twice(
             {"ids": list(periods)},
         ).all()
     assert levels == expected
-    assert {c: s for c, s in steps} == {
-        c: list(range(1, n + 1)) for c, n in expected.items() if n
-    }
+    assert {c: s for c, s in steps} == {c: list(range(1, n + 1)) for c, n in expected.items() if n}
     # Again, later the same day: nothing new.
     assert escalate(cases_engine, later) == 0
 
 
-def test_an_acknowledged_case_is_not_late_until_its_resolution_deadline(cases_engine: Engine) -> None:
+def test_an_acknowledged_case_is_not_late_until_its_resolution_deadline(
+    cases_engine: Engine,
+) -> None:
     refer(cases_engine, ADMIN, areas=["3401"], categories=["no_land_title"], now=NOW)
     with cases_engine.begin() as conn:
         case_id, resolve_by = conn.execute(

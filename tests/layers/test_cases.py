@@ -27,7 +27,9 @@ def officer(area: str = DISTRICT) -> Actor:
     return Actor(f"officer-{area}", "officer", scope_of("officer", area))
 
 
-def agency(office: str, area: str = "34", categories: tuple[str, ...] = ("no_land_title",)) -> Actor:
+def agency(
+    office: str, area: str = "34", categories: tuple[str, ...] = ("no_land_title",)
+) -> Actor:
     return Actor(
         f"agency-{office}",
         "agency_officer",
@@ -36,12 +38,16 @@ def agency(office: str, area: str = "34", categories: tuple[str, ...] = ("no_lan
 
 
 def open_problems(engine: Engine, area: str, category: str | None = None) -> int:
+    """Problems of the area not solved, not closed, and without a case."""
     with engine.connect() as conn:
         return int(
             conn.scalar(
                 text(
-                    "SELECT count(*) FROM problem WHERE status = 'open' AND "
-                    "subdistrict_code LIKE :a AND (CAST(:c AS text) IS NULL OR category = :c)"
+                    "SELECT count(*) FROM problem p WHERE status IN ('open', 'referred', "
+                    "'in_progress') AND subdistrict_code LIKE :a "
+                    "AND (CAST(:c AS text) IS NULL OR category = :c) AND NOT EXISTS ("
+                    "SELECT 1 FROM problem_case k WHERE (k.household_id, k.round, k.category) "
+                    "= (p.household_id, p.round, p.category))"
                 ),
                 {"a": area + "%", "c": category},
             )
@@ -118,7 +124,11 @@ def test_a_case_goes_through_its_life_and_the_problem_follows(cases_engine: Engi
     refer(cases_engine, officer(), areas=[DISTRICT], categories=["no_land_title"], now=NOW)
     with cases_engine.begin() as conn:
         items, total = list_cases(
-            conn, ADMIN.scope, CaseFilter(category="no_land_title"), today=NOW.date(), limit=5,
+            conn,
+            ADMIN.scope,
+            CaseFilter(category="no_land_title"),
+            today=NOW.date(),
+            limit=5,
             offset=0,
         )
         assert total >= 1
@@ -126,13 +136,24 @@ def test_a_case_goes_through_its_life_and_the_problem_follows(cases_engine: Engi
         assert case["office"] == "dol-34" and case["escalated"]
         lands = agency("dol-34")
         version = act(
-            conn, lands, case["id"], "acknowledge", version=case["version"], now=NOW,
+            conn,
+            lands,
+            case["id"],
+            "acknowledge",
+            version=case["version"],
+            now=NOW,
             expected_on=NOW.date() + dt.timedelta(days=90),
         )
         version = act(conn, lands, case["id"], "progress", version=version, now=NOW, note="survey")
         version = act(
-            conn, lands, case["id"], "resolve", version=version, now=NOW,
-            resolution="solved_by_agency", note="title deed issued",
+            conn,
+            lands,
+            case["id"],
+            "resolve",
+            version=version,
+            now=NOW,
+            resolution="solved_by_agency",
+            note="title deed issued",
         )
         status = conn.scalar(
             text("SELECT status FROM problem WHERE household_id = :h AND category = :c"),
@@ -145,7 +166,11 @@ def test_a_case_goes_through_its_life_and_the_problem_follows(cases_engine: Engi
         shown = get_case(conn, ADMIN.scope, case["id"], today=NOW.date())
     assert shown["state"] == "verified" and shown["version"] == version == case["version"] + 4
     assert [e["action"] for e in shown["history"]] == [
-        "route", "acknowledge", "progress", "resolve", "verify",
+        "route",
+        "acknowledge",
+        "progress",
+        "resolve",
+        "verify",
     ]
     assert shown["history"][1]["office"] == "dol-34"
 
@@ -156,7 +181,11 @@ def test_a_rejected_case_goes_to_the_suggested_office_or_back_to_the_district_te
     refer(cases_engine, officer(), areas=[DISTRICT], categories=["no_land_title"], now=NOW)
     with cases_engine.begin() as conn:
         items, _ = list_cases(
-            conn, ADMIN.scope, CaseFilter(category="no_land_title"), today=NOW.date(), limit=2,
+            conn,
+            ADMIN.scope,
+            CaseFilter(category="no_land_title"),
+            today=NOW.date(),
+            limit=2,
             offset=0,
         )
         first, second = items[:2]
@@ -164,8 +193,15 @@ def test_a_rejected_case_goes_to_the_suggested_office_or_back_to_the_district_te
         with pytest.raises(InvalidInputError, match="reason"):
             act(conn, lands, first["id"], "reject", version=1, now=NOW, note="x", reason="bored")
         act(
-            conn, lands, first["id"], "reject", version=1, now=NOW, reason="not_our_mandate",
-            note="reform land", office="alro-34",
+            conn,
+            lands,
+            first["id"],
+            "reject",
+            version=1,
+            now=NOW,
+            reason="not_our_mandate",
+            note="reform land",
+            office="alro-34",
         )
         act(conn, lands, second["id"], "reject", version=1, now=NOW, reason="other", note="?")
         one = get_case(conn, ADMIN.scope, first["id"], today=NOW.date())
@@ -176,7 +212,10 @@ def test_a_rejected_case_goes_to_the_suggested_office_or_back_to_the_district_te
     assert (one["office"], one["state"]) == ("alro-34", "referred")
     assert (two["office"], two["state"]) == (f"dopa-{two['subdistrict_code'][:4]}", "referred")
     assert [e["action"] for e in one["history"]] == ["route", "reject", "route"]
-    assert one["history"][1]["details"] == {"reason": "not_our_mandate", "suggested_office": "alro-34"}
+    assert one["history"][1]["details"] == {
+        "reason": "not_our_mandate",
+        "suggested_office": "alro-34",
+    }
 
 
 def test_a_new_category_reroutes_the_open_case_and_says_why(cases_engine: Engine) -> None:
@@ -201,7 +240,9 @@ def test_a_new_category_reroutes_the_open_case_and_says_why(cases_engine: Engine
             {"h": household, "c": "no_land_title"},
         ).scalar_one()
     assert (shown["category"], shown["office"], shown["escalated"]) == (
-        "no_land_title", "dol-34", True,
+        "no_land_title",
+        "dol-34",
+        True,
     )
     assert problem == "referred"
     assert shown["history"][-1]["note"] == "category changed from no_income to no_land_title"
@@ -211,8 +252,15 @@ def test_a_stale_version_is_refused_and_nothing_changes(cases_engine: Engine) ->
     refer(cases_engine, officer(), areas=[DISTRICT], categories=["no_land_title"], now=NOW)
     with cases_engine.begin() as conn:
         case_id = conn.scalar(text("SELECT min(id) FROM problem_case"))
-        act(conn, agency("dol-34"), case_id, "acknowledge", version=1, now=NOW,
-            expected_on=NOW.date())
+        act(
+            conn,
+            agency("dol-34"),
+            case_id,
+            "acknowledge",
+            version=1,
+            now=NOW,
+            expected_on=NOW.date(),
+        )
         with pytest.raises(StaleVersionError) as refused:
             act(conn, agency("dol-34"), case_id, "progress", version=1, now=NOW)
         assert refused.value.current["version"] == 2
@@ -232,6 +280,7 @@ def test_history_is_append_only(cases_engine: Engine) -> None:
 def test_the_scope_of_cases_by_role(cases_engine: Engine) -> None:
     refer(cases_engine, ADMIN, areas=["34"], now=NOW)
     with cases_engine.connect() as conn:
+
         def seen(scope: object) -> set[int]:
             from sqlalchemy import select
 
@@ -266,8 +315,7 @@ def test_a_reimport_keeps_what_a_case_decided_later_and_a_newer_row_wins(
             text("SELECT id, household_id, category FROM problem_case ORDER BY id LIMIT 2")
         ).all()
         act(conn, officer(), first[0], "acknowledge", version=1, now=NOW, expected_on=NOW.date())
-        act(conn, officer(), first[0], "resolve", version=2, now=NOW,
-            resolution="solved_by_agency")
+        act(conn, officer(), first[0], "resolve", version=2, now=NOW, resolution="solved_by_agency")
     with cases_engine.connect() as conn:
         # The rows of the two households as the survey had them (problem_before: as imported).
         mine = pd.read_sql(
