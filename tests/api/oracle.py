@@ -179,6 +179,6 @@ def case_oracle(engine: Engine, role: str, given: dict[str, Any], case_id: int) 
                 "(k.level = 3 OR NOT (SELECT within_mandate FROM problem_category "
                 "WHERE code = k.category))"
             )
-    sql = "SELECT count(*) FROM problem_case k WHERE " + " AND ".join(conditions)
+    sql = "SELECT count(*) FROM problem_case k WHERE " + " AND ".join(conditions)  # noqa: S608
     with engine.connect() as conn:
         return bool(conn.scalar(text(sql), params))

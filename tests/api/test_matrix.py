@@ -430,8 +430,8 @@ def _cases(admin: httpx.Client, world: dict[str, Any]) -> dict[str, int]:
         with engine.connect() as conn:
             picked = conn.execute(
                 text(
-                    "SELECT household_id, category, round FROM problem "
-                    f"WHERE {where} status NOT IN ('open', 'referred', 'in_progress'), "  # noqa: S608
+                    f"SELECT household_id, category, round FROM problem WHERE {where} "  # noqa: S608
+                    "status NOT IN ('open', 'referred', 'in_progress'), "
                     "category <> 'no_land_title', round DESC, 1, 2 LIMIT 1"
                 ),
                 {**areas, "parent": areas["parent"] + "%", "taken": found.get("taken", "")},
