@@ -134,18 +134,18 @@ def worker(
 
     from procrastinate.exceptions import AlreadyEnqueued
 
+    from api.webhooks import Poster
     from layers.cases.jobs import QUEUE, queue
 
     settings = Settings()
     with errors():
         database_url(settings)
-        jobs = queue(settings)
-    with jobs.open():
+    with Poster(settings.webhook_timeout_s) as poster, queue(settings, poster.send).open() as jobs:
         if once:
-            for name in ("escalate", "deliver"):
+            for task in ("escalate", "deliver"):
                 # Already queued (by a periodic deferral) is as good.
                 with contextlib.suppress(AlreadyEnqueued):
-                    jobs.tasks[name].defer()
+                    jobs.tasks[task].defer()
         out.print(f"worker on queue {QUEUE}" + (" (once)" if once else ": Ctrl-C to stop"))
         jobs.run_worker(queues=[QUEUE], wait=not once, concurrency=concurrency)
 

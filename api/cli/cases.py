@@ -337,9 +337,11 @@ def escalate_now(now: Now = None) -> None:
 @cases_app.command("deliver")
 def deliver_now() -> None:
     """Send the outbox's due messages once now (the worker does it every minute)."""
+    from api.webhooks import Poster
+
     settings = Settings()
-    with errors():
-        sent = delivery.deliver(engine(settings), settings, limit=10_000)
+    with errors(), Poster(settings.webhook_timeout_s) as poster:
+        sent = delivery.deliver(engine(settings), settings, poster.send, limit=10_000)
     out.print(f"delivered {sent.delivered:,}; failed {sent.failed:,}; dead letters {sent.dead:,}")
 
 

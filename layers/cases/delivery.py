@@ -2,7 +2,8 @@
 
 At least once: a message is marked delivered only after its receiver answered 2xx, so a crash
 between the two sends it again, with the same ``Idempotency-Key``. Each message is locked while
-it is sent (``SKIP LOCKED``), so two workers never send the same message at once.
+it is sent (``SKIP LOCKED``), so two workers never send the same message at once. The HTTP
+request itself is the caller's ``send`` (``api.webhooks``): this layer knows no HTTP.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select, update
 
@@ -39,31 +40,34 @@ class Sent:
     dead: int = 0
 
 
-def deliver(engine: Engine, settings: Settings, *, limit: int = 100) -> Sent:
+#: Sends a body to a URL with headers; answers None when the receiver took it, else why not.
+Send = Callable[[str, bytes, dict[str, str]], str | None]
+
+
+def deliver(engine: Engine, settings: Settings, send: Send, *, limit: int = 100) -> Sent:
     """Send the messages that are due, oldest first, up to ``limit``."""
     sent = Sent()
     key = pii_key(settings)
-    with httpx.Client(timeout=settings.webhook_timeout_s) as client:
-        for _ in range(limit):
-            with engine.begin() as conn:
-                message = conn.execute(
-                    select(Outbox, Office.webhook_url, Case.household_id)
-                    .join(Office, Office.code == Outbox.office)
-                    .join(Case, Case.id == Outbox.case_id)
-                    .where(Outbox.state == "pending", Outbox.next_at <= func.now())
-                    .order_by(Outbox.id)
-                    .limit(1)
-                    .with_for_update(of=Outbox, skip_locked=True)
-                ).first()
-                if message is None:
-                    break
-                error = _post(client, settings, message, key)
-                _record(conn, settings, message, error, sent)
+    for _ in range(limit):
+        with engine.begin() as conn:
+            message = conn.execute(
+                select(Outbox, Office.webhook_url, Case.household_id)
+                .join(Office, Office.code == Outbox.office)
+                .join(Case, Case.id == Outbox.case_id)
+                .where(Outbox.state == "pending", Outbox.next_at <= func.now())
+                .order_by(Outbox.id)
+                .limit(1)
+                .with_for_update(of=Outbox, skip_locked=True)
+            ).first()
+            if message is None:
+                break
+            error = _post(send, settings, message, key)
+            _record(conn, settings, message, error, sent)
     return sent
 
 
-def _post(client: httpx.Client, settings: Settings, message: Any, key: bytes) -> str | None:
-    """Send one message; None when the receiver took it, else why not."""
+def _post(send: Send, settings: Settings, message: Any, key: bytes) -> str | None:
+    """Send one signed message; None when the receiver took it, else why not."""
     secret = settings.webhook_secrets.get(message.office)
     if secret is None:
         return f"no shared secret for office {message.office} (BAMRUNG_WEBHOOK_SECRETS)"
@@ -78,13 +82,7 @@ def _post(client: httpx.Client, settings: Settings, message: Any, key: bytes) ->
         KEY_HEADER: message.key,
         SIGNATURE_HEADER: sign(secret.get_secret_value().encode(), body, int(time.time())),
     }
-    try:
-        answer = client.post(message.webhook_url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
-    if answer.is_success:
-        return None
-    return f"HTTP {answer.status_code}"
+    return send(message.webhook_url, body, headers)
 
 
 def _record(

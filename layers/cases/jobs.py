@@ -13,7 +13,7 @@ import logging
 
 import procrastinate
 
-from layers.cases.delivery import deliver
+from layers.cases.delivery import Send, deliver
 from layers.cases.escalation import escalate
 from layers.cases.events import clock
 from layers.store.db import database_url, make_engine
@@ -25,8 +25,11 @@ QUEUE = "cases"
 SCHEMA = "procrastinate"
 
 
-def queue(settings: Settings) -> procrastinate.App:
-    """The job queue of the database in ``settings``, with the tasks of case hand-off."""
+def queue(settings: Settings, send: Send | None = None) -> procrastinate.App:
+    """The job queue of the database in ``settings``, with the tasks of case hand-off.
+
+    ``send`` posts webhook messages (``api.webhooks``); without it, delivery is not run.
+    """
     url = database_url(settings).replace("+psycopg", "", 1)
     engine = make_engine(url, settings)
     app = procrastinate.App(
@@ -44,6 +47,9 @@ def queue(settings: Settings) -> procrastinate.App:
     @app.periodic(cron="* * * * *", periodic_id="minutely")
     @app.task(name="deliver", queue=QUEUE, queueing_lock="deliver")
     def deliver_task(timestamp: int | None = None) -> int:
-        return deliver(engine, settings).delivered
+        if send is None:
+            log.warning("delivery skipped: this worker was started without a sender")
+            return 0
+        return deliver(engine, settings, send).delivered
 
     return app

@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from api.webhooks import Poster
 from geo.access import scope_of
 from geo.cases.deadlines import add_working_days, escalation_level
 from geo.cases.webhook import verify
@@ -28,6 +29,7 @@ from layers.store.settings import Settings
 NOW = dt.datetime(2027, 1, 11, 9, 0, tzinfo=dt.UTC)
 ADMIN = Actor("admin", "admin", scope_of("admin", None))
 SECRET = "a shared secret of the land office"
+POST = Poster(5).send
 
 
 class Receiver:
@@ -91,20 +93,20 @@ def test_webhooks_are_signed_retried_parked_and_replayed(
     assert cases and messages == len(cases)
     settings = settings_of(cases_engine, webhook_attempts=2)
     # The first message fails twice: with two attempts allowed it is parked.
-    first = deliver(cases_engine, settings, limit=1)
+    first = deliver(cases_engine, settings, POST, limit=1)
     import time
 
     time.sleep(0.05)
-    second = deliver(cases_engine, settings, limit=1)
+    second = deliver(cases_engine, settings, POST, limit=1)
     assert (first.failed, second.dead) == (1, 1)
     with cases_engine.connect() as conn:
         parked = dead_letters(conn)
     assert [p["attempts"] for p in parked] == [2] and parked[0]["last_error"] == "HTTP 503"
-    rest = deliver(cases_engine, settings, limit=100)
+    rest = deliver(cases_engine, settings, POST, limit=100)
     assert rest.delivered == len(cases) - 1
     with cases_engine.begin() as conn:
         assert replay(conn) == 1
-    assert deliver(cases_engine, settings).delivered == 1
+    assert deliver(cases_engine, settings, POST).delivered == 1
     ok = [(h, b) for h, b in receiver.received[2:]]
     assert len(ok) == len(cases)
     keys = set()
@@ -225,8 +227,9 @@ def test_the_worker_runs_escalation_from_the_real_queue_with_two_workers(
         done = conn.execute(
             text(
                 "SELECT status, count(*) FROM procrastinate.procrastinate_jobs "
-                "WHERE task_name = 'escalate' GROUP BY 1"
-            )
+                "WHERE task_name = 'escalate' AND args->>'now' = :now GROUP BY 1"
+            ),
+            {"now": later},
         ).all()
         twice = conn.scalar(
             text(

@@ -68,7 +68,9 @@ def oracle_office(engine: Engine, category: str, subdistrict: str) -> str:
         )
     for route in document["routes"]:
         chosen = route["categories"]
-        if (chosen == "within_mandate" and inside) or (isinstance(chosen, list) and category in chosen):
+        if (chosen == "within_mandate" and inside) or (
+            isinstance(chosen, list) and category in chosen
+        ):
             agency_code, level = route["agency"], route["level"]
             break
     else:

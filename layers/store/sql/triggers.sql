@@ -1,5 +1,7 @@
 CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON public.access_log FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only();
 CREATE TRIGGER access_log_no_update BEFORE DELETE OR UPDATE ON public.access_log FOR EACH ROW EXECUTE FUNCTION access_log_append_only();
+CREATE TRIGGER case_event_no_truncate BEFORE TRUNCATE ON public.case_event FOR EACH STATEMENT EXECUTE FUNCTION case_event_append_only();
+CREATE TRIGGER case_event_no_update BEFORE DELETE OR UPDATE ON public.case_event FOR EACH ROW EXECUTE FUNCTION case_event_append_only();
 CREATE TRIGGER household_rollup_delete AFTER DELETE ON public.household REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
 CREATE TRIGGER household_rollup_insert AFTER INSERT ON public.household REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_households();
 CREATE TRIGGER household_rollup_truncate AFTER TRUNCATE ON public.household FOR EACH STATEMENT EXECUTE FUNCTION rollup_truncated();
