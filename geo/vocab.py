@@ -70,7 +70,9 @@ Lang = Literal["th", "en"]
 #: The languages of labels: Thai first, English by a switch.
 LANGS: tuple[Lang, ...] = get_args(Lang)
 
-MapKind = Literal["choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households"]
+MapKind = Literal[
+    "choropleth", "hexbin", "heatmap", "hotspots", "water", "targeting", "households", "cases"
+]
 #: The kinds of map Bamrung draws.
 MAP_KINDS: tuple[MapKind, ...] = get_args(MapKind)
 #: The kinds the public may see without a login (from suppressed figures).

@@ -51,6 +51,10 @@ def map_command(
     status: Annotated[str | None, typer.Option(help="only this status")] = None,
     raster: Annotated[str | None, typer.Option(help="registered raster (water map)")] = None,
     run: Annotated[int | None, typer.Option(help="hotspot run (default the area's latest)")] = None,
+    state: Annotated[str | None, typer.Option(help="cases: only this case state")] = None,
+    escalated: Annotated[
+        bool | None, typer.Option(help="cases: only escalated ones (or only the others)")
+    ] = None,
     public: Annotated[
         bool, typer.Option(help="the public's figures (small counts hidden), as served unlogged")
     ] = False,

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from api.auth import requires
-from api.deps import PLAIN_TEXT, PageDep, SessionDep, SettingsDep, audit, geojson
-from geo.cases.workflow import ACTIONS, RejectionReason, Resolution
+from api.deps import GEOJSON_OK, PLAIN_TEXT, PageDep, SessionDep, SettingsDep, audit, geojson
+from geo.cases.workflow import ACTIONS, RejectionReason, Resolution, State
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.vocab import Dimension
 from layers.access.users import User
@@ -57,7 +57,7 @@ def _actor(request: Request, user: User | None) -> Actor:
 
 def _filter(
     office: Annotated[Code | None, Query(description="an office code")] = None,
-    state: Annotated[Code | None, Query(description="a case state")] = None,
+    state: Annotated[State | None, Query(description="a case state")] = None,
     overdue: Annotated[bool | None, Query(description="past the deadline it waits on")] = None,
     area: Annotated[AreaCode | None, Query(description="area code")] = None,
     category: Annotated[Code | None, Query(description="a category code")] = None,
@@ -73,7 +73,23 @@ def _filter(
 FilterDep = Annotated[CaseFilter, Depends(_filter)]
 
 
-@router.get("", summary="A queue of cases inside the caller's scope, overdue first")
+#: The queue answers JSON, or GeoJSON with ``f=geojson``.
+QUEUE_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a page of cases (JSON), or their points (GeoJSON, EPSG:4326)",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            **GEOJSON_OK[200]["content"],
+        },
+    }
+}
+
+
+@router.get(
+    "",
+    summary="A queue of cases inside the caller's scope, overdue first",
+    responses=QUEUE_OK,
+)
 def list_cases(
     request: Request,
     session: SessionDep,

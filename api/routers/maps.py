@@ -55,6 +55,10 @@ def map_query(
     status: Annotated[str | None, Query(max_length=24)] = None,
     raster: Annotated[str | None, Query(max_length=64, description="registered raster id")] = None,
     run: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="hotspot run")] = None,
+    state: Annotated[str | None, Query(max_length=16, description="cases: a case state")] = None,
+    escalated: Annotated[
+        bool | None, Query(description="cases: outside the mandate or up the ladder")
+    ] = None,
 ) -> maps.MapQuery:
     return maps.MapQuery.of(locals())
 
@@ -96,6 +100,12 @@ KINDS: dict[MapKind, tuple[str, str]] = {
         "households:read",
         "Households with problems as clustered points, inside the scope; above "
         "`BAMRUNG_MAP_POINTS_MAX` hexagons instead. Not for pseudonymised roles (403); logged.",
+    ),
+    "cases": (
+        "cases:read",
+        "Cases by state with the overdue ones ringed and the offices holding them (filter by "
+        "dimension, category, state, escalated): clustered points for roles that may see "
+        "households, counts per district for the others; logged.",
     ),
 }
 

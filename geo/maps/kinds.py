@@ -1,4 +1,4 @@
-"""The seven kinds of map (``geo.vocab.MAP_KINDS``): GeoDataFrames in, ``folium.Map`` out.
+"""The kinds of map (``geo.vocab.MAP_KINDS``): GeoDataFrames in, ``folium.Map`` out.
 
 Each kind draws its data on a :func:`~geo.maps.page.base_map` and ends with
 :func:`~geo.maps.page.finish`, which adds the page's furniture; colours come from
@@ -28,9 +28,17 @@ from geo.maps.page import (
     legend_html,
     outline_bounds,
 )
-from geo.maps.style import GI_COLOURS, NO_DATA, WATER_STYLE, classify
+from geo.maps.style import (
+    CASE_COLOURS,
+    GI_COLOURS,
+    NO_DATA,
+    OFFICE,
+    OVERDUE,
+    WATER_STYLE,
+    classify,
+)
 from geo.maps.vectors import check_units, field_tips, geojson
-from geo.maps.words import GI_LABELS
+from geo.maps.words import GI_LABELS, STATE_NAMES
 
 #: The water map's vector layers from the bottom up (``households``: the hexagons).
 WATER_ORDER = ("flood_zones", "drought_zones", "households", "waterways", "water_sources")
@@ -444,3 +452,99 @@ def _water_layer(kind: str, frame: gpd.GeoDataFrame, name: str) -> folium.map.La
         },
         tooltip=field_tips(frame, [(c, c) for c in shown]),
     )
+
+
+def case_map(
+    context: MapContext,
+    *,
+    points: gpd.GeoDataFrame | None = None,
+    counts: gpd.GeoDataFrame | None = None,
+    offices: gpd.GeoDataFrame | None = None,
+) -> folium.Map:
+    """Cases by state with the overdue ones ringed: as clustered points, or counted by area.
+
+    Parameters
+    ----------
+    points : GeoDataFrame, optional
+        One row per case (EPSG:4326) with ``state``, ``overdue`` and ``label`` (the tooltip),
+        for roles that may see where households are.
+    counts : GeoDataFrame, optional
+        Areas (EPSG:4326) with ``code``, ``name``, ``cases`` and ``overdue``: the others' view.
+    offices : GeoDataFrame, optional
+        The offices the cases are with (points with ``name`` and ``cases``), as markers.
+
+    Returns
+    -------
+    folium.Map
+    """
+    names = STATE_NAMES[context.lang]
+    if points is not None:
+        require_crs(points)
+        m = base_map(context, points.total_bounds if len(points) else outline_bounds(context))
+        data = [
+            [
+                round(p.y, 6),
+                round(p.x, 6),
+                CASE_COLOURS[state],
+                OVERDUE if late else CASE_COLOURS[state],
+                html.escape(str(label)),
+            ]
+            for p, state, late, label in zip(
+                points.geometry, points["state"], points["overdue"], points["label"], strict=True
+            )
+        ]
+        plugins.FastMarkerCluster(
+            data,
+            name=context.word("cases"),
+            callback=(
+                "function (row) {"
+                " var m = L.circleMarker(new L.LatLng(row[0], row[1]),"
+                " {radius: 6, fillColor: row[2], color: row[3], weight: row[2] == row[3] ? 1 : 3,"
+                " fillOpacity: 0.85});"
+                " m.bindTooltip(row[4]); return m; }"
+            ),
+        ).add_to(m)
+        shown = sorted(set(points["state"]), key=list(CASE_COLOURS).index)
+        late = int(points["overdue"].sum())
+    else:
+        assert counts is not None
+        check_units(counts, ["cases", "overdue"])
+        classes = classify(counts["cases"].astype(float), "quantiles", 5)
+        frame = counts.copy()
+        frame["_fill"] = [classes.colour_of(c) for c in classes.classes]
+        m = base_map(context, extent(frame, context))
+        fields = [
+            ("name", context.word("area")),
+            ("cases", context.word("cases")),
+            ("overdue", context.word("overdue")),
+        ]
+        folium.GeoJson(
+            geojson(frame, [*[f for f, _ in fields], "_fill"]),
+            name=context.word("cases"),
+            style_function=lambda f: {
+                "fillColor": f["properties"]["_fill"],
+                "color": "#555",
+                "weight": 0.6,
+                "fillOpacity": 0.75,
+            },
+            tooltip=field_tips(frame, fields),
+        ).add_to(m)
+        shown = []
+        late = int(counts["overdue"].sum())
+    layer = folium.FeatureGroup(name=context.word("offices"))
+    if offices is not None:
+        require_crs(offices)
+        for point, name, n in zip(offices.geometry, offices["name"], offices["cases"], strict=True):
+            folium.Marker(
+                [point.y, point.x],
+                icon=folium.DivIcon(
+                    html=f'<div class="bmr-office" style="background:{OFFICE}"></div>',
+                    icon_size=(14, 14),
+                    icon_anchor=(7, 7),
+                ),
+                tooltip=html.escape(f"{name} · {n:,} {context.word('cases')}"),
+            ).add_to(layer)
+    layer.add_to(m)
+    rows = [(CASE_COLOURS[s], names[s]) for s in shown]
+    rows += [(OVERDUE, f"{context.word('overdue')}: {late:,}"), (OFFICE, context.word("offices"))]
+    return finish(m, context, legend=legend_html(context.word("cases"), rows))

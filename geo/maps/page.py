@@ -219,6 +219,8 @@ class _Overlay(MacroElement):
         .bmr-legend i {display: inline-block; width: 14px; height: 12px; margin-right: 6px;
             vertical-align: middle; opacity: .85;}
         .bmr-note {color: #555; font-size: 11px;}
+        .bmr-office {width: 12px; height: 12px; border: 1px solid #fff;
+            box-shadow: 0 0 2px rgba(0,0,0,.6);}
         .leaflet-bottom {margin-bottom: 18px;}
         .bmr-footer {position: absolute; bottom: 0; left: 0; right: 0; z-index: 999;
             background: rgba(255,255,255,.85); font: 11px/1.4 sans-serif; padding: 2px 8px;}

@@ -37,6 +37,20 @@ WATER_STYLE = {
     "water_sources": "#053061",
 }
 NO_DATA = "#d9d9d9"
+#: The colour of a case in each state (``geo.cases.workflow.STATES``), and the ring of one late.
+CASE_COLOURS = {
+    "new": "#969696",
+    "referred": "#fd8d3c",
+    "acknowledged": "#6baed6",
+    "in_progress": "#2171b5",
+    "resolved": "#74c476",
+    "verified": "#238b45",
+    "rejected": "#9e9ac8",
+    "reopened": "#e6550d",
+    "closed_unsolved": "#525252",
+}
+OVERDUE = "#cb181d"
+OFFICE = "#54278f"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ WORDS: dict[str, dict[str, str]] = {
         "class": "ประเภท",
         "per_1000": "ต่อ 1,000 ครัวเรือน",
         "value": "ค่า",
+        "cases": "เรื่องที่ส่งต่อ",
+        "offices": "หน่วยงานที่รับเรื่อง",
+        "overdue": "เกินกำหนด",
     },
     "en": {
         "boundary": "Area boundary",
@@ -48,6 +51,9 @@ WORDS: dict[str, dict[str, str]] = {
         "class": "Class",
         "per_1000": "per 1,000 households",
         "value": "Value",
+        "cases": "Cases",
+        "offices": "Offices",
+        "overdue": "Overdue",
     },
 }
 #: The Gi* classes as legends and tooltips name them.
@@ -99,6 +105,9 @@ LABELS = {
         "waterways": "ทางน้ำ",
         "water_sources": "แหล่งน้ำ",
         "households_map": "ครัวเรือน",
+        "cases_map": "การส่งต่อเรื่องให้หน่วยงาน",
+        "escalated": "เรื่องนอกอำนาจหน้าที่หรือที่ยกระดับ",
+        "state": "สถานะเรื่อง",
         "unsolved_pct": "ยังไม่ได้แก้ไข (%)",
         "dimension": "มิติ",
         "category": "ปัญหา",
@@ -122,6 +131,9 @@ LABELS = {
         "waterways": "Waterways",
         "water_sources": "Water sources",
         "households_map": "Households",
+        "cases_map": "Cases handed to offices",
+        "escalated": "escalated",
+        "state": "case state",
         "unsolved_pct": "Unsolved (%)",
         "dimension": "dimension",
         "category": "problem",
@@ -175,5 +187,30 @@ LEVEL_NAMES = {
         "province": "Province",
         "district": "District",
         "subdistrict": "Subdistrict",
+    },
+}
+#: A case's states (``geo.cases.workflow.STATES``) in each map language.
+STATE_NAMES = {
+    "th": {
+        "new": "ใหม่",
+        "referred": "ส่งต่อแล้ว",
+        "acknowledged": "รับเรื่องแล้ว",
+        "in_progress": "กำลังดำเนินการ",
+        "resolved": "แก้ไขแล้ว",
+        "verified": "ยืนยันผลแล้ว",
+        "rejected": "ส่งคืน",
+        "reopened": "เปิดเรื่องใหม่",
+        "closed_unsolved": "ปิดเรื่องโดยยังไม่ได้แก้ไข",
+    },
+    "en": {
+        "new": "New",
+        "referred": "Referred",
+        "acknowledged": "Acknowledged",
+        "in_progress": "In progress",
+        "resolved": "Resolved",
+        "verified": "Verified",
+        "rejected": "Rejected",
+        "reopened": "Reopened",
+        "closed_unsolved": "Closed unsolved",
     },
 }

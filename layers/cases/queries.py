@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
@@ -22,7 +23,7 @@ from geo.cases.deadlines import LADDER, working_days_between
 from geo.errors import InvalidInputError, NotFoundError
 from geo.intake.personal import keyed_hash
 from layers.access.scope import cases as in_scope
-from layers.store.models import Case, CaseEvent, Household, Office, ProblemCategory
+from layers.store.models import AdminUnit, Case, CaseEvent, Household, Office, ProblemCategory
 
 #: The states in which a case waits on its office.
 WAITING = ("referred", "acknowledged", "in_progress")
@@ -298,3 +299,54 @@ def _figures(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _median(values: pd.Series) -> float | None:
     found = values.dropna()
     return float(found.median()) if len(found) else None
+
+
+def case_counts(
+    conn: Connection, scope: Any, given: CaseFilter, *, level: str, today: dt.date
+) -> pd.DataFrame:
+    """Cases and overdue ones per area of ``level`` (``code``, ``cases``, ``overdue``)."""
+    lengths = {"province": 2, "district": 4, "subdistrict": 6}
+    code = func.left(Case.subdistrict_code, lengths[level]).label("code")
+    query = _filtered(
+        select(
+            code,
+            func.count().label("cases"),
+            func.count().filter(overdue(today)).label("overdue"),
+        )
+        .select_from(Case.__table__.join(ProblemCategory, ProblemCategory.code == Case.category))
+        .where(in_scope(scope)),
+        given,
+        today,
+    ).group_by(code)
+    return pd.DataFrame(conn.execute(query).mappings().all(), columns=["code", "cases", "overdue"])
+
+
+def case_offices(
+    conn: Connection, scope: Any, given: CaseFilter, *, lang: str, today: dt.date
+) -> gpd.GeoDataFrame:
+    """The offices holding the cases, with how many, and where each is.
+
+    Its own point, else a point inside its first area; offices without a place are left out.
+    """
+    held = (
+        _filtered(
+            select(Case.office, func.count().label("cases"))
+            .select_from(
+                Case.__table__.join(ProblemCategory, ProblemCategory.code == Case.category)
+            )
+            .where(in_scope(scope)),
+            given,
+            today,
+        )
+        .group_by(Case.office)
+        .subquery()
+    )
+    name = Office.name_th if lang == "th" else Office.name_en
+    place = func.coalesce(Office.geom, func.ST_PointOnSurface(AdminUnit.geom))
+    query = (
+        select(Office.code, name.label("name"), held.c.cases, place.label("geom"))
+        .join(held, held.c.office == Office.code)
+        .outerjoin(AdminUnit, AdminUnit.code == Office.areas[1])
+        .where(place.is_not(None))
+    )
+    return gpd.read_postgis(query, conn, geom_col="geom", crs=4326)

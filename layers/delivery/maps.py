@@ -24,12 +24,22 @@ from geo.disclosure import suppress_cells
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.maps import kinds, prepare
 from geo.maps.page import MapContext
-from geo.maps.words import DIMENSION_NAMES, LABELS, LEVEL_NAMES, SOURCES, STATUS_NAMES, WORDS
+from geo.maps.words import (
+    DIMENSION_NAMES,
+    LABELS,
+    LEVEL_NAMES,
+    SOURCES,
+    STATE_NAMES,
+    STATUS_NAMES,
+    WORDS,
+)
 from geo.vocab import BELOW, MapKind
 from layers.analysis import runs as analysis
 from layers.analysis import stats, targeting
 from layers.analysis.public import FINE_LEVELS, public_rollup
 from layers.analysis.stats import outlines_below, resolve_area
+from layers.cases import events as case_events
+from layers.cases import queries as case_queries
 from layers.geography import geosocial
 from layers.store.models import AdminUnit, HotspotRun, ProblemCategory, Raster
 from layers.store.partitions import latest_round
@@ -61,6 +71,8 @@ class MapQuery:
     status: str | None = None
     raster: str | None = None
     run: int | None = None
+    state: str | None = None
+    escalated: bool | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> MapQuery:
@@ -314,6 +326,56 @@ def households(conn: Connection, settings: Settings, query: MapQuery, scope: Sco
     return Made(kinds.household_map(frame, context, cap=cap), frame["household_id"].tolist())
 
 
+def cases(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
+    """Cases by state, overdue ones ringed, with the offices holding them.
+
+    Points (clustered) for roles that may see where households are, else counts per district.
+    """
+    if scope is None:
+        raise ForbiddenError("the cases map needs a login")
+    if query.state is not None and query.state not in STATE_NAMES[query.lang]:
+        raise InvalidInputError(
+            f"state: {query.state!r} is not one of {', '.join(STATE_NAMES[query.lang])}"
+        )
+    day = case_events.today(case_events.clock(settings))
+    given = case_queries.CaseFilter(
+        state=query.state,
+        area=query.area or None,
+        category=query.category,
+        dimension=query.dimension,
+        escalated=query.escalated,
+    )
+    words = LABELS[query.lang]
+    filters = _filter_words(conn, query.lang, dimension=query.dimension, category=query.category)
+    if query.state:
+        filters.append(f"{words['state']}: {STATE_NAMES[query.lang][query.state]}")
+    if query.escalated:
+        filters.append(words["escalated"])
+    context = _context(
+        conn, settings, query, title=words["cases_map"], round_=None, filters=filters
+    )
+    offices = case_queries.case_offices(conn, scope, given, lang=query.lang, today=day)
+    if scope.pseudonymised:
+        counts = case_queries.case_counts(conn, scope, given, level="district", today=day)
+        units = _units(conn, query.area[:2], "district", counts, query.lang)
+        units = units[units["cases"].notna()] if len(counts) else units
+        units[["cases", "overdue"]] = units[["cases", "overdue"]].fillna(0).astype(int)
+        return Made(kinds.case_map(context, counts=units, offices=offices), [])
+    select_points = case_queries.case_points(conn, scope, given, today=day)
+    points = gpd.read_postgis(select_points, conn, geom_col="geom", crs=4326)
+    names = STATE_NAMES[query.lang]
+    points["label"] = [
+        f"#{i} · {h} · {c} · {names[s]} · {o}"
+        + (f" · {WORDS[query.lang]['overdue']}" if late else "")
+        for i, h, c, s, o, late in zip(
+            points["id"], points["household_id"], points["category"], points["state"],
+            points["office"], points["overdue"], strict=True,
+        )
+    ]  # fmt: skip
+    made = kinds.case_map(context, points=points, offices=offices)
+    return Made(made, sorted(set(points["household_id"])))
+
+
 BUILDERS: dict[MapKind, Callable[[Connection, Settings, MapQuery, Scope | None], Made]] = {
     "choropleth": choropleth,
     "hexbin": hexbin,
@@ -322,6 +384,7 @@ BUILDERS: dict[MapKind, Callable[[Connection, Settings, MapQuery, Scope | None],
     "water": water,
     "targeting": targeting_map,
     "households": households,
+    "cases": cases,
 }
 
 
@@ -395,7 +458,7 @@ def _context(
     query: MapQuery,
     *,
     title: str,
-    round_: int,
+    round_: int | None,
     areas: bool = True,
     level: str | None = None,
     filters: Sequence[str] = (),
@@ -413,7 +476,8 @@ def _context(
     parts = [name or area.code]
     if level is not None:
         parts.append(words["by_level"].format(level=LEVEL_NAMES[query.lang][level].lower()))
-    parts.append(f"{words['round']} {round_}")
+    if round_ is not None:
+        parts.append(f"{words['round']} {round_}")
     if extra:
         parts.append(extra)
     tiles = None if settings.map_tiles == "none" else settings.map_tiles

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from geo.access import scope_of
 from layers.cases.actions import act
 from layers.cases.events import Actor
-from layers.store.settings import Settings
+from layers.store.settings import PROJECT_ROOT, Settings
 from tests.factories import run, serve, token_for
 
 NOW = dt.datetime(2027, 1, 11, 9, 0, tzinfo=dt.UTC)
@@ -27,7 +27,8 @@ NOW = dt.datetime(2027, 1, 11, 9, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def client(cases_engine: Engine) -> Iterator[httpx.Client]:
     url = cases_engine.url.render_as_string(hide_password=False)
-    with serve(Settings(database_url=url, clock=NOW), token_for(url)) as found:
+    settings = Settings(database_url=url, clock=NOW, map_tiles="none")
+    with serve(settings, token_for(url)) as found:
         yield found
 
 
@@ -241,3 +242,49 @@ def test_routes_check_proves_coverage_and_lists_gaps(scratch_engine: Engine) -> 
     assert bad.returncode == 1
     assert "gap: illiteracy in 3401" in bad.stderr
     assert "conflict: drugs in 3401" in bad.stderr and "dopa-3401, dopa-3402" in bad.stderr
+
+
+def test_the_reviewers_map_of_escalated_cases_in_chromium(
+    client: httpx.Client, cases_engine: Engine, browser: Any
+) -> None:
+    from tests.api.browser import app_only, watch
+
+    referred(client)
+    with cases_engine.connect() as conn:
+        escalated = conn.scalar(
+            text(
+                "SELECT count(*) FROM problem_case k JOIN problem_category c "
+                "ON c.code = k.category WHERE NOT c.within_mandate AND c.dimension = 'education'"
+            )
+        )
+    assert escalated > 0
+    token = client.headers["Authorization"].removeprefix("Bearer ")
+    origin = str(client.base_url).rstrip("/")
+    context, outside = app_only(browser, origin, token)
+    page = context.new_page()
+    errors = watch(page)
+    answer = page.goto(f"{origin}/maps/cases?area=3401&escalated=true&dimension=education&lang=en")
+    assert answer is not None and answer.status == 200
+    page.wait_for_selector(".bmr-legend")
+    drawn = page.evaluate(
+        """() => { let n = 0;
+        for (const key in window) {
+          const m = window[key];
+          if (m instanceof L.Map) m.eachLayer(l => {
+            if (l instanceof L.MarkerClusterGroup) n += l.getLayers().length; });
+        }
+        return [n, document.querySelectorAll('.bmr-office').length]; }"""
+    )
+    assert drawn[0] == escalated and drawn[1] >= 1, drawn
+    shots = PROJECT_ROOT / "test-artifacts" / "maps"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "cases-escalated-education.png"))
+    legend = page.locator(".bmr-legend").inner_text()
+    assert "Overdue: 0" in legend and "Offices" in legend
+    assert not errors and not outside
+    context.close()
+    # The others see counts per district, not points.
+    url = cases_engine.url.render_as_string(hide_password=False)
+    with serve(Settings(database_url=url, clock=NOW), token_for(url, "analyst")) as analyst:
+        page = analyst.get("/maps/cases", params={"area": "34"})
+    assert page.status_code == 200 and "MarkerCluster" not in page.text

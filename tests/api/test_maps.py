@@ -41,6 +41,7 @@ KINDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "water": ({}, ["พื้นที่น้ำท่วม", "พื้นที่ภัยแล้ง", "ทางน้ำ", "แหล่งน้ำ"]),
     "targeting": ({"level": "subdistrict"}, ["คะแนนความสำคัญ"]),
     "households": ({"area": "3419"}, ["ครัวเรือน"]),
+    "cases": ({"escalated": "true"}, ["เรื่องที่ส่งต่อ", "หน่วยงานที่รับเรื่อง"]),
 }
 
 

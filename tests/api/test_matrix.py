@@ -270,6 +270,7 @@ PROBES: dict[tuple[str, str], Probe] = {
             ("water", AREA_WIDE),
             ("targeting", AREA_WIDE),
             ("households", USERS - {"analyst"}),
+            ("cases", USERS),
         )
     },
     ("GET", "/maps/hotspots"): Probe(
