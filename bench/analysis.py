@@ -29,12 +29,12 @@ from sqlalchemy import Engine, text
 
 from layers.analysis import stats
 from layers.analysis.runs import run_hotspots, weights
+from layers.cases import setup
 from layers.geography.boundaries import load_boundaries
 from layers.store.cluster import ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.partitions import ensure_round
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.cases import setup
 
 BOUNDARIES = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
 NAME = "bamrung_bench_analysis"

@@ -24,11 +24,11 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from layers.cases import setup
 from layers.geography.boundaries import load_boundaries
 from layers.store.cluster import drop_database, ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.cases import setup
 from layers.survey.synth import generate, write
 
 ROWS_PER_HOUSEHOLD = 3.15

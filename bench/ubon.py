@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select, text
 
+from layers.cases import setup
 from layers.geography.boundaries import load_boundaries
 from layers.store.cluster import ensure_database
 from layers.store.db import database_url, make_engine
 from layers.store.models import AdminUnit
 from layers.store.settings import PROJECT_ROOT, Settings
-from layers.cases import setup
 from layers.survey.importer import Importer
 from layers.survey.synth import generate, write
 
