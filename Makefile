@@ -9,6 +9,8 @@ PORT ?= 8000
 DEMO_HOUSEHOLDS ?= 200000
 DEMO_SURVEY ?= .bamrung/demo/ubon-survey.csv
 DEMO_PASSWORD ?= bamrung-demo-2567
+DEMO_CASES_AREA ?= 3412
+HOME_DIR ?= .bamrung
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := api/static/vendor
 
@@ -36,12 +38,23 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	$(BIN)/bamrung hotspots --area 34
 	$(BIN)/bamrung overlay zones --kind flood_zones --kind drought_zones --area 34 --level district
 	$(BIN)/bamrung target --area 34 --level subdistrict --top 20
+	@# One district's open problems were referred a year ago and a SYNTHETIC year of answers
+	@# follows (seeded); the rest of the province's are referred today.
+	$(BIN)/bamrung cases routes check
+	$(BIN)/bamrung cases refer --area $(DEMO_CASES_AREA) --now "$$(date -d '-365 days' +%F)T09:00+07:00"
+	$(BIN)/bamrung cases simulate --start "$$(date -d '-365 days' +%F)" --days 365 --seed 7 --area $(DEMO_CASES_AREA)
+	$(BIN)/bamrung cases refer --area 34
+	$(BIN)/bamrung cases escalate
+	$(BIN)/bamrung cases kpis --by agency
 	$(BIN)/bamrung gallery --area 34
+	$(BIN)/bamrung map cases --area 34 --escalated --dimension education --out $(HOME_DIR)/maps/cases-escalated-education.html
 	@$(BIN)/bamrung users list --json | grep -q '"name": "demo"' \
 		|| $(BIN)/bamrung users add demo --role admin --password "$(DEMO_PASSWORD)"
 	@echo "demo login: user 'demo', password '$(DEMO_PASSWORD)' (POST /auth/token); an API token:"
 	@$(BIN)/bamrung users token demo --label "make demo"
-	$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
+	@# The job queue's worker (escalation, webhook delivery) runs beside the app, and stops with it.
+	$(BIN)/bamrung worker & worker=$$!; trap "kill $$worker" EXIT; \
+		$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
 
 test: setup browser gis lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
 	$(BIN)/pytest

@@ -325,6 +325,33 @@ def recategorise(
     _act(case_id, "recategorise", as_user, now, version, note=note, category=category)
 
 
+@cases_app.command("simulate")
+def simulate_year(
+    start: Annotated[dt.datetime, typer.Option(help="the day the simulation starts")],
+    days: Annotated[int, typer.Option(min=1, max=3_650, help="how long")] = 365,
+    seed: Annotated[int, typer.Option(help="the random seed")] = 7,
+    area: Annotated[str, typer.Option(help="only the cases of this area")] = "",
+) -> None:
+    """SYNTHETIC: a year of offices' answers to the referred cases, for demonstrations."""
+    from layers.cases.simulate import simulate
+
+    settings = Settings()
+    at = start if start.tzinfo else start.replace(tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    with errors(), progress(counted=True) as bar:
+        task = bar.add_task("simulating the offices' answers", total=None)
+        done = simulate(
+            engine(settings),
+            start=at,
+            days=days,
+            seed=seed,
+            area=area,
+            progress=lambda n, of: bar.update(task, completed=n, total=of),
+        )
+    out.print(
+        "SYNTHETIC answers: " + ", ".join(f"{action} {n:,}" for action, n in sorted(done.items()))
+    )
+
+
 @cases_app.command("escalate")
 def escalate_now(now: Now = None) -> None:
     """Run the escalation once now (the worker runs it every hour)."""

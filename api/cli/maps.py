@@ -88,7 +88,8 @@ def gallery(
     area: Annotated[str, typer.Option(help="area code")] = "34",
     lang: Annotated[str, typer.Option(help="th or en")] = "th",
 ) -> None:
-    """Public choropleths of an area, self-contained, listed for the home page."""
+    """Public maps of an area (choropleths, cases by district), self-contained, listed for the
+    home page."""
     from api.assets import MANIFEST
     from geo.maps.words import LABELS
     from layers.delivery import maps
@@ -104,6 +105,10 @@ def gallery(
             name = f"{area or 'th'}-{indicator}-{level}.html"
             _write(out_dir / name, made, self_contained=True)
             written.append((name, f"{LABELS[lang][indicator]} · {level}"))
+        made = maps.public_cases(conn, settings, maps.MapQuery(area=area, lang=lang))
+        name = f"{area or 'th'}-cases-district.html"
+        _write(out_dir / name, made, self_contained=True)
+        written.append((name, LABELS[lang]["cases_map"]))
     # The home page serves the files this list names, and no other file of the folder.
     (out_dir / MANIFEST).write_text(json.dumps(dict(written), ensure_ascii=False), encoding="utf-8")
     out.print(f"wrote {len(written)} maps and {MANIFEST} to {out_dir}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-import geopandas as gpd
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
@@ -105,10 +104,9 @@ def list_cases(
     if f == "geojson":
         if user.scope.pseudonymised:
             raise ForbiddenError("cases' positions are not for the analyst role: ask for json")
-        query = queries.case_points(conn, user.scope, given, today=day)
-        query = query.order_by(queries.Case.id).limit(paging.limit).offset(paging.offset)
-        frame = gpd.read_postgis(query, conn, geom_col="geom", crs=4326)
-        frame["ladder"] = [queries.LADDER[n] for n in frame["level"]]
+        frame = queries.case_points(
+            conn, user.scope, given, today=day, limit=paging.limit, offset=paging.offset
+        )
         audit(request, session, user, frame["household_id"].tolist(), sorted(frame.columns))
         return geojson(frame, limit=settings.export_max_features)
     items, total = queries.list_cases(

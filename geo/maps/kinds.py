@@ -469,7 +469,8 @@ def case_map(
         One row per case (EPSG:4326) with ``state``, ``overdue`` and ``label`` (the tooltip),
         for roles that may see where households are.
     counts : GeoDataFrame, optional
-        Areas (EPSG:4326) with ``code``, ``name``, ``cases`` and ``overdue``: the others' view.
+        Areas (EPSG:4326) with ``code``, ``name``, ``cases`` and ``overdue`` (None: none, or
+        hidden): the others' view.
     offices : GeoDataFrame, optional
         The offices the cases are with (points with ``name`` and ``cases``), as markers.
 
@@ -530,7 +531,7 @@ def case_map(
             tooltip=field_tips(frame, fields),
         ).add_to(m)
         shown = []
-        late = int(counts["overdue"].sum())
+        late = int(counts["overdue"].fillna(0).sum())
     layer = folium.FeatureGroup(name=context.word("offices"))
     if offices is not None:
         require_crs(offices)

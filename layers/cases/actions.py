@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, any_, literal, select, update
 
+from geo.cases.deadlines import working_days_between
 from geo.cases.workflow import REJECTION_REASONS, Action, State, next_state
 from geo.errors import (
     InvalidInputError,
@@ -76,7 +77,7 @@ def act(
     day = events.today(now)
     if action == "recategorise":
         _recategorise(conn, actor, case, category, now, note)
-        return case.version + 1
+        return int(case.version) + 1
     state = next_state(case.state, action, actor.role)  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     details: dict[str, Any] = {}
@@ -89,14 +90,22 @@ def act(
                 "needed to acknowledge",
                 field="expected_on",
             )
-        values |= {"acknowledged_on": day, "expected_on": expected_on}
+        values |= {
+            "acknowledged_on": day,
+            "expected_on": expected_on,
+            "acknowledge_days": working_days_between(case.opened_on, day),
+        }
         details["expected_on"] = expected_on.isoformat()
     elif action == "resolve":
         if resolution not in SOLVED:
             raise InvalidInputError(
                 f"resolution: one of {', '.join(SOLVED)} is needed", field="resolution"
             )
-        values |= {"resolution": resolution, "resolved_on": day}
+        values |= {
+            "resolution": resolution,
+            "resolved_on": day,
+            "resolve_days": working_days_between(case.opened_on, day),
+        }
         details["resolution"] = resolution
     elif action == "reject":
         if reason not in REJECTION_REASONS:
@@ -104,13 +113,15 @@ def act(
                 f"reason: one of {', '.join(REJECTION_REASONS)} is needed", field="reason"
             )
         details |= {"reason": reason, "suggested_office": office}
+        values["rejections"] = Case.rejections + 1
     elif action == "reopen":
-        values |= {"resolution": None, "resolved_on": None}
+        values |= {"resolution": None, "resolved_on": None, "resolve_days": None}
     elif action == "route" and office is None:
         raise InvalidInputError("office: the office to route the case to is needed", field="office")
     events.record(conn, actor, case.id, action, case.state, state, now, note=note, details=details)
     resolved = values.get("resolution", case.resolution)
     if action in ("reject", "reopen", "route"):
+        target: str | None
         if action == "reject":
             target = office or district_team(conn, case.subdistrict_code)
         elif action == "reopen":
@@ -140,7 +151,7 @@ def act(
     events.follow(
         conn, problem, state, resolved if state in ("resolved", "verified") else None, now
     )
-    return case.version + 1
+    return int(case.version) + 1
 
 
 def _routing(conn: Connection, category: str, office: str, day: dt.date) -> dict[str, Any]:
@@ -156,6 +167,8 @@ def _routing(conn: Connection, category: str, office: str, day: dt.date) -> dict
         "level": 0,
         "expected_on": None,
         "acknowledged_on": None,
+        "acknowledge_days": None,
+        "reroutes": Case.reroutes + 1,
     }
 
 

@@ -122,7 +122,7 @@ def record(
     )
     assert event is not None
     conn.execute(text(OUTBOX), {"events": [event]})
-    return event
+    return int(event)
 
 
 def follow(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Connection,
     Engine,
     Integer,
@@ -236,7 +237,7 @@ def _pick(
     conditions = [
         Problem.round == round_,
         Problem.status.in_(UNRESOLVED),
-        Problem.subdistrict_code.startswith(prefix, autoescape=True),
+        *_within(prefix),
         problems_in_scope(actor.scope),
         ~exists().where(
             Case.household_id == Problem.household_id,
@@ -267,6 +268,17 @@ def _pick(
         )
     )
     return int(conn.scalar(text("SELECT count(*) FROM refer_pick")) or 0)
+
+
+def _within(prefix: str) -> list[ColumnElement[bool]]:
+    """Subdistrict codes that start with ``prefix``, as a range.
+
+    The index serves a range in any collation (codes are digits); ``LIKE 'p%'`` only in C.
+    """
+    if not prefix:
+        return []
+    after = str(int(prefix) + 1).zfill(len(prefix))
+    return [Problem.subdistrict_code >= prefix, Problem.subdistrict_code < after]
 
 
 def _dues(conn: Connection, today: dt.date) -> dict[str, list[object]]:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, func, select
 
 from geo.access import Scope
 from geo.density import cell_centres, h3_resolution
-from geo.disclosure import suppress_cells
+from geo.disclosure import suppress, suppress_cells
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.maps import kinds, prepare
 from geo.maps.page import MapContext
@@ -333,6 +333,17 @@ def cases(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | 
     """
     if scope is None:
         raise ForbiddenError("the cases map needs a login")
+    return _cases(conn, settings, query, scope, public=False)
+
+
+def public_cases(conn: Connection, settings: Settings, query: MapQuery) -> Made:
+    """Cases and overdue ones per district of the area, small counts hidden: for the gallery."""
+    return _cases(conn, settings, query, Scope(role="analyst", pseudonymised=True), public=True)
+
+
+def _cases(
+    conn: Connection, settings: Settings, query: MapQuery, scope: Scope, *, public: bool
+) -> Made:
     if query.state is not None and query.state not in STATE_NAMES[query.lang]:
         raise InvalidInputError(
             f"state: {query.state!r} is not one of {', '.join(STATE_NAMES[query.lang])}"
@@ -355,14 +366,15 @@ def cases(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | 
         conn, settings, query, title=words["cases_map"], round_=None, filters=filters
     )
     offices = case_queries.case_offices(conn, scope, given, lang=query.lang, today=day)
-    if scope.pseudonymised:
+    if scope.pseudonymised or public:
         counts = case_queries.case_counts(conn, scope, given, level="district", today=day)
-        units = _units(conn, query.area[:2], "district", counts, query.lang)
-        units = units[units["cases"].notna()] if len(counts) else units
-        units[["cases", "overdue"]] = units[["cases", "overdue"]].fillna(0).astype(int)
+        if public:
+            # Small counts hidden (with what would give them away), as in public figures.
+            hidden = suppress(counts[["cases", "overdue"]], {}, [(["overdue"], "cases")])
+            counts[["cases", "overdue"]] = counts[["cases", "overdue"]].astype(float).mask(hidden)
+        units = _units(conn, query.area, "district", counts, query.lang)
         return Made(kinds.case_map(context, counts=units, offices=offices), [])
-    select_points = case_queries.case_points(conn, scope, given, today=day)
-    points = gpd.read_postgis(select_points, conn, geom_col="geom", crs=4326)
+    points = case_queries.case_points(conn, scope, given, today=day)
     names = STATE_NAMES[query.lang]
     points["label"] = [
         f"#{i} · {h} · {c} · {names[s]} · {o}"

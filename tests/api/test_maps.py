@@ -30,6 +30,7 @@ from layers.store.settings import PROJECT_ROOT, Settings
 from tests.api.browser import app_only, watch
 from tests.api.oracle import ROUND
 from tests.factories import engine_for, run, serve, token_for
+from tests.recorder import personal
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "maps"
 # Each kind, its query, and layer names the layer control must list (Thai, the default).
@@ -148,10 +149,11 @@ def test_the_gallery_is_public_and_linked_from_the_home_page(offline_settings: S
     with serve(offline_settings) as anonymous:
         home = anonymous.get("/")
         links = re.findall(r"href='(/gallery/[^']+)'", home.text)
-        assert len(links) == len(GALLERY)
+        assert len(links) == len(GALLERY) + 1  # and the cases by district
         for link in links:
             page = anonymous.get(link)
             assert page.status_code == 200 and "leaflet" in page.text.lower()
+            assert not personal(page.content), link
         # Only the gallery's own files: no other name, no way out of its folder.
         (offline_settings.home / "maps" / "private.html").write_text("household 34190101-00001")
         assert anonymous.get("/gallery/private.html").status_code == 404

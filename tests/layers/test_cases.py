@@ -364,3 +364,54 @@ def test_a_reimport_keeps_what_a_case_decided_later_and_a_newer_row_wins(
     assert shown["history"][-1]["action"] == "survey"
     assert shown["history"][-1]["details"]["status"] == "solved_by_household"
     assert shown["state"] == "referred"
+
+
+def test_a_simulated_year_keeps_every_rule_and_referral_never_changes_the_solved_share(
+    cases_engine: Engine,
+) -> None:
+    from geo.cases.workflow import TRANSITIONS
+    from layers.cases.simulate import simulate
+
+    def solved_pct() -> float:
+        with cases_engine.connect() as conn:
+            return float(
+                conn.scalar(
+                    text(
+                        "SELECT 100.0 * count(*) FILTER (WHERE status LIKE 'solved%') / count(*) "
+                        "FROM problem"
+                    )
+                )
+            )
+
+    before = solved_pct()
+    refer(cases_engine, ADMIN, areas=["34"], now=NOW)
+    assert solved_pct() == before  # referral hands problems on; it solves none
+    done = simulate(cases_engine, start=NOW, days=365, seed=3, area="34")
+    assert done["acknowledge"] and done["resolve"] and done["reject"] and done["escalate"]
+    with cases_engine.connect() as conn:
+        history = conn.execute(
+            text(
+                "SELECT e.case_id, e.action, e.from_state, e.to_state FROM case_event e "
+                "JOIN problem_case k ON k.id = e.case_id ORDER BY e.case_id, e.id"
+            )
+        ).all()
+        mismatched = conn.scalar(
+            text(
+                "SELECT count(*) FROM problem_case k JOIN problem p "
+                "USING (household_id, round, category) WHERE p.status <> CASE "
+                "WHEN k.state IN ('resolved', 'verified') THEN k.resolution "
+                "WHEN k.state IN ('referred', 'rejected') THEN 'referred' "
+                "WHEN k.state IN ('acknowledged', 'in_progress') THEN 'in_progress' "
+                "WHEN k.state = 'closed_unsolved' THEN 'closed_unsolved' ELSE 'open' END"
+            )
+        )
+    assert mismatched == 0
+    state: dict[int, str] = {}
+    for case_id, action, old, new in history:
+        assert state.get(case_id, "new") == old, (case_id, action, old)
+        if action in ("escalate", "deliver", "survey"):
+            assert old == new
+        else:
+            assert TRANSITIONS[(old, action)] == new  # type: ignore[index]
+        state[case_id] = new
+    assert solved_pct() > before

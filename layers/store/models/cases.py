@@ -118,6 +118,11 @@ class Case(Base):
     expected_on: Mapped[date | None] = mapped_column(Date, doc="the office's own date")
     acknowledged_on: Mapped[date | None] = mapped_column(Date)
     resolved_on: Mapped[date | None] = mapped_column(Date)
+    acknowledge_days: Mapped[int | None] = mapped_column(SmallInteger)
+    """Working days from its routing to its acknowledgement: kept for the figures."""
+    resolve_days: Mapped[int | None] = mapped_column(SmallInteger)
+    rejections: Mapped[int] = mapped_column(SmallInteger, default=0)
+    reroutes: Mapped[int] = mapped_column(SmallInteger, default=0, doc="routes after the first")
     last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -117,6 +117,10 @@ def upgrade() -> None:
         sa.Column("expected_on", sa.Date),
         sa.Column("acknowledged_on", sa.Date),
         sa.Column("resolved_on", sa.Date),
+        sa.Column("acknowledge_days", sa.SmallInteger),
+        sa.Column("resolve_days", sa.SmallInteger),
+        sa.Column("rejections", sa.SmallInteger, nullable=False, server_default="0"),
+        sa.Column("reroutes", sa.SmallInteger, nullable=False, server_default="0"),
         sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["household_id", "round", "category"],
@@ -167,6 +171,7 @@ def upgrade() -> None:
     op.execute(f"CREATE SCHEMA {QUEUE_SCHEMA}")
     # Straight to psycopg: the queue's SQL has percent signs and colons that are not parameters.
     driver = op.get_bind().connection.driver_connection
+    assert driver is not None
     driver.execute(f"SET LOCAL search_path = {QUEUE_SCHEMA}, public")
     driver.execute(SchemaManager.get_schema())
     driver.execute("SET LOCAL search_path = public")
