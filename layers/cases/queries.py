@@ -11,9 +11,11 @@ import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Numeric,
     Select,
     and_,
     case,
+    cast,
     func,
     or_,
     select,
@@ -241,7 +243,9 @@ def kpis(
             group.label("key"),
             func.count().label("received"),
             acknowledged.label("acknowledged"),
-            func.round(100.0 * on_time / func.nullif(acknowledged, 0), 1).label("on_time_pct"),
+            func.round(cast(100 * on_time, Numeric) / func.nullif(acknowledged, 0), 1).label(
+                "on_time_pct"
+            ),
             func.percentile_cont(0.5)
             .within_group(Case.acknowledge_days)
             .label("median_days_to_acknowledge"),

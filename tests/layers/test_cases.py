@@ -38,13 +38,14 @@ def agency(
 
 
 def open_problems(engine: Engine, area: str, category: str | None = None) -> int:
-    """Problems of the area not solved, not closed, and without a case."""
+    """Problems of the area's latest round not solved, not closed, and without a case."""
     with engine.connect() as conn:
         return int(
             conn.scalar(
                 text(
                     "SELECT count(*) FROM problem p WHERE status IN ('open', 'referred', "
                     "'in_progress') AND subdistrict_code LIKE :a "
+                    "AND round = (SELECT max(round) FROM problem) "
                     "AND (CAST(:c AS text) IS NULL OR category = :c) AND NOT EXISTS ("
                     "SELECT 1 FROM problem_case k WHERE (k.household_id, k.round, k.category) "
                     "= (p.household_id, p.round, p.category))"
