@@ -288,3 +288,40 @@ def test_the_reviewers_map_of_escalated_cases_in_chromium(
     with serve(Settings(database_url=url, clock=NOW), token_for(url, "analyst")) as analyst:
         page = analyst.get("/maps/cases", params={"area": "34"})
     assert page.status_code == 200 and "MarkerCluster" not in page.text
+
+
+def test_the_command_line_refers_answers_as_a_user_and_shows_the_history(
+    cases_engine: Engine,
+) -> None:
+    import json as json_
+
+    url = cases_engine.url.render_as_string(hide_password=False)
+    now = "2027-01-11T09:00+07:00"
+    dry = run("cases", "refer", "--area", "3401", "--dry-run", "--now", now, url=url)
+    assert dry.returncode == 0, dry.stderr
+    assert "would be created" in dry.stdout
+    with cases_engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM problem_case")) == 0
+    done = run("cases", "refer", "--area", "3401", "--category", "no_land_title", "--now", now,
+               url=url)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    token_for(url, "agency_officer", office="dol-34")  # a user of the land office…
+    with cases_engine.connect() as conn:
+        name = conn.scalar(text("SELECT name FROM app_user WHERE office = 'dol-34' LIMIT 1"))
+    listed = run("cases", "list", "--json", "--as", name, "--now", now, url=url)
+    assert listed.returncode == 0, listed.stderr
+    items = json_.loads(listed.stdout)["items"]
+    assert items and {i["office"] for i in items} == {"dol-34"}
+    case_id = str(items[0]["id"])
+    ack = run("cases", "ack", case_id, "--expected", "2027-03-01", "--as", name, "--now", now,
+              url=url)  # fmt: skip
+    assert ack.returncode == 0 and "version 2" in ack.stdout, ack.stderr
+    stale = run("cases", "progress", case_id, "--version", "1", "--as", name, url=url)
+    assert stale.returncode == 2 and "version 2, not 1" in stale.stderr
+    verify = run("cases", "verify", case_id, "--as", name, url=url)
+    assert verify.returncode == 2 and "may not verify" in verify.stderr
+    shown = json_.loads(run("cases", "show", case_id, url=url).stdout)
+    assert [e["action"] for e in shown["history"]] == ["route", "acknowledge"]
+    assert shown["history"][1]["actor"] == name
+    figures = json_.loads(run("cases", "kpis", "--json", "--now", now, url=url).stdout)
+    assert {f["key"] for f in figures} == {"dol-34"}
