@@ -19,7 +19,7 @@ from rich.table import Table
 from api.cli.common import console, engine, errors, out, progress
 from geo.access import scope_of
 from geo.cases.workflow import REJECTION_REASONS
-from geo.errors import NotFoundError
+from geo.errors import InvalidInputError, NotFoundError
 from geo.vocab import DIMENSIONS
 from layers.access import records, users
 from layers.cases import actions, delivery, queries, referral
@@ -154,7 +154,11 @@ def show(
 
 @cases_app.command("refer")
 def refer(
-    area: Annotated[list[str], typer.Option(help="area code (repeat for several)")],
+    area: Annotated[list[str] | None, typer.Option(help="area code (repeat for several)")] = None,
+    targeting_run: Annotated[
+        int | None, typer.Option(help="refer the top areas of this targeting run")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="with --targeting-run: how many areas")] = 10,
     category: Annotated[list[str] | None, typer.Option(help="category code (repeat)")] = None,
     dimension: Annotated[str | None, typer.Option(help=" | ".join(DIMENSIONS))] = None,
     round_: Annotated[int | None, typer.Option("--round", help="default the latest")] = None,
@@ -171,12 +175,17 @@ def refer(
         database = engine(settings)
         with database.connect() as conn:
             actor = _actor(conn, as_user)
+            areas = list(area or [])
+            if targeting_run is not None:
+                areas += referral.top_areas(conn, targeting_run, top)
+        if not areas:
+            raise InvalidInputError("area: give --area, or --targeting-run", field="area")
         with progress(counted=True) as bar:
             task = bar.add_task("referring by district", total=None)
             done = referral.refer(
                 database,
                 actor,
-                areas=area,
+                areas=areas,
                 now=at,
                 categories=category,
                 dimension=dimension,

@@ -148,7 +148,11 @@ def case_kpis(
 class ReferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    areas: list[AreaCode] = Field(min_length=1, max_length=1_000)
+    areas: list[AreaCode] = Field(default_factory=list, max_length=1_000)
+    targeting_run: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="refer the top areas of this run"
+    )
+    top: int = Field(default=10, ge=1, le=1_000, description="with targeting_run: how many")
     categories: list[Code] | None = None
     dimension: Dimension | None = None
     household: Annotated[str, StringConstraints(max_length=64, pattern=PLAIN_TEXT)] | None = None
@@ -164,10 +168,15 @@ def refer_cases(
     user: Referrer,
     body: ReferRequest,
 ) -> dict[str, Any]:
+    areas = list(body.areas)
+    if body.targeting_run is not None:
+        areas += referral.top_areas(session.connection(), body.targeting_run, body.top)
+    if not areas:
+        raise InvalidInputError("areas: give areas, or a targeting_run")
     done = referral.refer(
         session.get_bind(),  # type: ignore[arg-type]
         _actor(request, user),
-        areas=body.areas,
+        areas=areas,
         now=clock(settings),
         categories=body.categories,
         dimension=body.dimension,

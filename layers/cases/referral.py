@@ -39,7 +39,15 @@ from geo.vocab import UNRESOLVED
 from layers.access.scope import problems as problems_in_scope
 from layers.cases import events
 from layers.cases.events import Actor
-from layers.store.models import AdminUnit, Agency, Case, Problem, ProblemCategory
+from layers.store.models import (
+    AdminUnit,
+    Agency,
+    Case,
+    Problem,
+    ProblemCategory,
+    TargetRun,
+    TargetScore,
+)
 from layers.store.partitions import latest_round
 
 log = logging.getLogger(__name__)
@@ -209,6 +217,26 @@ def refer(
         " (dry run)" if dry_run else "",
     )
     return result
+
+
+def top_areas(conn: Connection, run_id: int, top: int) -> list[str]:
+    """The ``top`` areas of a stored targeting run, best first: to refer them in one call.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such run.
+    """
+    if conn.scalar(select(TargetRun.id).where(TargetRun.id == run_id)) is None:
+        raise NotFoundError(f"no targeting run {run_id}")
+    return list(
+        conn.scalars(
+            select(TargetScore.code)
+            .where(TargetScore.run_id == run_id)
+            .order_by(TargetScore.rank)
+            .limit(top)
+        )
+    )
 
 
 def _batches(conn: Connection, area: str) -> list[str]:

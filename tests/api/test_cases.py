@@ -325,3 +325,16 @@ def test_the_command_line_refers_answers_as_a_user_and_shows_the_history(
     assert shown["history"][1]["actor"] == name
     figures = json_.loads(run("cases", "kpis", "--json", "--now", now, url=url).stdout)
     assert {f["key"] for f in figures} == {"dol-34"}
+
+
+def test_a_targeting_runs_top_areas_are_referred_in_one_call(client: httpx.Client) -> None:
+    ranked = client.post("/targeting", json={"area": "3401", "level": "subdistrict", "top": 3})
+    assert ranked.status_code == 200, ranked.text
+    run_id, top = ranked.json()["run"], [a["code"] for a in ranked.json()["areas"]]
+    made = client.post("/cases/refer", json={"targeting_run": run_id, "top": 3})
+    assert made.status_code == 200, made.text
+    cases = client.get("/cases", params={"limit": 1000}).json()["items"]
+    assert made.json()["cases"] == len(cases) > 0
+    assert {c["subdistrict_code"] for c in cases} <= set(top)
+    assert client.post("/cases/refer", json={"targeting_run": 999_999}).status_code == 404
+    assert client.post("/cases/refer", json={}).status_code == 422
