@@ -5,7 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    Path,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
@@ -15,7 +27,7 @@ from geo.cases.workflow import ACTIONS, RejectionReason, Resolution, State
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.vocab import Dimension
 from layers.access.users import User
-from layers.cases import actions, delivery, queries, referral
+from layers.cases import actions, attachments, delivery, queries, referral
 from layers.cases.events import Actor, clock, today
 from layers.cases.queries import KPI_GROUPS, CaseFilter
 from layers.store.keys import pii_key
@@ -259,6 +271,65 @@ def _version(if_match: str | None) -> int | None:
     if not value.isdigit():
         raise InvalidInputError(f"If-Match: {if_match!r} is not an ETag of a case")
     return int(value)
+
+
+@router.post(
+    "/{case_id}/attachments",
+    summary="Attach a file (PDF, PNG, JPEG) to a case with a progress note (If-Match)",
+    responses=VERSIONED,
+)
+def attach_file(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Worker,
+    case_id: CaseId,
+    file: Annotated[UploadFile, File(description="a PDF, PNG or JPEG")],
+    note: Annotated[Text | None, Form()] = None,
+    if_match: Annotated[str | None, Header(max_length=40)] = None,
+) -> dict[str, Any]:
+    assert user is not None
+    data = file.file.read(settings.attachment_max_bytes + 1)
+    attachments.attach(
+        session.connection(),
+        settings,
+        _actor(request, user),
+        case_id,
+        version=_version(if_match),
+        now=clock(settings),
+        name=file.filename or "",
+        data=data,
+        note=note,
+    )
+    session.commit()
+    return _shown(request, session, settings, user, case_id, response)
+
+
+@router.get(
+    "/{case_id}/attachments/{attachment_id}",
+    summary="One file attached to a case",
+    response_class=FileResponse,
+)
+def get_attachment(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reader,
+    case_id: CaseId,
+    attachment_id: CaseId,
+) -> FileResponse:
+    assert user is not None
+    path, found = attachments.attachment(
+        session.connection(), settings, user.scope, case_id, attachment_id
+    )
+    audit(request, session, user, [found["household_id"]], ["attachment"])
+    return FileResponse(
+        path,
+        media_type=found["media_type"],
+        filename=found["name"],
+        content_disposition_type="attachment",
+    )
 
 
 @router.post(

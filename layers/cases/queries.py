@@ -25,7 +25,15 @@ from geo.cases.deadlines import LADDER
 from geo.errors import InvalidInputError, NotFoundError
 from geo.intake.personal import keyed_hash
 from layers.access.scope import cases as in_scope
-from layers.store.models import AdminUnit, Case, CaseEvent, Household, Office, ProblemCategory
+from layers.store.models import (
+    AdminUnit,
+    Attachment,
+    Case,
+    CaseEvent,
+    Household,
+    Office,
+    ProblemCategory,
+)
 
 #: The states in which a case waits on its office.
 WAITING = ("referred", "acknowledged", "in_progress")
@@ -178,7 +186,19 @@ def get_case(conn: Connection, scope: Any, case_id: int, *, today: dt.date) -> d
         .where(CaseEvent.case_id == case_id)
         .order_by(CaseEvent.id)
     ).mappings()
-    return {**found, "history": [dict(e) for e in history]}
+    files = conn.execute(
+        select(
+            Attachment.id, Attachment.event_id, Attachment.name, Attachment.media_type,
+            Attachment.bytes,
+        )
+        .where(Attachment.case_id == case_id)
+        .order_by(Attachment.id)
+    ).mappings()  # fmt: skip
+    return {
+        **found,
+        "history": [dict(e) for e in history],
+        "attachments": [dict(f) for f in files],
+    }
 
 
 def case_points(

@@ -190,6 +190,13 @@ class Settings(BaseSettings):
         gt=0,
         description="The wait after the first failed delivery; it doubles after each failure.",
     )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description=(
+            "The largest file attached to a case (a PDF, PNG or JPEG), in bytes (10 MiB)."
+        ),
+    )
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, description="How long a webhook receiver has to answer, in seconds."
     )

@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import holidays
@@ -338,3 +339,47 @@ def test_a_targeting_runs_top_areas_are_referred_in_one_call(client: httpx.Clien
     assert {c["subdistrict_code"] for c in cases} <= set(top)
     assert client.post("/cases/refer", json={"targeting_run": 999_999}).status_code == 404
     assert client.post("/cases/refer", json={}).status_code == 422
+
+
+def test_files_are_attached_with_a_progress_note_checked_by_kind_and_size(
+    cases_engine: Engine, tmp_path: Path
+) -> None:
+    url = cases_engine.url.render_as_string(hide_password=False)
+    settings = Settings(database_url=url, clock=NOW, home=tmp_path, attachment_max_bytes=2_000)
+    with serve(settings, token_for(url)) as client:
+        referred(client, categories=["no_land_title"])
+        case_id = client.get("/cases", params={"limit": 1}).json()["items"][0]["id"]
+        client.post(
+            f"/cases/{case_id}/acknowledge", json={"expected_on": "2027-02-01"},
+            headers={"If-Match": '"1"'},
+        )  # fmt: skip
+        pdf = b"%PDF-1.4\n" + b"x" * 500
+        done = client.post(
+            f"/cases/{case_id}/attachments",
+            files={"file": ("../../deed scan.pdf", pdf, "application/pdf")},
+            data={"note": "the deed, scanned"},
+            headers={"If-Match": '"2"'},
+        )
+        assert done.status_code == 200, done.text
+        shown = done.json()
+        assert shown["state"] == "in_progress" and shown["history"][-1]["note"] == (
+            "the deed, scanned"
+        )
+        (attached,) = shown["attachments"]
+        assert attached["name"] == "deed scan.pdf" and attached["media_type"] == "application/pdf"
+        back = client.get(f"/cases/{case_id}/attachments/{attached['id']}")
+        assert back.status_code == 200 and back.content == pdf
+        assert back.headers["content-type"] == "application/pdf"
+        assert back.headers["cache-control"] == "private, no-store"
+        etag = done.headers["etag"]
+        html = client.post(
+            f"/cases/{case_id}/attachments", files={"file": ("x.pdf", b"<html>", "application/pdf")},
+            headers={"If-Match": etag},
+        )  # fmt: skip
+        big = client.post(
+            f"/cases/{case_id}/attachments", files={"file": ("x.png", b"\x89PNG\r\n\x1a\n" * 300)},
+            headers={"If-Match": etag},
+        )  # fmt: skip
+        assert (html.status_code, big.status_code) == (415, 413)
+        assert client.get(f"/cases/{case_id}").headers["etag"] == etag  # nothing changed
+    assert (tmp_path / "attachments").is_dir()

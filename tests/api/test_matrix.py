@@ -61,6 +61,8 @@ CASEWORKERS = USERS - {"analyst"}
 Call = Callable[[httpx.Client, "Case"], httpx.Response | None]
 #: A survey file without rows: accepted, imported as nothing.
 HEADER_ONLY = b"household_id,round,subdistrict_code,problem_code\n"
+#: The smallest file a case takes: the first bytes of a PNG.
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(16)
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,18 @@ PROBES: dict[tuple[str, str], Probe] = {
         USERS, "object", lambda c, k: c.get(_case(c, k)), _sees_case
     ),
     # Without If-Match: 428 for whoever may see the case (nothing changes), else 404.
+    ("POST", "/cases/{case_id}/attachments"): Probe(
+        CASEWORKERS,
+        "object",
+        lambda c, k: c.post(_case(c, k, "/attachments"), files={"file": ("a.png", PNG)}),
+        _sees_case,
+    ),
+    ("GET", "/cases/{case_id}/attachments/{attachment_id}"): Probe(
+        USERS,
+        "object",
+        lambda c, k: c.get(_case(c, k, f"/attachments/{k.objects['attachments'][k.relation]}")),
+        _sees_case,
+    ),
     ("POST", "/cases/{case_id}/{action}"): Probe(
         CASEWORKERS,
         "object",
@@ -408,6 +422,20 @@ def objects(world: dict[str, Any], analysis_settings: Settings) -> dict[str, Any
         assert job.status_code == 202
         found["job"] = job.json()["id"]
         found["cases"] = _cases(admin, world)
+        found["attachments"] = {}
+        for relation, case_id in found["cases"].items():
+            etag = admin.get(f"/cases/{case_id}").headers["etag"]
+            admin.post(
+                f"/cases/{case_id}/acknowledge", json={"expected_on": "2099-01-01"},
+                headers={"If-Match": etag},
+            )  # fmt: skip
+            etag = admin.get(f"/cases/{case_id}").headers["etag"]
+            made = admin.post(
+                f"/cases/{case_id}/attachments", files={"file": ("photo.png", PNG)},
+                headers={"If-Match": etag},
+            )  # fmt: skip
+            assert made.status_code == 200, made.text
+            found["attachments"][relation] = made.json()["attachments"][0]["id"]
     return found
 
 

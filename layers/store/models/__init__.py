@@ -15,6 +15,7 @@ from layers.store.models.analysis import (
 from layers.store.models.base import Base
 from layers.store.models.cases import (
     Agency,
+    Attachment,
     Case,
     CaseEvent,
     Deadline,
@@ -45,6 +46,7 @@ __all__ = [
     "Agency",
     "ApiToken",
     "AppUser",
+    "Attachment",
     "Base",
     "BoundaryVersion",
     "Case",

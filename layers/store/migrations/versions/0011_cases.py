@@ -167,6 +167,21 @@ def upgrade() -> None:
         sa.CheckConstraint("state IN ('pending', 'delivered', 'dead')", "state"),
     )
     op.create_index("ix_case_outbox_due", "case_outbox", ["state", "next_at"])
+    op.create_table(
+        "case_attachment",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column(
+            "case_id",
+            sa.BigInteger,
+            sa.ForeignKey("problem_case.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.BigInteger, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("media_type", sa.String(32), nullable=False),
+        sa.Column("bytes", sa.Integer, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+    )
     op.execute(APPEND_ONLY)
     op.execute(f"CREATE SCHEMA {QUEUE_SCHEMA}")
     # Straight to psycopg: the queue's SQL has percent signs and colons that are not parameters.
@@ -179,7 +194,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP SCHEMA {QUEUE_SCHEMA} CASCADE")
-    for table in ("case_outbox", "case_event", "problem_case", "case_deadline", "route"):
+    for table in (
+        "case_attachment",
+        "case_outbox",
+        "case_event",
+        "problem_case",
+        "case_deadline",
+        "route",
+    ):
         op.drop_table(table)
     op.execute("DROP FUNCTION case_event_append_only()")
     op.drop_table("office")
