@@ -10,6 +10,7 @@ import datetime as dt
 import getpass
 import json
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +23,7 @@ from geo.cases.workflow import REJECTION_REASONS
 from geo.errors import InvalidInputError, NotFoundError
 from geo.vocab import DIMENSIONS
 from layers.access import records, users
-from layers.cases import actions, delivery, queries, referral
+from layers.cases import actions, attachments, delivery, queries, referral
 from layers.cases.escalation import escalate
 from layers.cases.events import Actor, clock, today
 from layers.cases.routing import coverage
@@ -237,12 +238,27 @@ def ack(
 def progress_note(
     case_id: CaseId,
     note: Note = None,
+    attach: Annotated[
+        Path | None, typer.Option(help="a PDF, PNG or JPEG to attach", exists=True, dir_okay=False)
+    ] = None,
     as_user: As = None,
     now: Now = None,
     version: Version = None,
 ) -> None:
-    """Record progress on a case."""
-    _act(case_id, "progress", as_user, now, version, note=note)
+    """Record progress on a case, optionally with a file."""
+    if attach is None:
+        _act(case_id, "progress", as_user, now, version, note=note)
+        return
+    settings, at = _settings(now)
+    with errors(), engine(settings).begin() as conn:
+        actor = _actor(conn, as_user)
+        if version is None:
+            version = queries.get_case(conn, actor.scope, case_id, today=today(at))["version"]
+        new = attachments.attach(
+            conn, settings, actor, case_id, version=version, now=at, name=attach.name,
+            data=attach.read_bytes(), note=note,
+        )  # fmt: skip
+    out.print(f"case {case_id}: progress with {attach.name}, now at version {new}")
 
 
 @cases_app.command("resolve")

@@ -88,11 +88,11 @@ def gallery(
     area: Annotated[str, typer.Option(help="area code")] = "34",
     lang: Annotated[str, typer.Option(help="th or en")] = "th",
 ) -> None:
-    """Public maps of an area (choropleths, cases by district), self-contained, listed for the
-    home page."""
+    """Public pages of an area (choropleths, cases by district, case figures), self-contained,
+    listed for the home page."""
     from api.assets import MANIFEST
     from geo.maps.words import LABELS
-    from layers.delivery import maps
+    from layers.delivery import figures, maps
 
     settings = Settings()
     out_dir = out_dir or settings.home / "maps"
@@ -109,6 +109,11 @@ def gallery(
         name = f"{area or 'th'}-cases-district.html"
         _write(out_dir / name, made, self_contained=True)
         written.append((name, LABELS[lang]["cases_map"]))
+        name = f"{area or 'th'}-cases-kpis.html"
+        (out_dir / name).write_text(
+            figures.kpi_page(conn, settings, area=area, lang=lang), encoding="utf-8"
+        )
+        written.append((name, figures.WORDS[lang]["title"]))
     # The home page serves the files this list names, and no other file of the folder.
     (out_dir / MANIFEST).write_text(json.dumps(dict(written), ensure_ascii=False), encoding="utf-8")
     out.print(f"wrote {len(written)} maps and {MANIFEST} to {out_dir}")

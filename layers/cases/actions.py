@@ -112,7 +112,7 @@ def act(
             raise InvalidInputError(
                 f"reason: one of {', '.join(REJECTION_REASONS)} is needed", field="reason"
             )
-        details |= {"reason": reason, "suggested_office": office}
+        details |= {"reason": reason, "suggested_office": office, "office": case.office}
         values["rejections"] = Case.rejections + 1
     elif action == "reopen":
         values |= {"resolution": None, "resolved_on": None, "resolve_days": None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.orm import aliased
 
 from geo.cases.deadlines import LADDER
 from geo.errors import InvalidInputError, NotFoundError
@@ -273,7 +275,6 @@ def kpis(
             .within_group(Case.resolve_days)
             .label("median_days_to_resolve"),
             func.count().filter(overdue(today)).label("overdue"),
-            func.count().filter(Case.rejections > 0).label("rejected"),
             func.count().filter(Case.reroutes > 0).label("rerouted"),
             func.count().filter(Case.resolution == "solved_by_agency").label("solved_by_agency"),
             func.count()
@@ -289,15 +290,52 @@ def kpis(
         given or CaseFilter(),
         today,
     )
-    rows = conn.execute(query.group_by(group).order_by(group)).mappings()
+    rows = conn.execute(query.group_by(group).order_by(group)).mappings().all()
+    # A refusal counts for the office that refused, not for the one the case went on to.
+    refused = aliased(Office)
+    rejecting = {
+        "office": refused.code,
+        "agency": refused.agency,
+        "area": func.left(Case.subdistrict_code, lengths.get(level, 2)),
+    }[by]
+    rejections: dict[str, int] = {
+        key: n
+        for key, n in conn.execute(
+            _filtered(
+                select(rejecting, func.count())
+                .select_from(
+                    CaseEvent.__table__.join(Case, Case.id == CaseEvent.case_id)
+                    .join(ProblemCategory, ProblemCategory.code == Case.category)
+                    .join(refused, refused.code == CaseEvent.details["office"].astext)
+                )
+                .where(CaseEvent.action == "reject", in_scope(scope)),
+                given or CaseFilter(),
+                today,
+            ).group_by(rejecting)
+        )
+    }
+    zero = {"received": 0, "acknowledged": 0, "on_time_pct": None, "overdue": 0, "rerouted": 0}
+    seen = {row["key"] for row in rows}
+    every: list[Mapping[str, Any]] = sorted(
+        [
+            *(dict(row) for row in rows),
+            *(
+                {"key": key, **zero, "solved_by_agency": 0, "solved_by_household": 0,
+                 "median_days_to_acknowledge": None, "median_days_to_resolve": None}
+                for key in rejections.keys() - seen
+            ),
+        ],
+        key=lambda row: str(row["key"]),
+    )  # fmt: skip
     return [
         {
             **{k: v for k, v in row.items() if k != "on_time_pct"},
+            "rejected": rejections.get(row["key"], 0),
             "acknowledged_on_time_pct": _number(row["on_time_pct"]),
             "median_days_to_acknowledge": _number(row["median_days_to_acknowledge"]),
             "median_days_to_resolve": _number(row["median_days_to_resolve"]),
         }
-        for row in rows
+        for row in every
     ]
 
 

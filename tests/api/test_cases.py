@@ -184,16 +184,29 @@ def test_figures_by_office_equal_independent_sql(cases_engine: Engine) -> None:
                     "SELECT office, opened_on, acknowledged_on, acknowledge_by, resolve_by, "
                     "resolved_on, resolution, state, "
                     "EXISTS (SELECT 1 FROM case_event e WHERE e.case_id = k.id "
-                    "AND e.action = 'reject') AS rejected FROM problem_case k"
+                    "AND e.action = 'route' AND e.from_state <> 'new') AS rerouted "
+                    "FROM problem_case k"
                 )
             )
             .mappings()
             .all()
         )
+        # Refusals count for the office that refused.
+        refused = {
+            office: n
+            for office, n in conn.execute(
+                text(
+                    "SELECT e.details->>'office', count(*) FROM case_event e "
+                    "JOIN problem_case k ON k.id = e.case_id WHERE e.action = 'reject' "
+                    "GROUP BY 1"
+                )
+            )
+        }
     by_office: dict[str, list[Any]] = {}
     for row in rows:
         by_office.setdefault(row["office"], []).append(row)
-    assert set(figures) == set(by_office)
+    assert set(figures) == set(by_office) | set(refused)
+    assert sum(refused.values()) == len(range(4, 40, 5))
     for office, cases in by_office.items():
         got = figures[office]
         acknowledged = [c for c in cases if c["acknowledged_on"]]
@@ -213,7 +226,8 @@ def test_figures_by_office_equal_independent_sql(cases_engine: Engine) -> None:
         assert got["received"] == len(cases)
         assert got["acknowledged"] == len(acknowledged)
         assert got["overdue"] == len(late)
-        assert got["rejected"] == sum(c["rejected"] for c in cases)
+        assert got["rejected"] == refused.get(office, 0)
+        assert got["rerouted"] == sum(c["rerouted"] for c in cases)
         assert got["solved_by_agency"] == sum(c["resolution"] == "solved_by_agency" for c in cases)
         assert got["solved_by_household"] == sum(
             c["resolution"] == "solved_by_household" for c in cases
@@ -224,6 +238,7 @@ def test_figures_by_office_equal_independent_sql(cases_engine: Engine) -> None:
         if to_resolve:
             assert got["median_days_to_resolve"] == float(np.median(to_resolve))
     assert sum(f["rerouted"] for f in figures.values()) == len(range(4, 40, 5))
+    assert sum(f["rejected"] for f in figures.values()) == len(range(4, 40, 5))
 
 
 def test_routes_check_proves_coverage_and_lists_gaps(scratch_engine: Engine) -> None:
