@@ -118,7 +118,10 @@ def act(
         values |= {"resolution": None, "resolved_on": None, "resolve_days": None}
     elif action == "route" and office is None:
         raise InvalidInputError("office: the office to route the case to is needed", field="office")
-    events.record(conn, actor, case.id, action, case.state, state, now, note=note, details=details)
+    if action != "route":  # a route is recorded below, with where the case went
+        events.record(
+            conn, actor, case.id, action, case.state, state, now, note=note, details=details
+        )
     resolved = values.get("resolution", case.resolution)
     if action in ("reject", "reopen", "route"):
         target: str | None
@@ -130,15 +133,16 @@ def act(
             target = office
         assert target is not None
         values |= _routing(conn, case.category, target, day)
+        words = f"to {target}" + (" (suggested by the office)" if action == "reject" else "")
         events.record(
             conn,
             actor,
             case.id,
             "route",
-            state,
+            state if action != "route" else case.state,
             "referred",
             now,
-            note=f"to {target}" + (" (suggested by the office)" if action == "reject" else ""),
+            note=note if action == "route" and note else words,
             details={"office": target, "from_office": case.office},
         )
         state = "referred"

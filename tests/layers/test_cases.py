@@ -416,3 +416,32 @@ def test_a_simulated_year_keeps_every_rule_and_referral_never_changes_the_solved
             assert TRANSITIONS[(old, action)] == new  # type: ignore[index]
         state[case_id] = new
     assert solved_pct() > before
+
+
+def test_a_reopened_case_goes_back_to_its_office_and_a_manual_route_is_one_event(
+    cases_engine: Engine,
+) -> None:
+    refer(cases_engine, officer(), areas=[DISTRICT], categories=["illiteracy"], now=NOW)
+    with cases_engine.begin() as conn:
+        case_id = conn.scalar(text("SELECT min(id) FROM problem_case"))
+        office = conn.scalar(text("SELECT office FROM problem_case WHERE id = :i"), {"i": case_id})
+        version = act(conn, ADMIN, case_id, "acknowledge", version=1, now=NOW,
+                      expected_on=NOW.date())  # fmt: skip
+        version = act(conn, ADMIN, case_id, "resolve", version=version, now=NOW,
+                      resolution="solved_by_household")  # fmt: skip
+        with pytest.raises(InvalidInputError, match="note"):
+            act(conn, officer(), case_id, "reopen", version=version, now=NOW)
+        version = act(conn, officer(), case_id, "reopen", version=version, now=NOW,
+                      note="the child left school again")  # fmt: skip
+        shown = get_case(conn, ADMIN.scope, case_id, today=NOW.date())
+        assert (shown["state"], shown["office"], shown["resolution"]) == ("referred", office, None)
+        version = act(conn, officer(), case_id, "close", version=version, now=NOW, note="moved")
+        with pytest.raises(InvalidInputError, match="cannot be routed"):
+            act(conn, ADMIN, case_id, "route", version=version, now=NOW, office="dle-th")
+        version = act(conn, officer(), case_id, "reopen", version=version, now=NOW, note="back")
+        shown = get_case(conn, ADMIN.scope, case_id, today=NOW.date())
+    actions = [e["action"] for e in shown["history"]]
+    assert actions == [
+        "route", "acknowledge", "resolve", "reopen", "route", "close", "reopen", "route",
+    ]  # fmt: skip
+    assert shown["version"] == version
