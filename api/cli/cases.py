@@ -169,7 +169,8 @@ def refer(
 ) -> None:
     """Refer every open problem of the areas (and filters) to its routed office.
 
-    Batched by district and idempotent: run it again and it refers only what is left.
+    Batched (by province, or a province's districts) and idempotent: run it again and it
+    refers only what is left.
     """
     settings, at = _settings(now)
     with errors():
@@ -182,7 +183,7 @@ def refer(
         if not areas:
             raise InvalidInputError("area: give --area, or --targeting-run", field="area")
         with progress(counted=True) as bar:
-            task = bar.add_task("referring by district", total=None)
+            task = bar.add_task("referring, batch by batch", total=None)
             done = referral.refer(
                 database,
                 actor,

@@ -76,9 +76,14 @@ def _filter(
     escalated: Annotated[
         bool | None, Query(description="outside the mandate, or up the ladder")
     ] = None,
-    level: Annotated[int | None, Query(ge=0, le=3, description="at least this far up")] = None,
+    escalation_level: Annotated[
+        int | None,
+        Query(ge=0, le=3, description="at least this far up the ladder (1 district, 3 national)"),
+    ] = None,
 ) -> CaseFilter:
-    return CaseFilter(office, state, overdue, area or None, category, dimension, escalated, level)
+    return CaseFilter(
+        office, state, overdue, area or None, category, dimension, escalated, escalation_level
+    )
 
 
 FilterDep = Annotated[CaseFilter, Depends(_filter)]

@@ -3,10 +3,11 @@
 Open: not solved and not closed (``geo.vocab.UNRESOLVED``), with no case yet. A problem a survey
 says was referred or in progress elsewhere gets its case too, so that it is followed here.
 
-The work is cut into batches of one district each, one transaction a batch: a referral that
-stops half-way leaves whole districts referred, and running it again refers only what is left
-(a problem has one case; what has a case is skipped). Routing is done in SQL with the rules of
-``route``: the rule of the longest area prefix wins, as in ``geo.cases.routing``.
+The work is cut into batches (the country's provinces, a province's districts), one
+transaction a batch: a referral that stops half-way leaves whole batches referred, and running
+it again refers only what is left (a problem has one case; what has a case is skipped).
+Routing is done in SQL with the rules of ``route``: the rule of the longest area prefix wins,
+as in ``geo.cases.routing``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ JOIN office o ON o.code = r.office
 # Composed of this module's constants only.
 COUNT = f"SELECT office, count(*) FROM ({ROUTED}) AS routed GROUP BY office"  # noqa: S608
 CREATE = f"""
-WITH dues AS (
+WITH dues AS MATERIALIZED (
     SELECT * FROM unnest(CAST(:categories AS text[]), CAST(:agencies AS text[]),
                          CAST(:acknowledge AS date[]), CAST(:resolve AS date[]))
         AS d(category, agency, acknowledge_by, resolve_by)
@@ -240,15 +241,19 @@ def top_areas(conn: Connection, run_id: int, top: int) -> list[str]:
 
 
 def _batches(conn: Connection, area: str) -> list[str]:
-    """The districts of ``area`` (a subdistrict is its own batch), else the area itself."""
-    if len(area) == 6:
+    """The batches of ``area``: the country's provinces, a province's districts.
+
+    A smaller area is one batch, and so is any area when no boundaries are loaded.
+    """
+    if len(area) >= 4:
         return [area]
-    districts = conn.scalars(
+    level = "province" if not area else "district"
+    found = conn.scalars(
         select(AdminUnit.code).where(
-            AdminUnit.level == "district", AdminUnit.code.startswith(area, autoescape=True)
+            AdminUnit.level == level, AdminUnit.code.startswith(area, autoescape=True)
         )
     ).all()
-    return list(districts) or [area]
+    return list(found) or [area]
 
 
 def _pick(

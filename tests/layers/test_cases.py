@@ -218,6 +218,7 @@ def test_a_rejected_case_goes_to_the_suggested_office_or_back_to_the_district_te
     assert one["history"][1]["details"] == {
         "reason": "not_our_mandate",
         "suggested_office": "alro-34",
+        "office": "dol-34",
     }
 
 
