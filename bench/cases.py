@@ -64,6 +64,14 @@ WHERE p.status IN ('open', 'referred', 'in_progress')
 """
 
 
+class Results(dict[str, Any]):
+    """The figures, each printed (to stderr) as soon as it is measured."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        print(f"{key}: {value}", file=sys.stderr, flush=True)
+        super().__setitem__(key, value)
+
+
 def copy_database(settings: Settings) -> str:
     """The bench's own database, copied from the analysis bench's (made by bench/analysis.py)."""
     url = database_url(settings)
@@ -125,6 +133,19 @@ def served(url: str) -> Iterator[str]:
         server.wait(20)
 
 
+def http(base: str, token: str, timeout: float = 60) -> httpx.Client:
+    """A client that sends each request at once: without TCP_NODELAY a POST's body waits for
+    the ACK of its headers (Nagle against delayed ACK, 40 ms), which is the client's delay,
+    not the server's."""
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(
+        base_url=base,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+        transport=transport,
+    )
+
+
 def token(engine: Engine, role: str, **given: Any) -> str:
     name = f"bench-{role}-{time.time_ns()}"
     with engine.begin() as conn:
@@ -142,7 +163,7 @@ def main() -> None:
     url = copy_database(settings)
     engine = make_engine(url, Settings(database_url=url, statement_timeout_ms=0))
     setup.upgrade_and_sync(engine, settings.taxonomy_file, settings.agencies_file)
-    result: dict[str, Any] = {}
+    result = Results()
     with engine.begin() as conn:
         # A fresh start each run: no case, the statuses as the survey built them.
         conn.execute(text("SET LOCAL statement_timeout = 0"))
@@ -159,7 +180,10 @@ def main() -> None:
         )
         conn.execute(text("DROP TABLE IF EXISTS bench_plain_case"))
         conn.execute(
-            text("CREATE UNLOGGED TABLE bench_plain_case (LIKE problem_case INCLUDING DEFAULTS)")
+            text(
+                "CREATE TABLE bench_plain_case (LIKE problem_case INCLUDING DEFAULTS "
+                "INCLUDING IDENTITY INCLUDING INDEXES)"
+            )
         )
     # Plain SQL: the same cases, routed the same way, one statement, nothing else.
     with engine.begin() as conn:
@@ -200,11 +224,12 @@ def main() -> None:
     officer = token(engine, "agency_officer", office=office, area=province)
     reviewer = token(engine, "reviewer")
     with served(url) as base:
-        hdr = {"Authorization": f"Bearer {admin}"}
-        with httpx.Client(base_url=base, headers=hdr, timeout=60) as client:
+        with http(base, admin) as client:
             one: list[float] = []
             for case_id in ids[: args.changes]:
-                etag = client.get(f"/cases/{case_id}").headers["etag"]
+                read = client.get(f"/cases/{case_id}")
+                assert read.status_code == 200, read.text
+                etag = read.headers["etag"]
                 start = time.perf_counter()
                 answer = client.post(
                     f"/cases/{case_id}/progress", json={"note": "bench"}, headers={"If-Match": etag}
@@ -220,7 +245,7 @@ def main() -> None:
 
         def client_loop(n: int) -> None:
             mine = rest[n :: args.clients]
-            with httpx.Client(base_url=base, headers=hdr, timeout=60) as c:
+            with http(base, admin) as c:
                 for case_id in mine:
                     etag = c.get(f"/cases/{case_id}").headers["etag"]
                     code = c.post(
@@ -249,10 +274,9 @@ def main() -> None:
             ("reviewer_escalated_by_province_ms", reviewer, "/cases/kpis",
              {"by": "area", "level": "province", "escalated": "true"}),
         ):  # fmt: skip
-            with httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {who}"}, timeout=120
-            ) as c:
-                assert c.get(path, params=params).status_code == 200
+            with http(base, who, 120) as c:
+                first = c.get(path, params=params)
+                assert first.status_code == 200, (path, first.status_code, first.text[:300])
                 times = timings(
                     lambda c=c, path=path, params=params: c.get(path, params=params), 30
                 )

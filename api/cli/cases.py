@@ -169,8 +169,7 @@ def refer(
 ) -> None:
     """Refer every open problem of the areas (and filters) to its routed office.
 
-    Batched (by province, or a province's districts) and idempotent: run it again and it
-    refers only what is left.
+    Batched by district and idempotent: run it again and it refers only what is left.
     """
     settings, at = _settings(now)
     with errors():

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -130,7 +131,10 @@ class CaseEvent(Base):
     """One step of a case's history; the table is append-only (triggers refuse changes)."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_case_event_case", "case_id", "id"),
+        Index("ix_case_event_reject", "case_id", postgresql_where=text("action = 'reject'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     case_id: Mapped[int] = mapped_column(BigInteger)

@@ -151,6 +151,13 @@ def upgrade() -> None:
         sa.Column("request_id", sa.Text),
     )
     op.create_index("ix_case_event_case", "case_event", ["case_id", "id"])
+    # The figures count refusals by the office that refused.
+    op.create_index(
+        "ix_case_event_reject",
+        "case_event",
+        ["case_id"],
+        postgresql_where=sa.text("action = 'reject'"),
+    )
     op.create_table(
         "case_outbox",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
