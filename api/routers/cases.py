@@ -307,8 +307,9 @@ def attach_file(
         data=data,
         note=note,
     )
+    shown = _shown(request, session, settings, user, case_id, response)
     session.commit()
-    return _shown(request, session, settings, user, case_id, response)
+    return shown
 
 
 @router.get(
@@ -364,9 +365,12 @@ def act_on_case(
         now=clock(settings),
         **body.model_dump(),
     )
-    session.commit()
+    # One commit: the change and the access-log row of the answer that shows it.
     try:
-        return _shown(request, session, settings, user, case_id, response)
+        shown = _shown(request, session, settings, user, case_id, response)
+        session.commit()  # nothing left to write, when the access log committed it already
+        return shown
     except NotFoundError:
         # Handed on (rejected, re-categorised): the caller no longer sees the case.
+        session.commit()
         return {"id": case_id, "handed_on": True}
