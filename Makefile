@@ -65,6 +65,7 @@ bench: setup gis  ## speed against peer tools (ogr2ogr among them); a national s
 	$(BIN)/python bench/maps.py $(BENCH_MAPS_ARGS)
 	$(BIN)/python bench/serve.py $(BENCH_SERVE_ARGS)
 	$(BIN)/python bench/targeting.py $(BENCH_TARGETING_ARGS)
+	$(BIN)/python bench/cases.py $(BENCH_CASES_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench
