@@ -20,7 +20,7 @@ class Poster:
         """Send one body; None when the receiver took it (2xx), else why not."""
         try:
             answer = self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # a bad URL too is a failed attempt, not a crash
             return f"{type(exc).__name__}: {exc}"[:500]
         return None if answer.is_success else f"HTTP {answer.status_code}"
 

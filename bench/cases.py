@@ -51,9 +51,9 @@ NOW = dt.datetime(2027, 1, 11, 2, 0, tzinfo=dt.UTC)
 ADMIN = Actor("bench", "admin", scope_of("admin", None))
 PLAIN = f"""
 INSERT INTO bench_plain_case (household_id, round, category, subdistrict_code, office, state,
-    escalated, opened_on, last_event_at)
+    escalated, opened_on, routed_on, last_event_at)
 SELECT household_id, round, category, subdistrict_code, office, 'referred', escalated,
-    CAST(:today AS date), now()
+    CAST(:today AS date), CAST(:today AS date), now()
 FROM ({ROUTED}) AS routed
 """  # noqa: S608 - constants of this file and of layers.cases.referral
 PICK_ALL = """

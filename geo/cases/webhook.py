@@ -21,14 +21,19 @@ def sign(secret: bytes, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def verify(secret: bytes, body: bytes, header: str) -> bool:
-    """Whether ``header`` is a valid signature of ``body`` under ``secret``."""
+def verify(secret: bytes, body: bytes, header: str, now: float, tolerance_s: float = 300) -> bool:
+    """Whether ``header`` is a valid signature of ``body`` under ``secret``.
+
+    It must have been made within ``tolerance_s`` seconds of ``now``: a replayed old message
+    fails.
+    """
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
-        expected = sign(secret, body, int(parts["t"]))
+        sent = int(parts["t"])
+        expected = sign(secret, body, sent)
     except (KeyError, ValueError):
         return False
-    return hmac.compare_digest(expected, header)
+    return abs(now - sent) <= tolerance_s and hmac.compare_digest(expected, header)
 
 
 def backoff(attempts: int, base_s: float, cap_s: float = 6 * 3600) -> float:

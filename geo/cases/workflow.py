@@ -70,6 +70,8 @@ TRANSITIONS: Mapping[tuple[State, Action], State] = {
     ("new", "route"): "referred",
     ("rejected", "route"): "referred",
     ("reopened", "route"): "referred",
+    # The district team hands a case on to another office (routing corrected).
+    **{(state, "route"): "referred" for state in _WORKING},
     ("referred", "acknowledge"): "acknowledged",
     ("acknowledged", "progress"): "in_progress",
     ("in_progress", "progress"): "in_progress",

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, any_, literal, select, update
 from geo.cases.deadlines import working_days_between
 from geo.cases.workflow import REJECTION_REASONS, Action, State, next_state
 from geo.errors import (
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     StaleVersionError,
@@ -79,6 +80,14 @@ def act(
         _recategorise(conn, actor, case, category, now, note)
         return int(case.version) + 1
     state = next_state(case.state, action, actor.role)  # type: ignore[arg-type]
+    if (
+        actor.role == "officer"
+        and action in ("acknowledge", "progress", "resolve", "reject")
+        and not _district_team(conn, case.office)
+    ):
+        raise ForbiddenError(
+            f"the district team answers for its own cases; case {case_id} is with {case.office}"
+        )
     values: dict[str, Any] = {}
     details: dict[str, Any] = {}
     if action in ("reject", "close", "reopen") and not note:
@@ -93,7 +102,7 @@ def act(
         values |= {
             "acknowledged_on": day,
             "expected_on": expected_on,
-            "acknowledge_days": working_days_between(case.opened_on, day),
+            "acknowledge_days": working_days_between(case.routed_on, day),
         }
         details["expected_on"] = expected_on.isoformat()
     elif action == "resolve":
@@ -104,7 +113,7 @@ def act(
         values |= {
             "resolution": resolution,
             "resolved_on": day,
-            "resolve_days": working_days_between(case.opened_on, day),
+            "resolve_days": working_days_between(case.routed_on, day),
         }
         details["resolution"] = resolution
     elif action == "reject":
@@ -114,13 +123,16 @@ def act(
             )
         details |= {"reason": reason, "suggested_office": office, "office": case.office}
         values["rejections"] = Case.rejections + 1
-    elif action == "reopen":
+    elif action in ("reopen", "close"):
         values |= {"resolution": None, "resolved_on": None, "resolve_days": None}
     elif action == "route" and office is None:
         raise InvalidInputError("office: the office to route the case to is needed", field="office")
+    made: list[int] = []
     if action != "route":  # a route is recorded below, with where the case went
-        events.record(
-            conn, actor, case.id, action, case.state, state, now, note=note, details=details
+        made.append(
+            events.record(
+                conn, actor, case.id, action, case.state, state, now, note=note, details=details
+            )
         )
     resolved = values.get("resolution", case.resolution)
     if action in ("reject", "reopen", "route"):
@@ -132,18 +144,20 @@ def act(
         else:
             target = office
         assert target is not None
-        values |= _routing(conn, case.category, target, day)
+        values |= _routing(conn, case.category, target, day, moved=target != case.office)
         words = f"to {target}" + (" (suggested by the office)" if action == "reject" else "")
-        events.record(
-            conn,
-            actor,
-            case.id,
-            "route",
-            state if action != "route" else case.state,
-            "referred",
-            now,
-            note=note if action == "route" and note else words,
-            details={"office": target, "from_office": case.office},
+        made.append(
+            events.record(
+                conn,
+                actor,
+                case.id,
+                "route",
+                state if action != "route" else case.state,
+                "referred",
+                now,
+                note=note if action == "route" and note else words,
+                details={"office": target, "from_office": case.office},
+            )
         )
         state = "referred"
     conn.execute(
@@ -151,6 +165,7 @@ def act(
         .where(Case.id == case.id)
         .values(state=state, version=Case.version + 1, last_event_at=now, **values)
     )
+    events.notify(conn, made)
     problem = (case.household_id, case.round, case.category)
     events.follow(
         conn, problem, state, resolved if state in ("resolved", "verified") else None, now
@@ -158,7 +173,9 @@ def act(
     return int(case.version) + 1
 
 
-def _routing(conn: Connection, category: str, office: str, day: dt.date) -> dict[str, Any]:
+def _routing(
+    conn: Connection, category: str, office: str, day: dt.date, *, moved: bool
+) -> dict[str, Any]:
     """The values of a case handed to ``office`` today: its new deadlines, back at the bottom."""
     agency = conn.scalar(select(Office.agency).where(Office.code == office))
     if agency is None:
@@ -169,11 +186,21 @@ def _routing(conn: Connection, category: str, office: str, day: dt.date) -> dict
         "acknowledge_by": acknowledge_by,
         "resolve_by": resolve_by,
         "level": 0,
+        "routed_on": day,
         "expected_on": None,
         "acknowledged_on": None,
         "acknowledge_days": None,
-        "reroutes": Case.reroutes + 1,
+        "reroutes": Case.reroutes + int(moved),
     }
+
+
+def _district_team(conn: Connection, office: str) -> bool:
+    found = conn.scalar(
+        select(Agency.district_team)
+        .join(Office, Office.agency == Agency.code)
+        .where(Office.code == office)
+    )
+    return bool(found)
 
 
 def district_team(conn: Connection, subdistrict: str) -> str:
@@ -199,9 +226,7 @@ def _recategorise(
 ) -> None:
     """Correct the problem's category; an open case goes to the new category's office."""
     if actor.role not in ("officer", "admin"):
-        raise InvalidInputError(
-            "role: only the district team corrects a problem's category", field="role"
-        )
+        raise ForbiddenError(f"role {actor.role} may not correct a problem's category")
     known = conn.execute(
         select(ProblemCategory.within_mandate).where(ProblemCategory.code == category)
     ).one_or_none()
@@ -227,7 +252,7 @@ def _recategorise(
     target = case.office
     if not closed:
         target = routes(conn, category).route(category, case.subdistrict_code)
-        values |= _routing(conn, category, target, events.today(now))
+        values |= _routing(conn, category, target, events.today(now), moved=True)
         state = "referred"
     # The case follows the problem's key (ON UPDATE CASCADE).
     conn.execute(
@@ -239,7 +264,7 @@ def _recategorise(
         )
         .values(category=category)
     )
-    events.record(
+    made = events.record(
         conn,
         actor,
         case.id,
@@ -255,5 +280,6 @@ def _recategorise(
         .where(Case.id == case.id)
         .values(state=state, version=Case.version + 1, last_event_at=now, **values)
     )
+    events.notify(conn, [made])
     if not closed:
         events.follow(conn, (case.household_id, case.round, category), state, None, now)

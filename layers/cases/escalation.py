@@ -74,7 +74,8 @@ def escalate(engine: Engine, now: dt.datetime) -> int:
             conn.execute(
                 update(Case)
                 .where(Case.id.in_([c for c, v in raised.items() if v == level]))
-                .values(level=level, version=Case.version + 1, last_event_at=now)
+                # Not last_event_at: a platform step is no decision a survey must yield to.
+                .values(level=level, version=Case.version + 1)
             )
         conn.execute(text(events.OUTBOX), {"events": list(made)})
     log.info("escalation at %s: %s steps on %s cases", today, len(steps), len(raised))

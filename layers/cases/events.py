@@ -48,6 +48,7 @@ JOIN office o ON o.code = k.office
 JOIN problem_category c ON c.code = k.category
 WHERE e.id = ANY(CAST(:events AS bigint[])) AND o.channel = 'webhook'
   AND NOT (e.role = 'agency_officer' AND e.office = k.office) AND e.action <> 'deliver'
+ORDER BY e.id
 ON CONFLICT (key) DO NOTHING
 """
 
@@ -102,7 +103,10 @@ def record(
     note: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> int:
-    """Append one event to the case's history; its outbox message goes with it."""
+    """Append one event to the case's history.
+
+    Its outbox message is written by :func:`notify` once the case is updated.
+    """
     event = conn.scalar(
         insert(CaseEvent)
         .values(
@@ -121,8 +125,12 @@ def record(
         .returning(CaseEvent.id)
     )
     assert event is not None
-    conn.execute(text(OUTBOX), {"events": [event]})
     return int(event)
+
+
+def notify(conn: Connection, made: list[int]) -> None:
+    """The outbox messages of events, from the case as it is now (its new state and office)."""
+    conn.execute(text(OUTBOX), {"events": made})
 
 
 def follow(

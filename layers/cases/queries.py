@@ -304,7 +304,13 @@ def kpis(
                     .join(ProblemCategory, ProblemCategory.code == Case.category)
                     .join(refused, refused.code == CaseEvent.details["office"].astext)
                 )
-                .where(CaseEvent.action == "reject", in_scope(scope)),
+                .where(
+                    CaseEvent.action == "reject",
+                    # An office's refusals sit with the offices its cases went on to.
+                    CaseEvent.details["office"].astext == scope.office
+                    if scope.role == "agency_officer"
+                    else in_scope(scope),
+                ),
                 given or CaseFilter(),
                 today,
             ).group_by(rejecting)

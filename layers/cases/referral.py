@@ -92,9 +92,9 @@ WITH dues AS MATERIALIZED (
 ),
 made AS (
     INSERT INTO problem_case (household_id, round, category, subdistrict_code, office, state,
-        escalated, opened_on, acknowledge_by, resolve_by, last_event_at)
+        escalated, opened_on, routed_on, acknowledge_by, resolve_by, last_event_at)
     SELECT r.household_id, r.round, r.category, r.subdistrict_code, r.office, 'referred',
-        r.escalated, :today, d.acknowledge_by, d.resolve_by, :now
+        r.escalated, :today, :today, d.acknowledge_by, d.resolve_by, :now
     FROM ({ROUTED}) AS r JOIN dues d USING (category, agency)
     ON CONFLICT (household_id, round, category) DO NOTHING
     RETURNING id, household_id, round, category, office

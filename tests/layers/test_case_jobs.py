@@ -111,8 +111,10 @@ def test_webhooks_are_signed_retried_parked_and_replayed(
     assert len(ok) == len(cases)
     keys = set()
     for headers, body in ok:
-        assert verify(SECRET.encode(), body, headers["X-Bamrung-Signature"])
-        assert not verify(b"another secret", body, headers["X-Bamrung-Signature"])
+        signed = headers["X-Bamrung-Signature"]
+        assert verify(SECRET.encode(), body, signed, time.time())
+        assert not verify(b"another secret", body, signed, time.time())
+        assert not verify(SECRET.encode(), body, signed, time.time() + 3600)  # replayed later
         sent = json.loads(body)
         assert sent["key"] == headers["Idempotency-Key"]
         keys.add(sent["key"])
@@ -241,3 +243,49 @@ def test_the_worker_runs_escalation_from_the_real_queue_with_two_workers(
         escalated = conn.scalar(text("SELECT count(*) FROM problem_case WHERE level > 0"))
     assert dict(done) == {"succeeded": 3}
     assert twice == 0 and escalated > 0
+
+
+def test_a_case_handed_on_is_announced_to_its_new_office_and_a_bad_url_is_a_failure(
+    cases_engine: Engine, receiver: Receiver
+) -> None:
+    refer(cases_engine, ADMIN, areas=["3401"], categories=["no_land_title"], now=NOW)
+    with cases_engine.begin() as conn:
+        conn.execute(text("DELETE FROM case_outbox"))
+        conn.execute(
+            text("UPDATE office SET channel = 'webhook', webhook_url = :u WHERE code = 'alro-34'"),
+            {"u": receiver.url},
+        )
+        case_id = conn.scalar(text("SELECT min(id) FROM problem_case"))
+        agency = Actor("lands", "agency_officer",
+                       scope_of("agency_officer", "34", categories=["no_land_title"],
+                                office="dol-34"))  # fmt: skip
+        act(conn, agency, case_id, "reject", version=1, now=NOW, reason="not_our_mandate",
+            note="reform land", office="alro-34")  # fmt: skip
+        sent = conn.execute(
+            text("SELECT office, payload FROM case_outbox WHERE case_id = :i ORDER BY id"),
+            {"i": case_id},
+        ).all()
+    try:
+        # Both steps go to the office the case is with now (ALRO: why, and that it is
+        # theirs), as the case stands after the change.
+        assert [(o, p["event"], p["state"], p["office"]) for o, p in sent] == [
+            ("alro-34", "reject", "referred", "alro-34"),
+            ("alro-34", "route", "referred", "alro-34"),
+        ]
+        with cases_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE office SET webhook_url = 'https://[::1/x' WHERE code = 'alro-34'")
+            )
+        settings = settings_of(cases_engine, webhook_attempts=1)
+        settings.webhook_secrets["alro-34"] = SecretStr("x")
+        done = deliver(cases_engine, settings, POST)
+        assert done.dead == 2  # both messages, each a failed attempt: no crash, no block
+        with cases_engine.connect() as conn:
+            assert "InvalidURL" in dead_letters(conn)[0]["last_error"]
+    finally:
+        with cases_engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE office SET channel = 'none', webhook_url = NULL WHERE code = 'alro-34'"
+                )
+            )

@@ -318,8 +318,8 @@ def test_a_reimport_keeps_what_a_case_decided_later_and_a_newer_row_wins(
         first, second = conn.execute(
             text("SELECT id, household_id, category FROM problem_case ORDER BY id LIMIT 2")
         ).all()
-        act(conn, officer(), first[0], "acknowledge", version=1, now=NOW, expected_on=NOW.date())
-        act(conn, officer(), first[0], "resolve", version=2, now=NOW, resolution="solved_by_agency")
+        act(conn, ADMIN, first[0], "acknowledge", version=1, now=NOW, expected_on=NOW.date())
+        act(conn, ADMIN, first[0], "resolve", version=2, now=NOW, resolution="solved_by_agency")
     with cases_engine.connect() as conn:
         # The rows of the two households as the survey had them (problem_before: as imported).
         mine = pd.read_sql(
@@ -446,3 +446,46 @@ def test_a_reopened_case_goes_back_to_its_office_and_a_manual_route_is_one_event
         "route", "acknowledge", "resolve", "reopen", "route", "close", "reopen", "route",
     ]  # fmt: skip
     assert shown["version"] == version
+
+
+def test_the_district_team_answers_only_for_its_own_cases_and_hands_others_on(
+    cases_engine: Engine,
+) -> None:
+    refer(cases_engine, officer(), areas=[DISTRICT], categories=["no_land_title", "no_income"],
+          now=NOW)  # fmt: skip
+    with cases_engine.begin() as conn:
+        land = conn.scalar(text("SELECT min(id) FROM problem_case WHERE office = 'dol-34'"))
+        own = conn.scalar(text("SELECT min(id) FROM problem_case WHERE office LIKE 'dopa-%'"))
+        with pytest.raises(ForbiddenError, match="its own cases"):
+            act(conn, officer(), land, "acknowledge", version=1, now=NOW,
+                expected_on=NOW.date())  # fmt: skip
+        act(conn, officer(), own, "acknowledge", version=1, now=NOW, expected_on=NOW.date())
+        # Routing corrected: the district team hands its case to another office.
+        act(conn, officer(), own, "route", version=2, now=NOW, office="cdd-3401", note="CDD's")
+        moved = get_case(conn, ADMIN.scope, own, today=NOW.date())
+        with pytest.raises(ForbiddenError):
+            act(conn, agency("dol-34"), land, "recategorise", version=1, now=NOW, category="drugs")
+    assert (moved["office"], moved["state"], moved["acknowledged_on"]) == ("cdd-3401", "referred",
+                                                                          None)  # fmt: skip
+    assert [e["action"] for e in moved["history"]] == ["route", "acknowledge", "route"]
+    assert moved["history"][-1]["note"] == "CDD's"
+
+
+def test_closing_a_resolved_case_unsolved_takes_its_resolution_away(cases_engine: Engine) -> None:
+    refer(cases_engine, ADMIN, areas=[DISTRICT], categories=["illiteracy"], now=NOW)
+    with cases_engine.begin() as conn:
+        case_id = conn.scalar(text("SELECT min(id) FROM problem_case"))
+        act(conn, ADMIN, case_id, "acknowledge", version=1, now=NOW, expected_on=NOW.date())
+        act(conn, ADMIN, case_id, "resolve", version=2, now=NOW, resolution="solved_by_agency")
+        act(conn, ADMIN, case_id, "close", version=3, now=NOW, note="it was not solved after all")
+        shown = get_case(conn, ADMIN.scope, case_id, today=NOW.date())
+        status = conn.scalar(
+            text(
+                "SELECT p.status FROM problem p JOIN problem_case k "
+                "USING (household_id, round, category) WHERE k.id = :i"
+            ),
+            {"i": case_id},
+        )
+    assert (shown["state"], shown["resolution"], status) == (
+        "closed_unsolved", None, "closed_unsolved",
+    )  # fmt: skip

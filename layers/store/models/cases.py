@@ -114,6 +114,7 @@ class Case(Base):
     level: Mapped[int] = mapped_column(SmallInteger, default=0, doc="steps up the ladder")
     version: Mapped[int] = mapped_column(Integer, default=1)
     opened_on: Mapped[date] = mapped_column(Date)
+    routed_on: Mapped[date] = mapped_column(Date, doc="handed to its office: its clock starts")
     acknowledge_by: Mapped[date | None] = mapped_column(Date)
     resolve_by: Mapped[date | None] = mapped_column(Date)
     expected_on: Mapped[date | None] = mapped_column(Date, doc="the office's own date")

@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("level", sa.SmallInteger, nullable=False, server_default="0"),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Column("opened_on", sa.Date, nullable=False),
+        sa.Column("routed_on", sa.Date, nullable=False),
         sa.Column("acknowledge_by", sa.Date),
         sa.Column("resolve_by", sa.Date),
         sa.Column("expected_on", sa.Date),
