@@ -159,8 +159,11 @@ def test_a_case_goes_through_its_life_and_the_problem_follows(cases_engine: Engi
             note="title deed issued",
         )
         status = conn.scalar(
-            text("SELECT status FROM problem WHERE household_id = :h AND category = :c"),
-            {"h": case["household_id"], "c": "no_land_title"},
+            text(
+                "SELECT status FROM problem WHERE household_id = :h AND category = :c "
+                "AND round = :r"
+            ),
+            {"h": case["household_id"], "c": "no_land_title", "r": case["round"]},
         )
         assert status == "solved_by_agency"
         with pytest.raises(ForbiddenError):
@@ -227,7 +230,8 @@ def test_a_new_category_reroutes_the_open_case_and_says_why(cases_engine: Engine
         household = conn.scalar(
             text(
                 "SELECT household_id FROM problem WHERE status = 'open' AND category = "
-                "'no_income' AND subdistrict_code LIKE '3401%' AND household_id NOT IN ("
+                "'no_income' AND subdistrict_code LIKE '3401%' "
+                "AND round = (SELECT max(round) FROM problem) AND household_id NOT IN ("
                 "SELECT household_id FROM problem WHERE category = 'no_land_title') LIMIT 1"
             )
         )
@@ -240,8 +244,11 @@ def test_a_new_category_reroutes_the_open_case_and_says_why(cases_engine: Engine
         act(conn, officer(), case_id, "recategorise", version=1, now=NOW, category="no_land_title")
         shown = get_case(conn, ADMIN.scope, case_id, today=NOW.date())
         problem = conn.execute(
-            text("SELECT status FROM problem WHERE household_id = :h AND category = :c"),
-            {"h": household, "c": "no_land_title"},
+            text(
+                "SELECT p.status FROM problem p JOIN problem_case k "
+                "USING (household_id, round, category) WHERE k.id = :i"
+            ),
+            {"i": case_id},
         ).scalar_one()
     assert (shown["category"], shown["office"], shown["escalated"]) == (
         "no_land_title",
@@ -344,7 +351,10 @@ def test_a_reimport_keeps_what_a_case_decided_later_and_a_newer_row_wins(
         with cases_engine.connect() as conn:
             return str(
                 conn.scalar(
-                    text("SELECT status FROM problem WHERE household_id = :h AND category = :c"),
+                    text(
+                        "SELECT status FROM problem WHERE household_id = :h AND category = :c "
+                        "AND round = (SELECT max(round) FROM problem)"
+                    ),
                     {"h": household, "c": category},
                 )
             )
