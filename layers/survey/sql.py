@@ -131,6 +131,24 @@ written AS (
 )
 SELECT count(*) FILTER (WHERE NOT stored), count(*) FILTER (WHERE stored) FROM changed
 """
+# A row of a category a case corrected (``recategorise``) is the corrected problem's: the case's
+# history says from which category, and the problem's key now holds the right one. Where the
+# file has a row of the right category too, the row of the wrong one is dropped.
+CORRECTED_CATEGORIES = """
+CREATE TEMP TABLE corrected ON COMMIT DROP AS
+SELECT DISTINCT k.household_id, k.round, e.details->>'from_category' AS was, k.category AS now
+FROM case_event e JOIN problem_case k ON k.id = e.case_id
+JOIN stage_problem s ON s.household_id = k.household_id AND s.round = k.round
+    AND s.category = e.details->>'from_category'
+WHERE e.details ? 'from_category';
+DELETE FROM stage_problem s USING corrected c
+WHERE s.household_id = c.household_id AND s.round = c.round AND s.category = c.was
+  AND EXISTS (SELECT 1 FROM stage_problem t WHERE t.household_id = s.household_id
+              AND t.round = s.round AND t.category = c.now);
+UPDATE stage_problem s SET category = c.now FROM corrected c
+WHERE s.household_id = c.household_id AND s.round = c.round AND s.category = c.was;
+DROP TABLE corrected
+"""
 # A case's decisions stand against an older survey: a row's status (and dates) replace the
 # stored ones only when the row is dated (its updated_on, else reported_on, else its household's
 # surveyed_on) after the case's last event, in Thai dates; a row without a date never does.

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, text
 from layers.survey.readers import frame_to_csv
 from layers.survey.report import ImportReport
 from layers.survey.sql import (
+    CORRECTED_CATEGORIES,
     COUNT_ROWS,
     PLACEMENT_FLAGS,
     ROW_KEYS,
@@ -46,6 +47,8 @@ def upsert_households(conn: Connection, report: ImportReport) -> int:
 
 def upsert_problems(conn: Connection, report: ImportReport) -> int:
     """Upsert the staged problems, counted in the report; returns how many were written."""
+    for statement in CORRECTED_CATEGORIES.split(";"):
+        conn.execute(text(statement))
     new, changed = conn.execute(text(UPSERT_PROBLEMS), {"job": report.job_id}).one()
     report.problems_inserted += new
     report.problems_updated += changed

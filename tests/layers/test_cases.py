@@ -225,7 +225,9 @@ def test_a_rejected_case_goes_to_the_suggested_office_or_back_to_the_district_te
     }
 
 
-def test_a_new_category_reroutes_the_open_case_and_says_why(cases_engine: Engine) -> None:
+def test_a_new_category_reroutes_the_open_case_and_says_why(
+    cases_engine: Engine, tmp_path: Path
+) -> None:
     with cases_engine.connect() as conn:
         household = conn.scalar(
             text(
@@ -257,6 +259,39 @@ def test_a_new_category_reroutes_the_open_case_and_says_why(cases_engine: Engine
     )
     assert problem == "referred"
     assert shown["history"][-1]["note"] == "category changed from no_income to no_land_title"
+    # The survey again, with the wrong category: its row is the corrected problem's.
+    import pandas as pd
+
+    from layers.store.settings import Settings
+    from layers.survey.importer import Importer
+
+    with cases_engine.connect() as conn:
+        rows = pd.read_sql(
+            text(
+                "SELECT h.household_id, h.round, h.subdistrict_code, h.moo, ST_Y(h.geom) AS lat, "
+                "ST_X(h.geom) AS lon, h.surveyed_on, b.category AS problem_code, b.status "
+                "FROM household h JOIN problem p USING (household_id, round) "
+                "JOIN problem_before b ON b.id = p.id WHERE h.household_id = :h"
+            ),
+            conn,
+            params={"h": household},
+        )
+    assert "no_income" in set(rows.problem_code)
+    path = tmp_path / "again.csv"
+    rows.to_csv(path, index=False)
+    url = cases_engine.url.render_as_string(hide_password=False)
+    Importer(cases_engine, Settings(database_url=url)).run(path)
+    with cases_engine.connect() as conn:
+        categories = conn.scalars(
+            text(
+                "SELECT category FROM problem WHERE household_id = :h AND round = :r "
+                "ORDER BY category"
+            ),
+            {"h": household, "r": shown["round"]},
+        ).all()
+        again = get_case(conn, ADMIN.scope, case_id, today=NOW.date())
+    assert "no_income" not in categories and "no_land_title" in categories
+    assert (again["category"], again["state"]) == ("no_land_title", "referred")
 
 
 def test_a_stale_version_is_refused_and_nothing_changes(cases_engine: Engine) -> None:

@@ -135,6 +135,11 @@ class CaseEvent(Base):
     __table_args__ = (
         Index("ix_case_event_case", "case_id", "id"),
         Index("ix_case_event_reject", "case_id", postgresql_where=text("action = 'reject'")),
+        Index(
+            "ix_case_event_recategorised",
+            "case_id",
+            postgresql_where=text("details ? 'from_category'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

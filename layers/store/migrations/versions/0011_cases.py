@@ -152,6 +152,13 @@ def upgrade() -> None:
         sa.Column("request_id", sa.Text),
     )
     op.create_index("ix_case_event_case", "case_event", ["case_id", "id"])
+    # Re-imports find the categories cases corrected.
+    op.create_index(
+        "ix_case_event_recategorised",
+        "case_event",
+        ["case_id"],
+        postgresql_where=sa.text("details ? 'from_category'"),
+    )
     # The figures count refusals by the office that refused.
     op.create_index(
         "ix_case_event_reject",
