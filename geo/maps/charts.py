@@ -39,7 +39,7 @@ def kpi_chart(rows: Sequence[dict[str, Any]], labels: dict[str, str], title: str
     for n, (figure_name, colour) in enumerate(BARS):
         axes.barh(
             [i + n * height for i in range(len(rows))],
-            [r[figure_name] for r in rows],
+            [r[figure_name] or 0 for r in rows],  # a hidden figure draws no bar
             height=height,
             color=colour,
             label=labels[figure_name],

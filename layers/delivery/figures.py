@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import html
 
+import pandas as pd
 from sqlalchemy import Connection, select
 
 from geo.access import Scope
+from geo.disclosure import suppress
 from geo.maps.charts import kpi_chart
 from geo.maps.words import SOURCES
 from layers.cases import events, queries
@@ -43,6 +45,8 @@ WORDS = {
     },
 }
 COLUMNS = tuple(k for k in WORDS["en"] if k not in ("title", "agency"))
+#: Figures that are no counts of cases (shares, medians): shown as they are.
+PLAIN = ("acknowledged_on_time_pct", "median_days_to_acknowledge", "median_days_to_resolve")
 
 
 def kpi_page(conn: Connection, settings: Settings, *, area: str, lang: str) -> str:
@@ -54,6 +58,14 @@ def kpi_page(conn: Connection, settings: Settings, *, area: str, lang: str) -> s
         by="agency",
         today=events.today(events.clock(settings)),
     )
+    counted = [c for c in COLUMNS if c not in PLAIN]
+    if rows:
+        # Small counts hidden, as in the public roll-ups.
+        frame = pd.DataFrame(rows)
+        hidden = suppress(frame[counted], {})
+        rows = [
+            {**row, **{c: None for c in counted if hidden.iloc[i][c]}} for i, row in enumerate(rows)
+        ]
     name = Agency.name_th if lang == "th" else Agency.name_en
     names = {code: shown for code, shown in conn.execute(select(Agency.code, name))}
     # The chart names agencies by code: its fonts have no Thai glyphs.

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, select
 
 from geo.access import Scope
 from geo.density import cell_centres, h3_resolution
+from geo.disclosure import K as K_PUBLIC
 from geo.disclosure import suppress, suppress_cells
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.maps import kinds, prepare
@@ -366,6 +367,9 @@ def _cases(
         conn, settings, query, title=words["cases_map"], round_=None, filters=filters
     )
     offices = case_queries.case_offices(conn, scope, given, lang=query.lang, today=day)
+    if public:
+        # An office's count would give away the small counts the districts hide.
+        offices = offices[offices["cases"] >= K_PUBLIC]
     if scope.pseudonymised or public:
         counts = case_queries.case_counts(conn, scope, given, level="district", today=day)
         if public:

@@ -398,3 +398,23 @@ def test_files_are_attached_with_a_progress_note_checked_by_kind_and_size(
         assert (html.status_code, big.status_code) == (415, 413)
         assert client.get(f"/cases/{case_id}").headers["etag"] == etag  # nothing changed
     assert (tmp_path / "attachments").is_dir()
+
+
+def test_the_public_figures_hide_small_counts(cases_engine: Engine) -> None:
+    import re
+
+    from geo.disclosure import K
+    from layers.delivery.figures import COLUMNS, PLAIN, kpi_page
+
+    url = cases_engine.url.render_as_string(hide_password=False)
+    with serve(Settings(database_url=url, clock=NOW), token_for(url)) as admin:
+        referred(admin, categories=["illiteracy", "no_land_title", "drugs"])
+    with cases_engine.connect() as conn:
+        page = kpi_page(conn, Settings(database_url=url, clock=NOW), area="3401", lang="en")
+    rows = [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", page)]
+    assert rows
+    counted = [i + 1 for i, c in enumerate(COLUMNS) if c not in PLAIN]
+    shown = [row[i] for row in rows for i in counted]
+    assert all(v == "" or int(v.replace(",", "")) == 0 or int(v.replace(",", "")) >= K
+               for v in shown), shown  # fmt: skip
+    assert "" in shown  # something was small enough to hide
