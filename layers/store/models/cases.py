@@ -100,7 +100,17 @@ class Case(Base):
         UniqueConstraint("household_id", "round", "category", name="uq_problem_case_problem"),
         Index("ix_problem_case_office", "office", "state"),
         Index("ix_problem_case_area", "subdistrict_code"),
-    )
+        Index(
+            "ix_problem_case_escalated",
+            "subdistrict_code",
+            postgresql_include=[
+                "state", "acknowledged_on", "acknowledge_by", "resolve_by", "acknowledge_days",
+                "resolve_days", "resolution", "reroutes", "level", "escalated", "office",
+                "category",
+            ],
+            postgresql_where=text("escalated OR level > 0"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     household_id: Mapped[str] = mapped_column(Text(collation="C"))
