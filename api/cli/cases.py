@@ -10,6 +10,7 @@ import datetime as dt
 import getpass
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -210,6 +211,7 @@ def _act(
     as_user: str | None,
     now: dt.datetime | None,
     version: int | None,
+    attach: Path | None = None,
     **given: Any,
 ) -> None:
     settings, at = _settings(now)
@@ -217,8 +219,15 @@ def _act(
         actor = _actor(conn, as_user)
         if version is None:
             version = queries.get_case(conn, actor.scope, case_id, today=today(at))["version"]
-        new = actions.act(conn, actor, case_id, action, version=version, now=at, **given)
-    out.print(f"case {case_id}: {action} done, now at version {new}")
+        if attach is None:
+            new = actions.act(conn, actor, case_id, action, version=version, now=at, **given)
+        else:
+            new = attachments.attach(
+                conn, settings, actor, case_id, version=version, now=at, name=attach.name,
+                data=attach.read_bytes(), **given,
+            )  # fmt: skip
+    shown = f" with {attach.name}" if attach else ""
+    out.print(f"case {case_id}: {action} done{shown}, now at version {new}")
 
 
 @cases_app.command("ack")
@@ -246,19 +255,7 @@ def progress_note(
     version: Version = None,
 ) -> None:
     """Record progress on a case, optionally with a file."""
-    if attach is None:
-        _act(case_id, "progress", as_user, now, version, note=note)
-        return
-    settings, at = _settings(now)
-    with errors(), engine(settings).begin() as conn:
-        actor = _actor(conn, as_user)
-        if version is None:
-            version = queries.get_case(conn, actor.scope, case_id, today=today(at))["version"]
-        new = attachments.attach(
-            conn, settings, actor, case_id, version=version, now=at, name=attach.name,
-            data=attach.read_bytes(), note=note,
-        )  # fmt: skip
-    out.print(f"case {case_id}: progress with {attach.name}, now at version {new}")
+    _act(case_id, "progress", as_user, now, version, attach, note=note)
 
 
 @cases_app.command("resolve")
@@ -288,40 +285,28 @@ def reject(
     _act(case_id, "reject", as_user, now, version, note=note, reason=reason, office=suggest)
 
 
-@cases_app.command("verify")
-def verify(
-    case_id: CaseId,
-    note: Note = None,
-    as_user: As = None,
-    now: Now = None,
-    version: Version = None,
-) -> None:
-    """Confirm on a revisit that a resolved case is solved."""
-    _act(case_id, "verify", as_user, now, version, note=note)
+def _with_a_note(action: str, summary: str) -> Callable[..., None]:
+    """The command of an action that takes a note only."""
+
+    def command(
+        case_id: CaseId,
+        note: Note = None,
+        as_user: As = None,
+        now: Now = None,
+        version: Version = None,
+    ) -> None:
+        _act(case_id, action, as_user, now, version, note=note)
+
+    command.__doc__ = summary
+    return command
 
 
-@cases_app.command("reopen")
-def reopen(
-    case_id: CaseId,
-    note: Note = None,
-    as_user: As = None,
-    now: Now = None,
-    version: Version = None,
-) -> None:
-    """Reopen a case whose problem came back: it goes back to its office."""
-    _act(case_id, "reopen", as_user, now, version, note=note)
-
-
-@cases_app.command("close")
-def close(
-    case_id: CaseId,
-    note: Note = None,
-    as_user: As = None,
-    now: Now = None,
-    version: Version = None,
-) -> None:
-    """Close a case unsolved (the note says why)."""
-    _act(case_id, "close", as_user, now, version, note=note)
+for _action, _summary in (
+    ("verify", "Confirm on a revisit that a resolved case is solved."),
+    ("reopen", "Reopen a case whose problem came back: it goes back to its office."),
+    ("close", "Close a case unsolved (the note says why)."),
+):
+    cases_app.command(_action)(_with_a_note(_action, _summary))
 
 
 @cases_app.command("route")
@@ -333,7 +318,7 @@ def route(
     now: Now = None,
     version: Version = None,
 ) -> None:
-    """Hand a new, rejected or reopened case to an office."""
+    """Hand a case on to another office (the routing corrected)."""
     _act(case_id, "route", as_user, now, version, note=note, office=office)
 
 

@@ -35,16 +35,7 @@ def problems(scope: Scope) -> ColumnElement[bool]:
     if scope.household is not None:
         conditions.append(Problem.household_id == scope.household)
     if scope.community is not None:
-        conditions.append(
-            exists()
-            .where(
-                Household.household_id == Problem.household_id,
-                Household.round == Problem.round,
-                Household.community == scope.community,
-            )
-            # Only the problem comes from outside: a query may hold both tables.
-            .correlate(Problem)
-        )
+        conditions.append(_in_community(Problem, scope.community))
     return and_(true(), *conditions)
 
 
@@ -109,13 +100,19 @@ def cases(scope: Scope) -> ColumnElement[bool]:
     if scope.household is not None:
         conditions.append(Case.household_id == scope.household)
     if scope.community is not None:
-        conditions.append(
-            exists()
-            .where(
-                Household.household_id == Case.household_id,
-                Household.round == Case.round,
-                Household.community == scope.community,
-            )
-            .correlate(Case)
-        )
+        conditions.append(_in_community(Case, scope.community))
     return and_(true(), *conditions)
+
+
+def _in_community(record: type[Problem] | type[Case], community: str) -> ColumnElement[bool]:
+    """Records (problems, cases) whose household of the same round lives in ``community``."""
+    return (
+        exists()
+        .where(
+            Household.household_id == record.household_id,
+            Household.round == record.round,
+            Household.community == community,
+        )
+        # Only the record comes from outside: a query may hold both tables.
+        .correlate(record)
+    )

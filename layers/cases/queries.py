@@ -371,7 +371,7 @@ def case_counts(
             func.count().label("cases"),
             func.count().filter(overdue(today)).label("overdue"),
         )
-        .select_from(Case.__table__.join(ProblemCategory, ProblemCategory.code == Case.category))
+        .select_from(_joined(False, given))
         .where(in_scope(scope)),
         given,
         today,
@@ -389,9 +389,7 @@ def case_offices(
     held = (
         _filtered(
             select(Case.office, func.count().label("cases"))
-            .select_from(
-                Case.__table__.join(ProblemCategory, ProblemCategory.code == Case.category)
-            )
+            .select_from(_joined(False, given))
             .where(in_scope(scope)),
             given,
             today,

@@ -307,7 +307,7 @@ def test_the_reviewers_map_of_escalated_cases_in_chromium(
 
 
 def test_the_command_line_refers_answers_as_a_user_and_shows_the_history(
-    cases_engine: Engine,
+    cases_engine: Engine, tmp_path: Path
 ) -> None:
     import json as json_
 
@@ -336,8 +336,14 @@ def test_the_command_line_refers_answers_as_a_user_and_shows_the_history(
     assert stale.returncode == 2 and "version 2, not 1" in stale.stderr
     verify = run("cases", "verify", case_id, "--as", name, url=url)
     assert verify.returncode == 2 and "may not verify" in verify.stderr
+    scan = tmp_path / "visit.pdf"
+    scan.write_bytes(b"%PDF-1.4\n" + b"x" * 100)
+    attached = run("cases", "progress", case_id, "--attach", str(scan), "--as", name,
+                   "--now", now, url=url, BAMRUNG_HOME=str(tmp_path))  # fmt: skip
+    assert attached.returncode == 0 and "with visit.pdf" in attached.stdout, attached.stderr
     shown = json_.loads(run("cases", "show", case_id, url=url).stdout)
-    assert [e["action"] for e in shown["history"]] == ["route", "acknowledge"]
+    assert [e["action"] for e in shown["history"]] == ["route", "acknowledge", "progress"]
+    assert [a["name"] for a in shown["attachments"]] == ["visit.pdf"]
     assert shown["history"][1]["actor"] == name
     figures = json_.loads(run("cases", "kpis", "--json", "--now", now, url=url).stdout)
     assert {f["key"] for f in figures} == {"dol-34"}
