@@ -8,7 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
@@ -16,6 +20,12 @@ from sqlalchemy.orm import sessionmaker
 
 from api.assets import VENDOR_DIR, VENDOR_URL
 from api.errors import RESPONSES, register_error_handlers
+from api.pages import admin as admin_pages
+from api.pages import areas as area_pages
+from api.pages import cases as case_pages
+from api.pages import dashboard, home, login, viewer
+from api.pages import imports as import_pages
+from api.pages import records as record_pages
 from api.routers import (
     areas,
     auth,
@@ -23,7 +33,6 @@ from api.routers import (
     density,
     geosocial,
     health,
-    home,
     hotspots,
     households,
     imports,
@@ -33,6 +42,7 @@ from api.routers import (
     targeting,
 )
 from api.security import Guard, html_page
+from api.web.render import STATIC_DIR, STATIC_URL, environment
 from layers.store.db import database_url, make_engine
 from layers.store.settings import Settings
 from layers.survey.imports import mark_interrupted
@@ -74,12 +84,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.templates = environment()
     register_error_handlers(app)
 
     app.add_middleware(Guard, settings=settings)
     add_docs(app, settings)
 
-    app.include_router(home.router)
+    for pages in (
+        home,
+        login,
+        dashboard,
+        area_pages,
+        viewer,
+        record_pages,
+        import_pages,
+        case_pages,
+        admin_pages,
+    ):
+        app.include_router(pages.router)
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(imports.router)
@@ -96,15 +118,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maps,
     ):
         app.include_router(module.router)
-    # The maps' Leaflet files (make setup installs them); absent, the maps load without scripts.
+    # The pinned npm packages (make setup installs them); absent, pages load without scripts.
     vendor = StaticFiles(directory=VENDOR_DIR, check_dir=False)
     app.mount(VENDOR_URL, vendor, name="vendor")
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="app")
     return app
 
 
 def add_docs(app: FastAPI, settings: Settings) -> None:
-    """The interactive documentation at ``/docs``, with Swagger UI from the app's own pinned copy
-    (``swagger-ui-dist`` in ``api/static/vendor``), never a CDN."""
+    """The interactive documentation at ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc), from the
+    app's own pinned copies (``swagger-ui-dist``, ``redoc`` in ``api/static/vendor``), never a
+    CDN."""
     assets = f"{VENDOR_URL}/swagger-ui-dist"
 
     def docs(_request: Request) -> HTMLResponse:
@@ -123,5 +147,16 @@ def add_docs(app: FastAPI, settings: Settings) -> None:
         page = get_swagger_ui_oauth2_redirect_html()
         return html_page(bytes(page.body).decode(), settings)
 
+    def redoc(_request: Request) -> HTMLResponse:
+        page = get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Bamrung — API",
+            redoc_js_url=f"{VENDOR_URL}/redoc/bundles/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon-32x32.png",
+            with_google_fonts=False,
+        )
+        return html_page(bytes(page.body).decode(), settings)
+
     app.add_route("/docs", docs, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
     app.add_route("/docs/oauth2-redirect", redirect, include_in_schema=False)

@@ -1,9 +1,15 @@
 """Who is calling: short-lived signed login tokens (JWT) and long-lived API tokens, both sent
-as ``Authorization: Bearer``; and the permission every route declares.
+as ``Authorization: Bearer``, or the web session's cookie; and the permission every route
+declares. A session grants exactly what a token of the same user grants.
+
+A request that changes state under a session cookie must carry the session's CSRF token in
+``X-CSRF-Token`` (the pages' HTMX sends it with every request) and, when the browser names
+its ``Origin``, come from this site.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -11,13 +17,35 @@ import jwt
 from fastapi import Depends, Request
 
 from api.deps import SessionDep, SettingsDep
+from api.security import CONTROL, SESSION_COOKIE
 from geo.access import PUBLIC
-from geo.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from layers.access.users import TOKEN_PREFIX, User, user_for_token, user_named
+from geo.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    TooManyAttemptsError,
+    UnauthorizedError,
+)
+from layers.access import sessions
+from layers.access.sessions import csrf_matches, session_user
+from layers.access.users import (
+    TOKEN_PREFIX,
+    Throttle,
+    User,
+    authenticate,
+    login_failed,
+    login_succeeded,
+    login_wait,
+    user_for_token,
+    user_named,
+)
 from layers.store.keys import signing_key
 from layers.store.settings import Settings
 
+log = logging.getLogger(__name__)
 ALGORITHM = "HS256"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def login_token(settings: Settings, user: User) -> tuple[str, int]:
@@ -33,12 +61,58 @@ def login_token(settings: Settings, user: User) -> tuple[str, int]:
     return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM), seconds
 
 
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    name: str,
+    password: str,
+    through: str,
+) -> User:
+    """The user these credentials are, checked against the throttle; every attempt goes to
+    the sign-in audit log (``through``: ``web`` or ``api``). Commits."""
+    if not name or len(name) > 128 or CONTROL.search(name):
+        raise InvalidInputError("username: 1 to 128 characters, without control characters")
+    address = client_address(request)
+    throttle = Throttle(
+        settings.login_failures_per_user,
+        settings.login_failures_per_address,
+        settings.login_window_s,
+    )
+    conn = session.connection()
+    wait = login_wait(conn, throttle, name, address)
+    if wait:
+        sessions.record(conn, "login_throttled", name, address, through)
+        session.commit()
+        log.warning(
+            "login of %r from %s refused: too many failures (%d s to wait)", name, address, wait
+        )
+        raise TooManyAttemptsError(
+            f"too many failed logins: try again in {wait} s", retry_after=wait
+        )
+    user = authenticate(conn, name, password)
+    if user is None:
+        login_failed(conn, throttle, name, address)
+        sessions.record(conn, "login_failed", name, address, through)
+        session.commit()
+        log.warning("failed login of %r from %s", name, address)
+        raise UnauthorizedError("wrong user name or password")
+    login_succeeded(conn, name)
+    sessions.record(conn, "login", name, address, through)
+    session.commit()
+    return user
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def caller(request: Request, session: SessionDep, settings: SettingsDep) -> User | None:
     """The authenticated user, or None for an anonymous request."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        return None
+        return _session_caller(request, session, settings)
     if scheme.lower() != "bearer" or not token:
         raise UnauthorizedError("send the token as `Authorization: Bearer TOKEN`")
     conn = session.connection()
@@ -62,6 +136,36 @@ def caller(request: Request, session: SessionDep, settings: SettingsDep) -> User
     return user
 
 
+def _session_caller(request: Request, session: SessionDep, settings: Settings) -> User | None:
+    """The user of the session cookie (None: no cookie, or a session that has ended)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found = session_user(session.connection(), cookie)
+    if found is None:
+        request.state.session_ended = True
+        return None  # the public pages still answer; the others ask to log in again
+    user, lang = found
+    if request.method not in SAFE_METHODS:
+        same_site(request)
+        given = request.headers.get(CSRF_HEADER, "")
+        if not csrf_matches(signing_key(settings), cookie, given):
+            raise ForbiddenError(
+                "the form is out of date or came from another site (CSRF check): reload the "
+                "page and try again"
+            )
+    request.state.lang = lang
+    request.state.session = cookie
+    return user
+
+
+def same_site(request: Request) -> None:
+    """Refuse a browser's request sent from another site's page (by its ``Origin``)."""
+    origin = request.headers.get("origin")
+    if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise ForbiddenError("the request came from another site's page")
+
+
 class Permission:
     """A route's declared permission; as a dependency it yields the caller (None if public).
 
@@ -73,7 +177,10 @@ class Permission:
         self.name = name
         self.anonymous = anonymous or name == PUBLIC
 
-    def __call__(self, user: Annotated[User | None, Depends(caller)]) -> User | None:
+    def __call__(
+        self, request: Request, user: Annotated[User | None, Depends(caller)]
+    ) -> User | None:
+        request.state.user = user  # for the pages' own error pages
         if user is None:
             if self.anonymous:
                 return None

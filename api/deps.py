@@ -129,7 +129,10 @@ def audit(
         session.connection(),
         user=user.name,
         role=user.role,
-        purpose=request.headers.get("x-purpose", "not stated")[:200],
+        # The API's header, or the pages' parameter (a page asks for it before showing records).
+        purpose=(
+            request.headers.get("x-purpose") or request.query_params.get("purpose") or "not stated"
+        )[:200],
         request_id=request.state.request_id,
         client_request_id=request.state.client_request_id,
         path=request.url.path,

@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
 
+from api.web.render import page, words
+from api.web.words import WORDS
 from geo.errors import (
     BamrungError,
     ForbiddenError,
@@ -65,8 +67,10 @@ STATUS: dict[type[BamrungError], int] = {
 def register_error_handlers(app: FastAPI) -> None:
     """Answer every ``BamrungError`` with its status and message as ``{"detail": ...}``."""
 
-    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        if is_page(request):
+            return error_page(request, status, str(exc))
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if isinstance(exc, TooManyAttemptsError):
             headers = {"Retry-After": str(exc.retry_after)}
@@ -86,7 +90,9 @@ def register_error_handlers(app: FastAPI) -> None:
             )
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
-    async def database_down(_request: Request, _exc: Exception) -> JSONResponse:
+    async def database_down(request: Request, _exc: Exception) -> Response:
+        if is_page(request):
+            return error_page(request, 503, "")
         return JSONResponse({"detail": "the database cannot be reached"}, status_code=503)
 
     async def bad_value(request: Request, exc: Exception) -> JSONResponse:
@@ -103,3 +109,29 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BamrungError, domain_error)
     app.add_exception_handler(OperationalError, database_down)
     app.add_exception_handler(DataError, bad_value)
+
+
+def is_page(request: Request) -> bool:
+    """Whether the request is for a page of the web application (its errors are pages too)."""
+    return "pages" in getattr(request.scope.get("route"), "tags", ())
+
+
+def error_page(request: Request, status: int, detail: str) -> Response:
+    """The page of an error: its title in the caller's language, the reason, and for 401 the
+    login form that comes back to this page."""
+    t = words(request)
+    user = getattr(request.state, "user", None)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = page(
+        request,
+        "error.html",
+        user,
+        status=status,
+        title=t(f"error_{status}") if f"error_{status}" in WORDS["en"] else t("error_400"),
+        detail=detail or t(f"error_{status}"),
+        status_code=status,
+        next_url=here if request.method == "GET" else "",
+    )
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response

@@ -6,7 +6,7 @@
   Content-Security-Policy, and ``Cache-Control: private, no-store`` whenever a caller is
   authenticated or a token is issued).
 - ``html_page``: an HTML answer whose policy allows exactly its own inline scripts (by hash),
-  the app's files, and the basemap's tile server.
+  the app's files, and the basemap's tile server; framed only by the app's own pages.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
 CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 #: For answers that are not pages: nothing may load, nothing may frame them.
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
-#: Routes whose answer is a secret (a login token): never kept by a cache.
-SECRET_PATHS = frozenset({"/auth/token"})
+#: Routes whose answer is a secret (a login token, a session cookie): never kept by a cache.
+SECRET_PATHS = frozenset({"/auth/token", "/login"})
+#: The web session's cookie (``api.auth`` reads it; named here, where privacy is decided).
+SESSION_COOKIE = "bamrung_session"
 _SCRIPT = re.compile(r"<script(?P<attributes>[^>]*)>(?P<body>.*?)</script>", re.DOTALL | re.I)
 
 
@@ -64,7 +66,11 @@ class Guard:
         state = scope.setdefault("state", {})
         state["request_id"] = ours
         state["client_request_id"] = given if CLIENT_REQUEST_ID.fullmatch(given) else None
-        private = "authorization" in headers or scope["path"] in SECRET_PATHS
+        private = (
+            "authorization" in headers
+            or SESSION_COOKIE in headers.get("cookie", "")
+            or scope["path"] in SECRET_PATHS
+        )
         started = refused = False
 
         async def sending(message: Message) -> None:
@@ -122,9 +128,10 @@ def _secured(
         (b"x-request-id", ours.encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"strict-origin-when-cross-origin"),
-        (b"x-frame-options", b"DENY"),
-        (b"vary", b"Authorization"),
+        (b"vary", b"Authorization, Cookie"),
     ]
+    if b"x-frame-options" not in have:
+        out.append((b"x-frame-options", b"DENY"))
     if b"content-security-policy" not in have:
         out.append((b"content-security-policy", DATA_POLICY.encode()))
     if private:
@@ -144,7 +151,7 @@ def _control_characters(scope: Message) -> tuple[str, str] | None:
     return None
 
 
-def html_page(page: str, settings: Settings) -> HTMLResponse:
+def html_page(page: str, settings: Settings, status: int = 200) -> HTMLResponse:
     """An HTML answer whose Content-Security-Policy allows its own inline scripts (by their
     SHA-256), scripts and styles of the app, inline styles (Leaflet and Folium set them), and
     images from the app, data URIs and the basemap's tile server."""
@@ -166,12 +173,16 @@ def html_page(page: str, settings: Settings) -> HTMLResponse:
             f"img-src {images}",
             "font-src 'self' data:",
             "connect-src 'self'",
+            "worker-src 'self' blob:",
             "base-uri 'none'",
             "form-action 'self'",
-            "frame-ancestors 'none'",
+            "frame-src 'self'",
+            "frame-ancestors 'self'",
         ]
     )
-    return HTMLResponse(page, headers={"Content-Security-Policy": policy})
+    # The web application's map viewer frames the app's own map pages.
+    headers = {"Content-Security-Policy": policy, "X-Frame-Options": "SAMEORIGIN"}
+    return HTMLResponse(page, status_code=status, headers=headers)
 
 
 def tile_origins(tiles: str) -> list[str]:

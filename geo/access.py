@@ -75,6 +75,18 @@ _GRANTED = {
     "admin": set(PERMISSIONS),
 }
 GRANTS = {role: frozenset(granted | {"account"}) for role, granted in _GRANTED.items()}
+#: The permission each map kind needs (the public kinds answer a visitor too, from suppressed
+#: figures).
+MAP_PERMISSIONS = {
+    "choropleth": "analysis:read",
+    "hexbin": "analysis:read",
+    "heatmap": "analysis:read",
+    "hotspots": "analysis:area",
+    "water": "analysis:area",
+    "targeting": "analysis:area",
+    "households": "households:read",
+    "cases": "cases:read",
+}
 #: The level of the area each role is given (None: no area, the whole country).
 AREA_LEVELS: dict[str, tuple[str, ...] | None] = {
     "citizen": ("subdistrict",),

@@ -107,3 +107,36 @@ def _figures(
 def _share(part: int, whole: int, scale: float) -> float | None:
     """``part / whole * scale`` rounded to 2 decimals; None when ``whole`` is 0."""
     return round(part / whole * scale, 2) if whole else None
+
+
+def combine(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The figures of several areas (``summarise``'s values) as one area's.
+
+    Counts add up (a household belongs to one area); the rates are computed again.
+
+    Parameters
+    ----------
+    rows : iterable of mapping
+        Figures of disjoint areas, with ``households``, ``households_with_problems``,
+        ``resolution``, ``by_category`` and ``by_dimension``.
+
+    Returns
+    -------
+    dict
+        The same keys as ``summarise`` gives one area.
+    """
+    households = affected = 0
+    status: dict[str, int] = {}
+    category: dict[str, int] = {}
+    dimension: dict[str, int] = {}
+    for row in rows:
+        households += row["households"]
+        affected += row["households_with_problems"]
+        for total, part in (
+            (status, row["resolution"]),
+            (category, row["by_category"]),
+            (dimension, row["by_dimension"]),
+        ):
+            for key, n in part.items():
+                total[key] = total.get(key, 0) + n
+    return _figures(households, affected, status, category, dimension)

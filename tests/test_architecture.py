@@ -9,7 +9,7 @@
   under ``geography`` (boundaries and Geo-social layers, brought in with that machinery) under
   ``analysis`` under ``cases`` (hand-off to agencies) under ``delivery``.
 - No module imports another package's private (``_name``) helpers.
-- Routers never import routers; the command line never imports routers.
+- Routers and pages never import routers or pages; the command line imports neither.
 """
 
 from __future__ import annotations
@@ -102,18 +102,19 @@ def test_no_private_helper_crosses_a_package() -> None:
     assert offenders == []
 
 
-def test_routers_and_the_command_line_import_no_router() -> None:
+def test_routers_pages_and_the_command_line_import_no_router_and_no_page() -> None:
     offenders = [
         (module_name(path), module)
-        for path in sources("api/routers", "api/cli")
+        for path in sources("api/routers", "api/pages", "api/cli")
         for module, names in imports(path)
-        if module.startswith("api.routers") or (module == "api" and "routers" in names)
+        if module.startswith(("api.routers", "api.pages"))
+        or (module == "api" and {"routers", "pages"} & set(names))
     ]
     assert offenders == []
 
 
 def test_every_map_kind_is_drawn_and_served() -> None:
-    from api.routers.maps import KINDS
+    from api.routers.maps import DESCRIPTIONS as KINDS
     from geo.vocab import MAP_KINDS
     from layers.delivery.maps import BUILDERS
 

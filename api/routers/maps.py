@@ -17,6 +17,7 @@ from api.assets import VENDOR_URL
 from api.auth import Permission, in_scope, requires
 from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, audit
 from api.security import html_page
+from geo.access import MAP_PERMISSIONS
 from geo.maps.assets import render
 from geo.vocab import PUBLIC_MAP_KINDS, AdminLevel, Dimension, Lang, MapKind, Scheme
 from layers.access.users import User
@@ -66,46 +67,33 @@ def map_query(
 QueryDep = Annotated[maps.MapQuery, Depends(map_query)]
 
 
-#: Each kind: the permission it needs (the public kinds answer without a login too), and what
-#: it shows.
-KINDS: dict[MapKind, tuple[str, str]] = {
+#: What each kind shows (the permission it needs: ``geo.access.MAP_PERMISSIONS``).
+DESCRIPTIONS: dict[MapKind, str] = {
     "choropleth": (
-        "analysis:read",
         "Areas by a roll-up indicator, in classes (mapclassify) with a legend. Public without a "
-        "login: small counts are hidden as in `/stats`.",
+        "login: small counts are hidden as in `/stats`."
     ),
     "hexbin": (
-        "analysis:read",
         "Problems on H3 hexagons (filter by dimension, category, status). Public without a "
-        "login: hexagons of 5 km² at the finest, small counts hidden, no filters (403).",
+        "login: hexagons of 5 km² at the finest, small counts hidden, no filters (403)."
     ),
-    "heatmap": (
-        "analysis:read",
-        "A heatmap of problems, weighted at the centres of fine hexagons.",
-    ),
+    "heatmap": ("A heatmap of problems, weighted at the centres of fine hexagons."),
     "hotspots": (
-        "analysis:area",
-        "Gi* classes of a stored run (`run`, else the area's latest) with its parameters.",
+        "Gi* classes of a stored run (`run`, else the area's latest) with its parameters."
     ),
     "water": (
-        "analysis:area",
         "Water sources, waterways, flood and drought zones and a raster over hexagons of "
-        "households without clean water.",
+        "households without clean water."
     ),
-    "targeting": (
-        "analysis:area",
-        "Areas by targeting score; each popup lists the components' points.",
-    ),
+    "targeting": ("Areas by targeting score; each popup lists the components' points."),
     "households": (
-        "households:read",
         "Households with problems as clustered points, inside the scope; above "
-        "`BAMRUNG_MAP_POINTS_MAX` hexagons instead. Not for pseudonymised roles (403); logged.",
+        "`BAMRUNG_MAP_POINTS_MAX` hexagons instead. Not for pseudonymised roles (403); logged."
     ),
     "cases": (
-        "cases:read",
         "Cases by state with the overdue ones ringed and the offices holding them (filter by "
         "dimension, category, state, escalated): clustered points for roles that may see "
-        "households, counts per district for the others; logged.",
+        "households, counts per district for the others; logged."
     ),
 }
 
@@ -133,7 +121,8 @@ def _endpoint(kind: MapKind, permission: Permission) -> Callable[..., HTMLRespon
     return page
 
 
-for _kind, (_permission, _description) in KINDS.items():
+for _kind, _description in DESCRIPTIONS.items():
+    _permission = MAP_PERMISSIONS[_kind]
     router.add_api_route(
         f"/{_kind}",
         _endpoint(_kind, requires(_permission, anonymous=_kind in PUBLIC_MAP_KINDS)),

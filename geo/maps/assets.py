@@ -28,7 +28,11 @@ ASSETS = {
     "markerclusterjs": "leaflet.markercluster/dist/leaflet.markercluster.js",
     "markerclustercss": "leaflet.markercluster/dist/MarkerCluster.css",
     "markerclusterdefaultcss": "leaflet.markercluster/dist/MarkerCluster.Default.css",
+    "sarabun_thai": "@fontsource/sarabun/thai-400.css",
+    "sarabun_latin": "@fontsource/sarabun/latin-400.css",
 }
+#: The Thai web font every map's words are set in, so Thai shows without a system font.
+FONT = (("sarabun_thai", ""), ("sarabun_latin", ""))
 #: Folium's defaults that these maps do not use (no Bootstrap, jQuery or icon fonts).
 UNUSED = frozenset(
     {
@@ -49,7 +53,12 @@ _CSS_URL = re.compile(r"url\((['\"]?)(?P<url>[^)'\"]+)\1\)")
 
 
 def localise(m: folium.Map, base_url: str) -> folium.Map:
-    """Point every script and style sheet of ``m`` (and its children) at ``base_url``."""
+    """Point every script and style sheet of ``m`` (and its children) at ``base_url``.
+
+    The map gains the vendored Thai font too.
+    """
+    if not any(name == FONT[0][0] for name, _ in m.default_css):
+        m.default_css = [*m.default_css, *FONT]
     for element in _walk(m):
         for attribute in ("default_js", "default_css"):
             assets = getattr(element, attribute, None)

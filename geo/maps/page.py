@@ -212,9 +212,10 @@ class _Overlay(MacroElement):
         <style>
         .bmr-title {position: absolute; top: 10px; left: 60px; z-index: 1000; background: #fff;
             padding: 6px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
-            font: 14px/1.3 sans-serif; max-width: 45%;}
+            font: 14px/1.3 Sarabun, sans-serif; max-width: 45%;}
         .bmr-legend {position: absolute; bottom: 34px; right: 10px; z-index: 1000;
-            background: #fff; padding: 6px 10px; border-radius: 4px; font: 12px/1.5 sans-serif;
+            background: #fff; padding: 6px 10px; border-radius: 4px;
+            font: 12px/1.5 Sarabun, sans-serif;
             box-shadow: 0 1px 4px rgba(0,0,0,.3);}
         .bmr-legend i {display: inline-block; width: 14px; height: 12px; margin-right: 6px;
             vertical-align: middle; opacity: .85;}
@@ -223,7 +224,9 @@ class _Overlay(MacroElement):
             box-shadow: 0 0 2px rgba(0,0,0,.6);}
         .leaflet-bottom {margin-bottom: 18px;}
         .bmr-footer {position: absolute; bottom: 0; left: 0; right: 0; z-index: 999;
-            background: rgba(255,255,255,.85); font: 11px/1.4 sans-serif; padding: 2px 8px;}
+            background: rgba(255,255,255,.85); font: 11px/1.4 Sarabun, sans-serif;
+            padding: 2px 8px;}
+        .leaflet-container {font-family: Sarabun, sans-serif;}
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}

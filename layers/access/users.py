@@ -28,7 +28,8 @@ class User:
     scope: Scope
 
 
-def _user(row: Any) -> User:
+def user_from_row(row: Any) -> User:
+    """The user of a row of ``app_user``."""
     scope = scope_of(
         row.role,
         row.area,
@@ -128,7 +129,7 @@ def authenticate(conn: Connection, name: str, password: str) -> User | None:
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    return _user(row)
+    return user_from_row(row)
 
 
 def user_named(conn: Connection, name: str) -> User | None:
@@ -136,7 +137,7 @@ def user_named(conn: Connection, name: str) -> User | None:
     row = conn.execute(
         select(AppUser.__table__).where(AppUser.name == name, AppUser.disabled.is_(False))
     ).one_or_none()
-    return None if row is None else _user(row)
+    return None if row is None else user_from_row(row)
 
 
 def issue_token(conn: Connection, name: str, label: str | None = None) -> str:
@@ -160,7 +161,7 @@ def user_for_token(conn: Connection, token: str) -> User | None:
             AppUser.disabled.is_(False),
         )
     ).one_or_none()
-    return None if row is None else _user(row)
+    return None if row is None else user_from_row(row)
 
 
 def revoke(conn: Connection, name: str) -> int:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from geo.access import Scope
 from geo.errors import InvalidInputError, NotFoundError
-from geo.stats import summarise
+from geo.stats import combine, summarise
 from geo.vocab import ADMIN_LEVELS, CODE_LENGTH, UNIT_LEVELS
 from layers.access import scope as scoped
 from layers.store.models import AdminUnit, Household, Problem, ProblemCategory, Rollup
@@ -163,6 +163,36 @@ def rollup(
         }
         for code, row in figures.items()
     ]
+
+
+#: The level an area's own figures are added up from.
+CHILD_LEVEL = {
+    "country": "province",
+    "province": "district",
+    "district": "subdistrict",
+    "subdistrict": "village",
+}
+
+
+def area_figures(
+    conn: Connection, *, area: str, round_: int | None = None, scope: Scope | None = None
+) -> dict[str, Any]:
+    """The figures of one area ('' Thailand) as ``scope`` may count them.
+
+    With its child areas' figures as ``children`` (the rows of ``rollup``).
+    """
+    parent = resolve_area(conn, area)
+    children = rollup(conn, area=area, level=CHILD_LEVEL[parent.level], round_=round_, scope=scope)
+    round_ = children[0]["round"] if children else round_ or latest_round(conn)
+    return {
+        "code": parent.code,
+        "level": parent.level,
+        "name_th": parent.name_th,
+        "name_en": parent.name_en,
+        "round": round_,
+        **combine(children),
+        "children": children,
+    }
 
 
 def _unit(level: str) -> SQLColumnExpression[Any]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -24,7 +25,14 @@ from geo.targeting import COMPONENTS, TargetingConfig, area_components, score
 from geo.vocab import SOLVED
 from layers.analysis.overlay import INSIDE_ZONES, zone_exposure
 from layers.analysis.stats import area_above, outlines_below, resolve_area, rollup
-from layers.store.models import Household, Layer, ProblemCategory, TargetRun, TargetScore
+from layers.store.models import (
+    AdminUnit,
+    Household,
+    Layer,
+    ProblemCategory,
+    TargetRun,
+    TargetScore,
+)
 from layers.store.partitions import latest_round
 
 WATER_ZONES = ("flood_zones", "drought_zones")
@@ -243,3 +251,39 @@ def target_households(
 
 def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
+
+
+def latest_ranking(
+    conn: Connection, *, area: str, level: str, top: int = 10
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The newest stored run of ``level`` in ``area`` and its ``top`` areas, in rank order.
+
+    The run's id, round and created_at, and each area's code, rank, score and names; (None, [])
+    when there is none. Nothing is computed: a page shows what a run stored.
+    """
+    run = (
+        conn.execute(
+            select(TargetRun.id, TargetRun.round, TargetRun.created_at)
+            .where(TargetRun.area == area, TargetRun.level == level)
+            .order_by(TargetRun.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if run is None:
+        return None, []
+    rows = conn.execute(
+        select(
+            TargetScore.code,
+            TargetScore.rank,
+            TargetScore.score,
+            AdminUnit.name_th,
+            AdminUnit.name_en,
+        )
+        .outerjoin(AdminUnit, AdminUnit.code == TargetScore.code)
+        .where(TargetScore.run_id == run["id"])
+        .order_by(TargetScore.rank)
+        .limit(top)
+    )
+    return dict(run), [dict(r._mapping) for r in rows]

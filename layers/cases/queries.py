@@ -53,6 +53,8 @@ class CaseFilter:
     dimension: str | None = None
     escalated: bool | None = None
     level: int | None = None
+    opened_before: dt.date | None = None
+    """Opened on or before this day (a case at least so old)."""
 
 
 def overdue(today: dt.date) -> ColumnElement[bool]:
@@ -117,6 +119,8 @@ def _filtered(
         query = query.where(escalated if given.escalated else ~escalated)
     if given.level is not None:
         query = query.where(Case.level >= given.level)
+    if given.opened_before is not None:
+        query = query.where(Case.opened_on <= given.opened_before)
     return query
 
 
@@ -406,3 +410,21 @@ def case_offices(
         .where(place.is_not(None))
     )
     return gpd.read_postgis(query, conn, geom_col="geom", crs=4326)
+
+
+def state_counts(
+    conn: Connection, scope: Any, given: CaseFilter, *, today: dt.date
+) -> dict[str, dict[str, int]]:
+    """The cases the scope may see by state: ``{state: {"cases": n, "overdue": m}}``."""
+    query = _filtered(
+        select(
+            Case.state,
+            func.count().label("cases"),
+            func.count().filter(overdue(today)).label("overdue"),
+        )
+        .select_from(_joined(False, given))
+        .where(in_scope(scope)),
+        given,
+        today,
+    ).group_by(Case.state)
+    return {r.state: {"cases": r.cases, "overdue": r.overdue} for r in conn.execute(query)}

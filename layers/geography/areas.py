@@ -166,3 +166,26 @@ def unit_counts(session: Session) -> dict[str, dict[str, int]]:
     ):
         counts.setdefault(level, {})[source] = n
     return counts
+
+
+def search_areas(
+    session: Session, text: str, *, within: str = "", limit: int = 20
+) -> list[dict[str, Any]]:
+    """Units whose Thai or English name holds ``text``, or whose code starts with it.
+
+    Inside the area ``within`` ('' Thailand); provinces first, then districts, subdistricts.
+    """
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = (
+        select(AdminUnit)
+        .where(
+            AdminUnit.level.in_(ADMIN_LEVELS),
+            AdminUnit.code.startswith(within, autoescape=True),
+            AdminUnit.name_th.ilike(pattern, escape="\\")
+            | AdminUnit.name_en.ilike(pattern, escape="\\")
+            | AdminUnit.code.startswith(text, autoescape=True),
+        )
+        .order_by(func.length(AdminUnit.code), AdminUnit.code)
+        .limit(limit)
+    )
+    return [_summary(u) for u in session.scalars(query)]

@@ -227,3 +227,14 @@ def latest_round(conn: Connection) -> int:
     if found is None:
         raise NotFoundError("no survey has been imported yet", needs="survey")
     return int(found)
+
+
+def survey_rounds(conn: Connection) -> list[int]:
+    """The survey rounds that have households, oldest first."""
+    found = conn.scalars(
+        select(Rollup.round)
+        .where(Rollup.code == "", Rollup.key == "households", Rollup.n > 0)
+        .distinct()
+        .order_by(Rollup.round)
+    )
+    return [int(r) for r in found]

@@ -137,6 +137,14 @@ class Settings(BaseSettings):
         default=30,
         description="How long a login token from `POST /auth/token` stays valid, in minutes.",
     )
+    session_minutes: int = Field(
+        default=480,
+        ge=1,
+        description=(
+            "How long a web session (the login page's cookie) lasts, in minutes; it ends sooner "
+            "when the user logs out or is disabled."
+        ),
+    )
     login_failures_per_user: int = Field(
         default=5,
         ge=1,

@@ -261,14 +261,16 @@ def quarantine(
 REFUSED_COLUMNS = ("refused_row", "refused_reasons", "refused_messages")
 
 
-def refused_rows(conn: Connection, job_id: int) -> pd.DataFrame:
-    """Every row a job refused, as the file had it, then its row number, reasons and messages.
+def refused_rows(
+    conn: Connection, job_id: int, scope: Scope | None = None, user: str | None = None
+) -> pd.DataFrame:
+    """Every row a job refused that ``user`` may see, with its row number, reasons, messages.
 
-    As the file had it: its columns in its order, personal columns as the import treated them. Fix
-    and re-import.
+    ``scope`` and ``user`` as for ``quarantine``. As the file had it: its columns in its order,
+    personal columns as the import treated them. Fix and re-import.
     """
     found = job(conn, job_id)
-    items, _ = quarantine(conn, job_id, None, None, limit=None)
+    items, _ = quarantine(conn, job_id, scope, user, limit=None)
     columns = list((found["report"] or {}).get("columns") or [])
     for item in items:
         columns += [c for c in item["values"] if c not in columns]

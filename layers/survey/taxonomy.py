@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -110,3 +111,17 @@ def sync_taxonomy(session: Session, categories: list[Category]) -> dict[str, int
         "added": len(set(codes) - before),
         "removed": removed,
     }
+
+
+def categories(conn: Connection) -> list[dict[str, Any]]:
+    """The categories in force (code, names, dimension, within the mandate), by dimension."""
+    rows = conn.execute(
+        select(
+            ProblemCategory.code,
+            ProblemCategory.name_th,
+            ProblemCategory.name_en,
+            ProblemCategory.dimension,
+            ProblemCategory.within_mandate,
+        ).order_by(ProblemCategory.dimension, ProblemCategory.code)
+    )
+    return [dict(r._mapping) for r in rows]

@@ -3,7 +3,14 @@
 Alembic migrations create them. Importing the package registers every table on ``Base.metadata``.
 """
 
-from layers.store.models.access import AccessLog, ApiToken, AppUser, LoginFailure
+from layers.store.models.access import (
+    AccessLog,
+    ApiToken,
+    AppUser,
+    AuthEvent,
+    LoginFailure,
+    WebSession,
+)
 from layers.store.models.analysis import (
     HotspotResult,
     HotspotRun,
@@ -47,6 +54,7 @@ __all__ = [
     "ApiToken",
     "AppUser",
     "Attachment",
+    "AuthEvent",
     "Base",
     "BoundaryVersion",
     "Case",
@@ -70,4 +78,5 @@ __all__ = [
     "SpatialWeights",
     "TargetRun",
     "TargetScore",
+    "WebSession",
 ]

@@ -1,4 +1,4 @@
-"""Users, API tokens, the access log and failed logins."""
+"""Users, API tokens, web sessions, the access log, failed logins and the sign-in audit log."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ class AppUser(Base):
     office: Mapped[str | None] = mapped_column(String(48))
     """An agency officer's office: the cases it answers for."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    lang: Mapped[str] = mapped_column(String(2), default="th", server_default="th")
+    """The language of the user's pages: ``th`` or ``en``."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -85,3 +87,37 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     user_name: Mapped[str] = mapped_column(Text)
     address: Mapped[str] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A signed-in browser; the cookie's token is kept only as its SHA-256.
+
+    It ends at ``expires_at`` or when the user logs out (``ended_at``), checked per request.
+    """
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    address: Mapped[str] = mapped_column(Text)
+
+
+class AuthEvent(Base):
+    """One sign-in, failed or refused sign-in, or sign-out: the audit log of logins."""
+
+    __tablename__ = "auth_event"
+    __table_args__ = (Index("ix_auth_event_user", "user_name", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    event: Mapped[str] = mapped_column(String(24))
+    user_name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    through: Mapped[str] = mapped_column(String(8))
+    """``web`` (the login page) or ``api`` (``POST /auth/token``)."""

@@ -1,0 +1,94 @@
+"""The dashboard: the figures of the signed-in user's own scope, each linked to the map or the
+list behind it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
+
+from api.auth import requires
+from api.deps import SessionDep, SettingsDep
+from api.web.render import page, words
+from geo.errors import NotFoundError
+from geo.vocab import DIMENSIONS, STATUSES
+from layers.access.users import User
+from layers.analysis import targeting
+from layers.analysis.stats import CHILD_LEVEL, area_figures
+from layers.analysis.targeting import latest_ranking
+from layers.cases import queries
+from layers.cases.events import clock, today
+from layers.cases.queries import CaseFilter
+from layers.store.partitions import survey_rounds
+
+router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
+Account = Annotated[User | None, Depends(requires("account"))]
+#: Rounds shown in "change across rounds" (the newest).
+ROUNDS = 5
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(
+    request: Request, session: SessionDep, settings: SettingsDep, user: Account
+) -> HTMLResponse:
+    assert user is not None
+    conn = session.connection()
+    scope = user.scope
+    context: dict[str, Any] = {"figures": None, "rounds": [], "ranking": None, "cases": None}
+    rounds = survey_rounds(conn)
+    if scope.allows("analysis:read") and rounds:
+        context["figures"] = area_figures(conn, area=scope.area, scope=scope)
+        context["rounds"] = [_round(conn, scope, r) for r in rounds[-ROUNDS:]]
+    if scope.allows("analysis:area") and not scope.narrow:
+        level = CHILD_LEVEL["country" if not scope.area else _level(scope.area)]
+        run, ranked = latest_ranking(conn, area=scope.area, level=level)
+        context["ranking"] = {"run": run, "rows": ranked, "level": level}
+    if scope.allows("cases:read"):
+        day = today(clock(settings))
+        context["cases"] = {
+            "states": queries.state_counts(conn, scope, CaseFilter(), today=day),
+            "offices": sorted(
+                queries.kpis(conn, scope, by="office", today=day),
+                key=lambda row: -row["received"],
+            )[:10],
+        }
+    return page(
+        request,
+        "dashboard.html",
+        user,
+        title=words(request)("dashboard"),
+        area=scope.area,
+        dimensions=DIMENSIONS,
+        statuses=STATUSES,
+        **context,
+    )
+
+
+def _level(code: str) -> str:
+    return {2: "province", 4: "district", 6: "subdistrict"}[len(code)]
+
+
+def _round(conn: Connection, scope: Any, round_: int) -> dict[str, Any]:
+    try:
+        found = area_figures(conn, area=scope.area, round_=round_, scope=scope)
+    except NotFoundError:
+        found = {"households": 0, "problems": 0, "problems_per_1000": None, "solved_pct": None}
+    return {"round": round_, **{k: v for k, v in found.items() if k != "children"}}
+
+
+@router.post("/targeting")
+def run_targeting(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User | None, Depends(requires("analysis:run"))],
+) -> Response:
+    """Rank the areas below the caller's own and store the run (the dashboard shows it)."""
+    assert user is not None
+    area = user.scope.area
+    level = CHILD_LEVEL["country" if not area else _level(area)]
+    config = targeting.load_config(settings.targeting_file)
+    targeting.target_areas(session.connection(), config, area=area, level=level, store=True)
+    session.commit()
+    return Response(status_code=303, headers={"Location": "/app", "HX-Redirect": "/app"})

@@ -1,0 +1,93 @@
+"""Imports for officers: upload a survey, watch its progress, read the refused rows with their
+reasons, and download them as CSV to fix and upload again."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from api import uploads
+from api.auth import requires
+from api.deps import RowId, SessionDep, SettingsDep, audit
+from api.web.render import page, words
+from layers.access.users import User
+from layers.survey import imports
+from layers.survey.imports import UNFINISHED
+from layers.survey.profiles import SHIPPED
+
+router = APIRouter(prefix="/app/imports", tags=["pages"], include_in_schema=False)
+Reader = Annotated[User | None, Depends(requires("imports:read"))]
+Writer = Annotated[User | None, Depends(requires("imports:write"))]
+SHOWN = 100
+
+
+@router.get("", response_class=HTMLResponse)
+def import_list(request: Request, session: SessionDep, user: Reader) -> HTMLResponse:
+    return page(
+        request,
+        "imports.html",
+        user,
+        title=words(request)("imports"),
+        jobs=imports.jobs(session.connection(), limit=30),
+        profiles=sorted(p.stem for p in SHIPPED.glob("*.yaml")),
+    )
+
+
+@router.post("")
+def upload(
+    request: Request,
+    settings: SettingsDep,
+    user: Writer,
+    background: BackgroundTasks,
+    file: Annotated[UploadFile, File()],
+    round: Annotated[int | None, Form(ge=2400, le=2800)] = None,
+    profile: Annotated[str | None, Form(pattern=r"^[a-z0-9_-]{0,32}$")] = None,
+) -> Response:
+    assert user is not None
+    job_id = uploads.start(request, settings, user, background, file, round, profile or None, None)
+    target = f"/app/imports/{job_id}"
+    return Response(status_code=303, headers={"Location": target, "HX-Redirect": target})
+
+
+@router.get("/{job_id}", response_class=HTMLResponse)
+def import_job(
+    request: Request,
+    session: SessionDep,
+    user: Reader,
+    job_id: RowId,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> HTMLResponse:
+    assert user is not None
+    found = imports.job(session, job_id)
+    items, total = imports.quarantine(
+        session, job_id, user.scope, user.name, limit=SHOWN, offset=offset
+    )
+    households = [str(i["values"].get("household_id")) for i in items if i["values"]]
+    audit(request, session, user, households, sorted({k for i in items for k in i["values"]}))
+    return page(
+        request,
+        "import.html",
+        user,
+        title=f"{words(request)('job')} {job_id}: {found['file_name']}",
+        job=found,
+        items=items,
+        total=total,
+        limit=SHOWN,
+        offset=offset,
+        running=found["state"] in UNFINISHED,
+    )
+
+
+@router.get("/{job_id}/refused.csv")
+def refused_csv(request: Request, session: SessionDep, user: Reader, job_id: RowId) -> Response:
+    assert user is not None
+    frame = imports.refused_rows(session.connection(), job_id, user.scope, user.name)
+    households = [str(h) for h in frame.get("household_id", [])]
+    audit(request, session, user, households, [str(c) for c in frame.columns])
+    return Response(
+        frame.to_csv(index=False).encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="refused-{job_id}.csv"'},
+    )

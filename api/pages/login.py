@@ -1,0 +1,131 @@
+"""Signing in and out of the web application, and the language of the pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.auth import client_address, requires, same_site, sign_in
+from api.deps import SessionDep, SettingsDep
+from api.security import CONTROL, SESSION_COOKIE
+from api.web.render import LANG_COOKIE, page, words
+from geo.access import PUBLIC
+from geo.errors import BamrungError, TooManyAttemptsError
+from layers.access import sessions
+from layers.access.users import User
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+Visitor = Annotated[User | None, Depends(requires(PUBLIC))]
+Next = Annotated[str, Form(max_length=500)]
+
+
+def landing(user: User) -> str:
+    """Where a user lands after signing in: a reviewer's first page is the escalated cases."""
+    return "/app/review" if user.role == "reviewer" else "/app"
+
+
+def _next(value: str, fallback: str) -> str:
+    # Only a path of this site: never a redirect to another one.
+    if value.startswith("/") and not value.startswith("//") and not CONTROL.search(value):
+        return value
+    return fallback
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, user: Visitor, next: str = "") -> HTMLResponse:
+    ended = getattr(request.state, "session_ended", False)
+    t = words(request)
+    return page(
+        request,
+        "login.html",
+        user,
+        title=t("login"),
+        message=t("session_ended") if ended else None,
+        bad=False,
+        next_url=_next(next, ""),
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _visitor: Visitor,
+    username: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Next = "",
+) -> Response:
+    same_site(request)
+    t = words(request)
+    try:
+        user = sign_in(request, session, settings, username, password, "web")
+    except BamrungError as exc:
+        status = 429 if isinstance(exc, TooManyAttemptsError) else 401
+        message = t("login_throttled") if status == 429 else t("login_failed")
+        response = page(
+            request,
+            "login.html",
+            None,
+            status=status,
+            title=t("login"),
+            message=message,
+            bad=True,
+            next_url=_next(next, ""),
+        )
+        if isinstance(exc, TooManyAttemptsError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    token = sessions.open_session(
+        session.connection(), user.name, client_address(request), settings.session_minutes
+    )
+    session.commit()
+    signed_in = RedirectResponse(_next(next, landing(user)), status_code=303)
+    signed_in.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return signed_in
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    session: SessionDep,
+    user: Annotated[User | None, Depends(requires("account"))],
+) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    name = sessions.end_session(session.connection(), cookie)
+    if name:
+        sessions.record(session.connection(), "logout", name, client_address(request), "web")
+    session.commit()
+    response = RedirectResponse("/", status_code=303)
+    response.headers["HX-Redirect"] = "/"
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/lang")
+def switch_language(
+    request: Request,
+    session: SessionDep,
+    user: Visitor,
+    lang: Annotated[str, Form(pattern=r"^(th|en)$")],
+    next: Next = "/",
+) -> Response:
+    target = _next(next, "/")
+    response = RedirectResponse(target, status_code=303)
+    response.headers["HX-Redirect"] = target
+    if user is None:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    else:
+        sessions.set_language(session.connection(), user.name, lang)
+        session.commit()
+    return response

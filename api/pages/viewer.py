@@ -1,0 +1,87 @@
+"""The map viewer: pick the kind, area, level, indicator, filters, round and language; the map
+(the app's own ``/maps`` page, framed) updates in place and the address is its permalink.
+Visitors get the public kinds only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.auth import requires
+from api.deps import AreaQuery, RoundQuery, SessionDep
+from api.web.render import language, page, words
+from geo.access import MAP_PERMISSIONS, PUBLIC
+from geo.cases.workflow import STATES
+from geo.errors import ForbiddenError, UnauthorizedError
+from geo.vocab import DIMENSIONS, MAP_KINDS, PUBLIC_MAP_KINDS, STATUSES, AdminLevel, Dimension
+from layers.access.users import User
+from layers.store.partitions import survey_rounds
+from layers.survey.taxonomy import categories
+
+router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
+Visitor = Annotated[User | None, Depends(requires(PUBLIC))]
+INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
+Code = Annotated[str | None, Query(max_length=48, pattern=r"^[a-z0-9_]*$")]
+
+
+def kinds_for(user: User | None) -> list[str]:
+    """The map kinds this caller may open."""
+    if user is None:
+        return list(PUBLIC_MAP_KINDS)
+    return [k for k in MAP_KINDS if user.scope.allows(MAP_PERMISSIONS[k])]
+
+
+@router.get("/map", response_class=HTMLResponse)
+def viewer(
+    request: Request,
+    session: SessionDep,
+    user: Visitor,
+    kind: Annotated[str, Query(max_length=16, pattern=r"^[a-z]+$")] = "choropleth",
+    area: AreaQuery = "",
+    level: AdminLevel | None = None,
+    indicator: Annotated[str, Query(max_length=64, pattern=r"^[a-z0-9_:]+$")] = "problems_per_1000",
+    dimension: Dimension | None = None,
+    category: Code = None,
+    status: Code = None,
+    state: Code = None,
+    round: RoundQuery = None,
+    lang: Annotated[str | None, Query(pattern=r"^(th|en)$")] = None,
+) -> HTMLResponse:
+    allowed = kinds_for(user)
+    if kind not in MAP_KINDS:
+        kind = allowed[0]
+    if kind not in allowed:
+        if user is None:
+            raise UnauthorizedError("log in to open this kind of map")
+        raise ForbiddenError(f"the role {user.role} may not open {kind} maps")
+    area = area or (user.scope.area if user else "") or "34"
+    chosen: dict[str, Any] = {
+        "area": area,
+        "level": level,
+        "indicator": indicator if kind in ("choropleth",) else None,
+        "dimension": dimension,
+        "category": category or None,
+        "status": status or None,
+        "state": state or None if kind == "cases" else None,
+        "round": round,
+        "lang": lang or language(request),
+    }
+    t = words(request)
+    return page(
+        request,
+        "viewer.html",
+        user,
+        title=t("map"),
+        kind=kind,
+        kinds=allowed,
+        chosen=chosen,
+        indicators=INDICATORS,
+        dimensions=DIMENSIONS,
+        statuses=STATUSES,
+        states=STATES,
+        categories=categories(session.connection()),
+        rounds=survey_rounds(session.connection()),
+        public=user is None,
+    )
