@@ -38,11 +38,14 @@ class Seen:
 SEEN: list[Seen] = []
 #: The synthetic surveys' household ids: subdistrict, moo, then a number.
 HOUSEHOLD_ID = re.compile(rb"\b\d{8}-\d{5}\b")
+#: A pseudonymous household reference (a keyed BLAKE2b-256, in hex), as a page shows it: whole,
+#: or its first 12 characters in a table cell.
+HOUSEHOLD_REF = re.compile(rb"\b[0-9a-f]{64}\b|>[0-9a-f]{12}<")
 
 
 def personal(body: bytes) -> bool:
     if body.lstrip()[:1] not in (b"{", b"["):
-        return HOUSEHOLD_ID.search(body) is not None
+        return HOUSEHOLD_ID.search(body) is not None or HOUSEHOLD_REF.search(body) is not None
     if not any(f'"{key}"'.encode() in body for key in (*PERSONAL_KEYS, "row_number")):
         return False
     try:

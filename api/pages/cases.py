@@ -15,7 +15,7 @@ from api.auth import requires
 from api.deps import AreaQuery, SessionDep, SettingsDep, audit
 from api.web.render import page, words
 from geo.cases.workflow import REJECTION_REASONS, STATES, allowed
-from geo.errors import NotFoundError, StaleVersionError
+from geo.errors import ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError
 from geo.vocab import DIMENSIONS, Dimension
 from layers.access.users import User
 from layers.cases import actions, queries, referral
@@ -178,6 +178,7 @@ def _case(
     *,
     message: str | None = None,
     stale: bool = False,
+    refused: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     conn = session.connection()
@@ -201,6 +202,7 @@ def _case(
         categories=taxonomy,
         message=message,
         stale=stale,
+        refused=refused,
     )
 
 
@@ -239,6 +241,11 @@ def act(
     except StaleVersionError:
         session.rollback()
         return _case(request, session, settings, user, case_id, stale=True, status=412)
+    except (ForbiddenError, InvalidInputError) as exc:
+        # Said above the case, whose page stays as it is.
+        session.rollback()
+        status = 403 if isinstance(exc, ForbiddenError) else 422
+        return _case(request, session, settings, user, case_id, refused=str(exc), status=status)
     session.commit()
     try:
         return _case(request, session, settings, user, case_id, message=t("done"))

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from api.auth import requires
 from api.deps import SessionDep, SettingsDep
-from api.web.render import page, words
+from api.web.render import page, redirect, words
 from geo.errors import NotFoundError
 from geo.vocab import DIMENSIONS, STATUSES
 from layers.access.users import User
@@ -80,6 +80,7 @@ def _round(conn: Connection, scope: Any, round_: int) -> dict[str, Any]:
 
 @router.post("/targeting")
 def run_targeting(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("analysis:run"))],
@@ -91,4 +92,4 @@ def run_targeting(
     config = targeting.load_config(settings.targeting_file)
     targeting.target_areas(session.connection(), config, area=area, level=level, store=True)
     session.commit()
-    return Response(status_code=303, headers={"Location": "/app", "HX-Redirect": "/app"})
+    return redirect(request, "/app")

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from api import uploads
 from api.auth import requires
 from api.deps import RowId, SessionDep, SettingsDep, audit
-from api.web.render import page, words
+from api.web.render import page, redirect, words
 from layers.access.users import User
 from layers.survey import imports
 from layers.survey.imports import UNFINISHED
@@ -47,8 +47,7 @@ def upload(
 ) -> Response:
     assert user is not None
     job_id = uploads.start(request, settings, user, background, file, round, profile or None, None)
-    target = f"/app/imports/{job_id}"
-    return Response(status_code=303, headers={"Location": target, "HX-Redirect": target})
+    return redirect(request, f"/app/imports/{job_id}")
 
 
 @router.get("/{job_id}", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.auth import client_address, requires, same_site, sign_in
 from api.deps import SessionDep, SettingsDep
 from api.security import CONTROL, SESSION_COOKIE
-from api.web.render import LANG_COOKIE, page, words
+from api.web.render import LANG_COOKIE, page, redirect, words
 from geo.access import PUBLIC
 from geo.errors import BamrungError, TooManyAttemptsError
 from layers.access import sessions
@@ -106,8 +106,7 @@ def logout(
     if name:
         sessions.record(session.connection(), "logout", name, client_address(request), "web")
     session.commit()
-    response = RedirectResponse("/", status_code=303)
-    response.headers["HX-Redirect"] = "/"
+    response = redirect(request, "/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -120,9 +119,7 @@ def switch_language(
     lang: Annotated[str, Form(pattern=r"^(th|en)$")],
     next: Next = "/",
 ) -> Response:
-    target = _next(next, "/")
-    response = RedirectResponse(target, status_code=303)
-    response.headers["HX-Redirect"] = target
+    response = redirect(request, _next(next, "/"))
     if user is None:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
     else:

@@ -5,12 +5,13 @@ Visitors get the public kinds only."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
-from api.deps import AreaQuery, RoundQuery, SessionDep
+from api.deps import RoundQuery, SessionDep
 from api.web.render import language, page, words
 from geo.access import MAP_PERMISSIONS, PUBLIC
 from geo.cases.workflow import STATES
@@ -39,7 +40,9 @@ def viewer(
     session: SessionDep,
     user: Visitor,
     kind: Annotated[str, Query(max_length=16, pattern=r"^[a-z]+$")] = "choropleth",
-    area: AreaQuery = "",
+    area: Annotated[
+        str | None, Query(pattern=r"^(\d{2}|\d{4}|\d{6})?$", description="'': Thailand")
+    ] = None,
     level: AdminLevel | None = None,
     indicator: Annotated[str, Query(max_length=64, pattern=r"^[a-z0-9_:]+$")] = "problems_per_1000",
     dimension: Dimension | None = None,
@@ -56,7 +59,8 @@ def viewer(
         if user is None:
             raise UnauthorizedError("log in to open this kind of map")
         raise ForbiddenError(f"the role {user.role} may not open {kind} maps")
-    area = area or (user.scope.area if user else "") or "34"
+    if area is None:  # the caller's own area; Ubon, the demonstration's province, for visitors
+        area = user.scope.area if user and user.scope.area else "34"
     chosen: dict[str, Any] = {
         "area": area,
         "level": level,
@@ -68,6 +72,8 @@ def viewer(
         "round": round,
         "lang": lang or language(request),
     }
+    # The area is kept when empty: '' is Thailand, not the maps' default.
+    given = {k: v for k, v in chosen.items() if k == "area" or v not in (None, "")}
     t = words(request)
     return page(
         request,
@@ -75,6 +81,8 @@ def viewer(
         user,
         title=t("map"),
         kind=kind,
+        src=f"/maps/{kind}?{urlencode(given)}",
+        permalink=f"/app/map?{urlencode({'kind': kind, **given})}",
         kinds=allowed,
         chosen=chosen,
         indicators=INDICATORS,

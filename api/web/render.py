@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.security import html_page
 from api.web.words import LANGUAGES, MONTHS, WORDS, names
@@ -148,3 +148,11 @@ def _category_name(taxonomy: list[dict[str, Any]] | None, code: str, lang: str) 
         if row["code"] == code:
             return str(row["name_th"] if lang == "th" else row["name_en"])
     return code
+
+
+def redirect(request: Request, target: str) -> Response:
+    """Go to ``target`` after a form: a 303 for the browser's own form, ``HX-Redirect`` for
+    HTMX (which would follow a 303 itself and swap the next page into the form's place)."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)

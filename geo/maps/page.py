@@ -209,6 +209,7 @@ class _Overlay(MacroElement):
     _template = Template(
         """
         {% macro header(this, kwargs) %}
+        <link rel="icon" href="data:,">
         <style>
         .bmr-title {position: absolute; top: 10px; left: 60px; z-index: 1000; background: #fff;
             padding: 6px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);

@@ -8,6 +8,7 @@ pattern without a second secret to store).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -86,7 +87,8 @@ def end_sessions(conn: Connection, name: str) -> int:
 
 def csrf_token(key: str, token: str) -> str:
     """The CSRF token of the session whose cookie is ``token``."""
-    return hmac.new(key.encode(), b"csrf:" + token.encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(key.encode(), b"csrf:" + token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def csrf_matches(key: str, token: str, given: str) -> bool:

@@ -4,6 +4,7 @@ the app's."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, Route
 
@@ -29,12 +30,13 @@ def watch(page: Page) -> list[str]:
 
 
 def app_only(
-    browser: Browser, origin: str, token: str | None = None
+    browser: Browser, origin: str, token: str | None = None, **options: Any
 ) -> tuple[BrowserContext, list[str]]:
-    """A browser context (sending ``token``, if given) that reaches the app at ``origin`` and
-    nothing else, and the list of the other URLs it was asked for."""
+    """A browser context (sending ``token``, if given; with Playwright's context ``options``)
+    that reaches the app at ``origin`` and nothing else, and the list of the other URLs it was
+    asked for."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    context = browser.new_context(extra_http_headers=headers)
+    context = browser.new_context(extra_http_headers=headers, **options)
     outside: list[str] = []
 
     def only_the_app(route: Route) -> None:

@@ -148,7 +148,7 @@ def test_the_gallery_is_public_and_linked_from_the_home_page(offline_settings: S
     assert made.returncode == 0, made.stderr
     with serve(offline_settings) as anonymous:
         home = anonymous.get("/")
-        links = re.findall(r"href='(/gallery/[^']+)'", home.text)
+        links = re.findall(r'href="(/gallery/[^"]+)"', home.text)
         assert len(links) == len(GALLERY) + 2  # and the cases by district, and their figures
         for link in links:
             page = anonymous.get(link)
