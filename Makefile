@@ -48,9 +48,16 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	$(BIN)/bamrung cases kpis --by agency
 	$(BIN)/bamrung gallery --area 34
 	$(BIN)/bamrung map cases --area 34 --escalated --dimension education --out $(HOME_DIR)/maps/cases-escalated-education.html
-	@$(BIN)/bamrung users list --json | grep -q '"name": "demo"' \
-		|| $(BIN)/bamrung users add demo --role admin --password "$(DEMO_PASSWORD)"
-	@echo "demo login: user 'demo', password '$(DEMO_PASSWORD)' (POST /auth/token); an API token:"
+	@# One user of each role that works in the browser, all with the demo password.
+	@$(BIN)/bamrung users list --json > $(HOME_DIR)/users.json; \
+	for user in "demo --role admin" "governor --role governor --area 34" \
+		"district --role officer --area $(DEMO_CASES_AREA)" "lands --role agency_officer --office dol-34" \
+		"reviewer --role reviewer" "analyst --role analyst"; do \
+		set -- $$user; grep -q "\"name\": \"$$1\"" $(HOME_DIR)/users.json \
+			|| $(BIN)/bamrung users add $$user --password "$(DEMO_PASSWORD)" || exit 1; \
+	done; rm -f $(HOME_DIR)/users.json
+	@echo "log in at http://$(HOST):$(PORT)/login as demo, governor, district, lands, reviewer or analyst,"
+	@echo "password '$(DEMO_PASSWORD)' (the README says what each one sees); an API token of demo:"
 	@$(BIN)/bamrung users token demo --label "make demo"
 	@# The job queue's worker (escalation, webhook delivery) runs beside the app, and stops with it.
 	$(BIN)/bamrung worker & worker=$$!; trap "kill $$worker" EXIT; \
@@ -66,6 +73,7 @@ bench: setup gis  ## speed against peer tools (ogr2ogr among them); a national s
 	$(BIN)/python bench/serve.py $(BENCH_SERVE_ARGS)
 	$(BIN)/python bench/targeting.py $(BENCH_TARGETING_ARGS)
 	$(BIN)/python bench/cases.py $(BENCH_CASES_ARGS)
+	$(BIN)/python bench/web.py $(BENCH_WEB_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench
@@ -100,9 +108,9 @@ $(VENDOR)/node_modules/.installed: $(VENDOR)/package.json $(VENDOR)/package-lock
 	npm ci --prefix $(VENDOR) --no-audit --no-fund --loglevel=error
 	touch $@
 
-browser:  ## Debian's Chromium and a Thai font, for the map tests and their screenshots
-	@[ -x /usr/bin/chromium ] && fc-list :lang=th | grep -q . || { echo "installing Debian packages: chromium fonts-thai-tlwg"; \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg; }
+browser:  ## Debian's Chromium, for the tests of pages and maps (their Thai font is vendored: Sarabun)
+	@[ -x /usr/bin/chromium ] || { echo "installing Debian packages: chromium"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 gis:  ## Debian's GDAL (ogrinfo, ogr2ogr): the tests read exports back with the GDAL QGIS uses
 	@command -v ogrinfo >/dev/null || { echo "installing Debian packages: gdal-bin"; \

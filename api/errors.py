@@ -121,7 +121,7 @@ def error_page(request: Request, status: int, detail: str) -> Response:
     login form that comes back to this page."""
     t = words(request)
     user = getattr(request.state, "user", None)
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # The address is not repeated: it may name what the caller may not see (a household).
     response = page(
         request,
         "error.html",
@@ -130,7 +130,8 @@ def error_page(request: Request, status: int, detail: str) -> Response:
         title=t(f"error_{status}") if f"error_{status}" in WORDS["en"] else t("error_400"),
         detail=detail or t(f"error_{status}"),
         status_code=status,
-        next_url=here if request.method == "GET" else "",
+        next_url="",
+        back="/",
     )
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"

@@ -9,10 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import client_address, requires, same_site, sign_in
 from api.deps import SessionDep, SettingsDep
+from api.errors import STATUS
 from api.security import CONTROL, SESSION_COOKIE
 from api.web.render import LANG_COOKIE, page, redirect, words
 from geo.access import PUBLIC
-from geo.errors import BamrungError, TooManyAttemptsError
+from geo.errors import InvalidInputError, TooManyAttemptsError, UnauthorizedError
 from layers.access import sessions
 from layers.access.users import User
 
@@ -62,9 +63,9 @@ def login(
     t = words(request)
     try:
         user = sign_in(request, session, settings, username, password, "web")
-    except BamrungError as exc:
-        status = 429 if isinstance(exc, TooManyAttemptsError) else 401
-        message = t("login_throttled") if status == 429 else t("login_failed")
+    except (UnauthorizedError, TooManyAttemptsError, InvalidInputError) as exc:
+        status = STATUS[type(exc)]
+        message = {401: t("login_failed"), 429: t("login_throttled")}.get(status, str(exc))
         response = page(
             request,
             "login.html",

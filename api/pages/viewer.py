@@ -39,7 +39,7 @@ def viewer(
     request: Request,
     session: SessionDep,
     user: Visitor,
-    kind: Annotated[str, Query(max_length=16, pattern=r"^[a-z]+$")] = "choropleth",
+    kind: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z]+$")] = None,
     area: Annotated[
         str | None, Query(pattern=r"^(\d{2}|\d{4}|\d{6})?$", description="'': Thailand")
     ] = None,
@@ -53,8 +53,8 @@ def viewer(
     lang: Annotated[str | None, Query(pattern=r"^(th|en)$")] = None,
 ) -> HTMLResponse:
     allowed = kinds_for(user)
-    if kind not in MAP_KINDS:
-        kind = allowed[0]
+    if kind is None or kind not in MAP_KINDS:
+        kind = allowed[0]  # every role may open one kind at least
     if kind not in allowed:
         if user is None:
             raise UnauthorizedError("log in to open this kind of map")

@@ -328,6 +328,86 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda c, k: c.post(_case(c, k, "/progress"), json={"note": "probe"}),
         _sees_case,
     ),
+    # The web application's pages (their forms sent with a bearer token: no CSRF token needed).
+    ("GET", "/login"): Probe(PUBLIC, "open", lambda c, _: c.get("/login")),
+    ("POST", "/login"): Probe(  # an empty name: refused before any password is checked
+        PUBLIC, "open", lambda c, _: c.post("/login", data={"username": "", "password": "x"})
+    ),
+    ("POST", "/logout"): Probe(USERS, "open", lambda c, _: c.post("/logout")),
+    ("POST", "/lang"): Probe(PUBLIC, "open", lambda c, _: c.post("/lang", data={"lang": "th"})),
+    ("GET", "/app"): Probe(USERS, "open", lambda c, _: c.get("/app")),
+    ("POST", "/app/targeting"): Probe(
+        AREA_WIDE, "open", lambda c, k: c.post("/app/targeting") if k.relation == "own" else None
+    ),
+    ("GET", "/app/areas"): Probe(
+        USERS, "open", lambda c, _: c.get("/app/areas", params={"q": "อุบล"})
+    ),
+    ("GET", "/app/areas/{code}"): Probe(USERS, "area", lambda c, k: c.get(f"/app/areas/{k.area}")),
+    ("GET", "/app/map"): Probe(
+        PUBLIC, "open", lambda c, k: c.get("/app/map", params={"area": k.area})
+    ),
+    ("GET", "/app/households"): Probe(
+        USERS,
+        "list",
+        lambda c, k: c.get("/app/households", params={"area": k.area, "purpose": "data check"}),
+    ),
+    ("GET", "/app/households/{household_id}"): Probe(
+        USERS,
+        "object",
+        lambda c, k: c.get(
+            f"/app/households/{k.objects['households'][k.relation]}",
+            params={"purpose": "data check"},
+        ),
+        _sees_household,
+    ),
+    ("GET", "/app/imports"): Probe(IMPORT_READERS, "open", lambda c, _: c.get("/app/imports")),
+    ("POST", "/app/imports"): Probe(
+        IMPORTERS,
+        "open",
+        lambda c, _: c.post("/app/imports", files={"file": ("w.csv", HEADER_ONLY, "text/csv")}),
+    ),
+    ("GET", "/app/imports/{job_id}"): Probe(
+        IMPORT_READERS, "open", lambda c, k: c.get(f"/app/imports/{k.objects['job']}")
+    ),
+    ("GET", "/app/imports/{job_id}/refused.csv"): Probe(
+        IMPORT_READERS, "open", lambda c, k: c.get(f"/app/imports/{k.objects['job']}/refused.csv")
+    ),
+    ("GET", "/app/cases"): Probe(
+        USERS, "list", lambda c, k: c.get("/app/cases", params={"area": k.area})
+    ),
+    ("GET", "/app/review"): Probe(
+        USERS, "list", lambda c, k: c.get("/app/review", params={"area": k.area})
+    ),
+    ("POST", "/app/cases/refer"): Probe(  # top 0: refused after the permission, nothing referred
+        REFERRERS, "open", lambda c, _: c.post("/app/cases/refer", data={"run": 1, "top": 0})
+    ),
+    ("GET", "/app/cases/{case_id}"): Probe(
+        USERS, "object", lambda c, k: c.get(f"/app{_case(c, k)}"), _sees_case
+    ),
+    # A version the case never had: the stale-page answer for whoever may see the case.
+    ("POST", "/app/cases/{case_id}"): Probe(
+        CASEWORKERS,
+        "object",
+        lambda c, k: c.post(
+            f"/app{_case(c, k)}",
+            data={"action": "progress", "version": 2**31 - 1, "note": "probe"},
+        ),
+        _sees_case,
+    ),
+    ("GET", "/app/admin"): Probe(frozenset({"admin"}), "open", lambda c, _: c.get("/app/admin")),
+    ("POST", "/app/admin/users"): Probe(  # an unknown role: refused, nobody is added
+        frozenset({"admin"}),
+        "open",
+        lambda c, _: c.post(
+            "/app/admin/users", data={"name": "x", "role": "nobody", "password": "x" * 12}
+        ),
+    ),
+    ("POST", "/app/admin/users/{name}/token"): Probe(
+        frozenset({"admin"}), "open", lambda c, _: c.post("/app/admin/users/matrix-login/token")
+    ),
+    ("POST", "/app/admin/users/{name}/revoke"): Probe(
+        frozenset({"admin"}), "open", lambda c, _: c.post("/app/admin/users/matrix-login/revoke")
+    ),
     ("GET", "/imports/{job_id}"): Probe(
         IMPORT_READERS, "open", lambda c, k: c.get(f"/imports/{k.objects['job']}")
     ),
