@@ -15,7 +15,8 @@ beside the JSON routes that answer the same question:
 
 The map viewer is timed as a page only: the map it frames is ``/maps`` (bench/maps.py).
 A stored targeting run of the province is made once, so the dashboard reads a run and never
-computes one (as in use).
+computes one (as in use). A reviewer's pages show the figures of its escalated cases, not the
+survey's figures of out-of-mandate problems nationwide (counted live: seconds).
 
     python bench/web.py [--repeat 30] [--json]
 """
@@ -115,8 +116,10 @@ def main() -> None:
                 ["/app/review"],
                 ["/cases?escalated=true&limit=50", "/cases/kpis?by=agency&escalated=true"],
             ),
-            "dashboard": (["/app"], ["/stats?level=province", "/cases/kpis?by=office"]),
-            "areas (nation)": (["/app/areas"], ["/stats?level=province"]),
+            # A reviewer's survey figures of the nation are counted live (7.6 s, the JSON API's
+            # /stats?level=province): its pages show its cases' figures instead.
+            "dashboard": (["/app"], ["/cases/kpis?by=office"]),
+            "areas (nation)": (["/app/areas"], []),
             "one case": ([f"/app/cases/{escalated}"], [f"/cases/{escalated}"]),
             "cases queue": (["/app/cases"], ["/cases?limit=50"]),
         },

@@ -13,7 +13,7 @@ from api.deps import PLAIN_TEXT, SessionDep
 from api.web.render import language, page, words
 from api.web.words import names
 from layers.access.users import User
-from layers.analysis.stats import area_figures, resolve_area
+from layers.analysis.stats import area_figures, resolve_area, served_live
 from layers.geography.areas import parent_chain, search_areas
 from layers.store.partitions import survey_rounds
 
@@ -56,7 +56,7 @@ def _area_page(
     conn = session.connection()
     here = resolve_area(conn, code)
     figures = None
-    if user.scope.allows("analysis:read") and survey_rounds(conn):
+    if user.scope.allows("analysis:read") and survey_rounds(conn) and served_live(user.scope, code):
         figures = area_figures(conn, area=code, scope=user.scope)
         figures["children"].sort(key=lambda r: -(r["problems_per_1000"] or 0))
     # The breadcrumbs start at the caller's own area: nothing above it is theirs to open.

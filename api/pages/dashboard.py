@@ -16,7 +16,7 @@ from geo.errors import NotFoundError
 from geo.vocab import DIMENSIONS, STATUSES
 from layers.access.users import User
 from layers.analysis import targeting
-from layers.analysis.stats import CHILD_LEVEL, area_figures
+from layers.analysis.stats import CHILD_LEVEL, area_figures, served_live
 from layers.analysis.targeting import latest_ranking
 from layers.cases import queries
 from layers.cases.events import clock, today
@@ -38,9 +38,10 @@ def dashboard(
     scope = user.scope
     context: dict[str, Any] = {"figures": None, "rounds": [], "ranking": None, "cases": None}
     rounds = survey_rounds(conn)
-    if scope.allows("analysis:read") and rounds:
+    if scope.allows("analysis:read") and rounds and served_live(scope, scope.area):
         context["figures"] = area_figures(conn, area=scope.area, scope=scope)
-        context["rounds"] = [_round(conn, scope, r) for r in rounds[-ROUNDS:]]
+        if not scope.narrow:  # from the roll-up: cheap for every round
+            context["rounds"] = [_round(conn, scope, r) for r in rounds[-ROUNDS:]]
     if scope.allows("analysis:area") and not scope.narrow:
         level = CHILD_LEVEL["country" if not scope.area else _level(scope.area)]
         run, ranked = latest_ranking(conn, area=scope.area, level=level)

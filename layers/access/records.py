@@ -18,6 +18,7 @@ from geo.errors import NotFoundError
 from geo.intake.personal import keyed_hash
 from geo.vocab import CODE_LENGTH
 from layers.access import scope as visible
+from layers.store.codes import within
 from layers.store.models import AccessLog, AdminUnit, Household, Problem, ProblemCategory
 from layers.store.partitions import latest_round
 
@@ -99,7 +100,7 @@ def list_households(
     area = _in_area(scope, area)
     query = _household_query(scope)
     if area:
-        query = query.where(Household.subdistrict_code.startswith(area, autoescape=True))
+        query = query.where(within(Household.subdistrict_code, area))
     if round_ is not None:
         query = query.where(Household.round == round_)
     rows, total = _page(conn, query, (Household.household_id, Household.round), limit, offset)
@@ -201,7 +202,7 @@ def list_problems(
     area = _in_area(scope, area)
     query = _problem_query(scope).where(Problem.round == (round_ or latest_round(conn)))
     if area:
-        query = query.where(Problem.subdistrict_code.startswith(area, autoescape=True))
+        query = query.where(within(Problem.subdistrict_code, area))
     if category is not None:
         query = query.where(Problem.category == category)
     if status is not None:

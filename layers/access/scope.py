@@ -12,6 +12,7 @@ from dataclasses import replace
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from geo.access import Scope
+from layers.store.codes import within
 from layers.store.models import (
     Case,
     Household,
@@ -26,7 +27,7 @@ def problems(scope: Scope) -> ColumnElement[bool]:
     """The problems ``scope`` may see."""
     conditions: list[ColumnElement[bool]] = []
     if scope.area:
-        conditions.append(Problem.subdistrict_code.startswith(scope.area, autoescape=True))
+        conditions.append(within(Problem.subdistrict_code, scope.area))
     if scope.categories is not None:
         conditions.append(Problem.category.in_(sorted(scope.categories)))
     if scope.escalated:
@@ -43,7 +44,7 @@ def households(scope: Scope) -> ColumnElement[bool]:
     """The households ``scope`` may see: by area, pin, or through a problem it may see."""
     conditions: list[ColumnElement[bool]] = []
     if scope.area:
-        conditions.append(Household.subdistrict_code.startswith(scope.area, autoescape=True))
+        conditions.append(within(Household.subdistrict_code, scope.area))
     if scope.household is not None:
         conditions.append(Household.household_id == scope.household)
     if scope.community is not None:
@@ -78,7 +79,7 @@ def quarantined(scope: Scope, user: str) -> ColumnElement[bool]:
         return true()
     uploaded = select(ImportJob.id).where(ImportJob.started_by == user)
     return or_(
-        QuarantinedRow.subdistrict_code.startswith(scope.area, autoescape=True),
+        within(QuarantinedRow.subdistrict_code, scope.area),
         QuarantinedRow.import_job_id.in_(uploaded.scalar_subquery()),
     )
 
@@ -94,7 +95,7 @@ def cases(scope: Scope) -> ColumnElement[bool]:
         return Case.office == scope.office if scope.office else false()
     conditions: list[ColumnElement[bool]] = []
     if scope.area:
-        conditions.append(Case.subdistrict_code.startswith(scope.area, autoescape=True))
+        conditions.append(within(Case.subdistrict_code, scope.area))
     if scope.escalated:
         conditions.append(or_(Case.escalated, Case.level >= 3))
     if scope.household is not None:

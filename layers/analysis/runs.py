@@ -24,6 +24,7 @@ from geo.vocab import HOTSPOT_INDICATORS, SOLVED
 from layers.access import scope as scoped
 from layers.analysis.stats import resolve_area, rollup
 from layers.geography.geosocial import raster_store, write_geotiff
+from layers.store.codes import within
 from layers.store.db import read_frame
 from layers.store.models import (
     AdminUnit,
@@ -97,7 +98,7 @@ def households(
         func.count(Problem.id).filter(Problem.status.in_(SOLVED)).label("solved"),
     ).where(
         Household.round == round_,
-        Household.subdistrict_code.startswith(unit.code, autoescape=True),
+        within(Household.subdistrict_code, unit.code),
     )
     if scope is not None:
         counted.append(scoped.problems(scope))

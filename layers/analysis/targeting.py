@@ -25,6 +25,7 @@ from geo.targeting import COMPONENTS, TargetingConfig, area_components, score
 from geo.vocab import SOLVED
 from layers.analysis.overlay import INSIDE_ZONES, zone_exposure
 from layers.analysis.stats import area_above, outlines_below, resolve_area, rollup
+from layers.store.codes import within
 from layers.store.models import (
     AdminUnit,
     Household,
@@ -92,7 +93,7 @@ def fingerprint(
     positions = conn.execute(
         select(func.count(), func.max(Household.updated_at)).where(
             Household.round == round_,
-            Household.subdistrict_code.startswith(prefix, autoescape=True),
+            within(Household.subdistrict_code, prefix),
         )
     ).one()
     zones = conn.scalars(select(Layer.id).where(Layer.kind.in_(WATER_ZONES)).order_by(Layer.id))

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import (
     Boolean,
     Column,
-    ColumnElement,
     Connection,
     Engine,
     Integer,
@@ -40,6 +39,7 @@ from geo.vocab import UNRESOLVED
 from layers.access.scope import problems as problems_in_scope
 from layers.cases import events
 from layers.cases.events import Actor
+from layers.store.codes import within
 from layers.store.models import (
     AdminUnit,
     Agency,
@@ -271,7 +271,7 @@ def _pick(
     conditions = [
         Problem.round == round_,
         Problem.status.in_(UNRESOLVED),
-        *_within(prefix),
+        within(Problem.subdistrict_code, prefix),
         problems_in_scope(actor.scope),
         ~exists().where(
             Case.household_id == Problem.household_id,
@@ -302,17 +302,6 @@ def _pick(
         )
     )
     return int(conn.scalar(text("SELECT count(*) FROM refer_pick")) or 0)
-
-
-def _within(prefix: str) -> list[ColumnElement[bool]]:
-    """Subdistrict codes that start with ``prefix``, as a range.
-
-    The index serves a range in any collation (codes are digits); ``LIKE 'p%'`` only in C.
-    """
-    if not prefix:
-        return []
-    after = str(int(prefix) + 1).zfill(len(prefix))
-    return [Problem.subdistrict_code >= prefix, Problem.subdistrict_code < after]
 
 
 def _dues(conn: Connection, today: dt.date) -> dict[str, list[object]]:
