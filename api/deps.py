@@ -112,6 +112,10 @@ def page(
 
 
 PageDep = Annotated[Page, Depends(page)]
+#: A code of the vocabulary (a category, a status, a state, an office) as a query parameter.
+CodeQuery = Annotated[str | None, Query(max_length=48, pattern=r"^[a-z0-9_-]*$")]
+#: Where a page of a list starts (the web pages' lists have a fixed length).
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="rows to skip")]
 
 
 def audit(

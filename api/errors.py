@@ -118,7 +118,7 @@ def is_page(request: Request) -> bool:
 
 def error_page(request: Request, status: int, detail: str) -> Response:
     """The page of an error: its title in the caller's language, the reason, and for 401 the
-    login form that comes back to this page."""
+    login form (landing where the user lands: the address is not repeated)."""
     t = words(request)
     user = getattr(request.state, "user", None)
     # The address is not repeated: it may name what the caller may not see (a household).

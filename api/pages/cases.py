@@ -7,13 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
-from api.deps import AreaQuery, SessionDep, SettingsDep, audit
-from api.web.render import page, words
+from api.deps import AreaQuery, CodeQuery, Offset, SessionDep, SettingsDep, audit
+from api.web.render import language, page, words
 from geo.cases.workflow import REJECTION_REASONS, STATES, allowed
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError
 from geo.vocab import DIMENSIONS, Dimension
@@ -29,7 +30,6 @@ Reader = Annotated[User | None, Depends(requires("cases:read"))]
 Worker = Annotated[User | None, Depends(requires("cases:act"))]
 Referrer = Annotated[User | None, Depends(requires("cases:refer"))]
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
-Code = Annotated[str | None, Query(max_length=48, pattern=r"^[a-z0-9_-]*$")]
 FormCode = Annotated[str | None, Form(max_length=48, pattern=r"^[a-z0-9_-]*$")]
 PAGE = 50
 #: The actions a page offers (escalation is the platform's own).
@@ -39,11 +39,11 @@ REVIEWED = ("no_land_title", "out_of_school", "illiteracy")
 
 
 def _filter(
-    office: Code = None,
-    state: Code = None,
+    office: CodeQuery = None,
+    state: CodeQuery = None,
     overdue: bool | None = None,
     area: AreaQuery = "",
-    category: Code = None,
+    category: CodeQuery = None,
     dimension: Dimension | None = None,
     escalated: bool | None = None,
 ) -> CaseFilter:
@@ -64,7 +64,7 @@ def queue(
     settings: SettingsDep,
     user: Reader,
     given: FilterDep,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Offset = 0,
 ) -> HTMLResponse:
     assert user is not None
     return _queue(request, session, settings, user, given, offset, "cases.html", "cases")
@@ -77,7 +77,7 @@ def review(
     settings: SettingsDep,
     user: Reader,
     given: FilterDep,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Offset = 0,
     age: Annotated[int | None, Query(ge=0, le=3650)] = None,
 ) -> HTMLResponse:
     """Escalated cases by location: the reviewer's first page."""
@@ -115,6 +115,12 @@ def _queue(
         else []
     )
     taxonomy = categories(conn)
+    # The map of the same cases; the area kept when empty ('' is Thailand, not the maps' 34).
+    shown = {"category": given.category, "dimension": given.dimension, "state": given.state}
+    map_src = "/maps/cases?" + urlencode(
+        {"area": given.area or user.scope.area, "escalated": "true", "lang": language(request)}
+        | {k: v for k, v in shown.items() if v}
+    )
     # Last: the access log's row commits the session.
     audit(request, session, user, ids, sorted({k for i in items for k in i}))
     return page(
@@ -133,6 +139,7 @@ def _queue(
         categories=taxonomy,
         reviewed=REVIEWED,
         show_age=template == "review.html",
+        map_src=map_src,
         by_agency=by_agency,
         today=day,
     )
@@ -149,7 +156,7 @@ def refer(
 ) -> HTMLResponse:
     """Refer the open problems of the top areas of a targeting run (as ``POST /cases/refer``)."""
     assert user is not None
-    areas = [a for a in referral.top_areas(session.connection(), run, top) if user.scope.overlap(a)]
+    areas = referral.top_areas(session.connection(), run, top)  # refer() keeps to the scope
     actor = Actor(user.name, user.role, user.scope, request.state.request_id)
     done = referral.refer(
         session.get_bind(),  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from geo.errors import NotFoundError
 from geo.vocab import DIMENSIONS, STATUSES
 from layers.access.users import User
 from layers.analysis import targeting
-from layers.analysis.stats import CHILD_LEVEL, area_figures, served_live
+from layers.analysis.stats import CHILD_LEVEL, area_figures, resolve_area, served_live
 from layers.analysis.targeting import latest_ranking
 from layers.cases import queries
 from layers.cases.events import clock, today
@@ -43,7 +43,7 @@ def dashboard(
         if not scope.narrow:  # from the roll-up: cheap for every round
             context["rounds"] = [_round(conn, scope, r) for r in rounds[-ROUNDS:]]
     if scope.allows("analysis:area") and not scope.narrow:
-        level = CHILD_LEVEL["country" if not scope.area else _level(scope.area)]
+        level = CHILD_LEVEL[resolve_area(conn, scope.area).level]
         run, ranked = latest_ranking(conn, area=scope.area, level=level)
         context["ranking"] = {"run": run, "rows": ranked, "level": level}
     if scope.allows("cases:read"):
@@ -67,10 +67,6 @@ def dashboard(
     )
 
 
-def _level(code: str) -> str:
-    return {2: "province", 4: "district", 6: "subdistrict"}[len(code)]
-
-
 def _round(conn: Connection, scope: Any, round_: int) -> dict[str, Any]:
     try:
         found = area_figures(conn, area=scope.area, round_=round_, scope=scope)
@@ -89,7 +85,7 @@ def run_targeting(
     """Rank the areas below the caller's own and store the run (the dashboard shows it)."""
     assert user is not None
     area = user.scope.area
-    level = CHILD_LEVEL["country" if not area else _level(area)]
+    level = CHILD_LEVEL[resolve_area(session.connection(), area).level]
     config = targeting.load_config(settings.targeting_file)
     targeting.target_areas(session.connection(), config, area=area, level=level, store=True)
     session.commit()

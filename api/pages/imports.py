@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from api import uploads
 from api.auth import requires
-from api.deps import RowId, SessionDep, SettingsDep, audit
+from api.deps import Offset, RowId, SessionDep, SettingsDep, audit
 from api.web.render import page, redirect, words
 from layers.access.users import User
 from layers.survey import imports
@@ -56,15 +56,24 @@ def import_job(
     session: SessionDep,
     user: Reader,
     job_id: RowId,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Offset = 0,
+    progress: bool = False,
 ) -> HTMLResponse:
     assert user is not None
     found = imports.job(session, job_id)
+    running = found["state"] in UNFINISHED
+    if progress:
+        # What the page polls for while the job runs: its state alone, no refused row (so no
+        # access-log row a second); once it ends, the page loads again with the rows.
+        shown = page(request, "_import_status.html", user, job=found, running=running)
+        if not running:
+            shown.headers["HX-Refresh"] = "true"
+        return shown
     items, total = imports.quarantine(
         session, job_id, user.scope, user.name, limit=SHOWN, offset=offset
     )
-    households = [str(i["values"].get("household_id")) for i in items if i["values"]]
-    audit(request, session, user, households, sorted({k for i in items for k in i["values"]}))
+    fields = sorted({k for i in items for k in i["values"] or {}})
+    audit(request, session, user, imports.seen_in(job_id, items), fields)
     return page(
         request,
         "import.html",
@@ -75,7 +84,7 @@ def import_job(
         total=total,
         limit=SHOWN,
         offset=offset,
-        running=found["state"] in UNFINISHED,
+        running=running,
     )
 
 
@@ -83,8 +92,14 @@ def import_job(
 def refused_csv(request: Request, session: SessionDep, user: Reader, job_id: RowId) -> Response:
     assert user is not None
     frame = imports.refused_rows(session.connection(), job_id, user.scope, user.name)
-    households = [str(h) for h in frame.get("household_id", [])]
-    audit(request, session, user, households, [str(c) for c in frame.columns])
+    rows = [
+        {"row_number": n, "values": {"household_id": h}}
+        for n, h in zip(
+            frame[imports.REFUSED_COLUMNS[0]], frame.get("household_id", [""] * len(frame)),
+            strict=True,
+        )
+    ]  # fmt: skip
+    audit(request, session, user, imports.seen_in(job_id, rows), [str(c) for c in frame.columns])
     return Response(
         frame.to_csv(index=False).encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,8 +29,16 @@ def landing(user: User) -> str:
 
 
 def _next(value: str, fallback: str) -> str:
-    # Only a path of this site: never a redirect to another one.
-    if value.startswith("/") and not value.startswith("//") and not CONTROL.search(value):
+    # Only a path of this site: never a redirect to another one ("//host", "/\\host").
+    parts = urlsplit(value)
+    if (
+        value.startswith("/")
+        and not parts.scheme
+        and not parts.netloc
+        and "\\" not in value
+        and not value.startswith("//")
+        and not CONTROL.search(value)
+    ):
         return value
     return fallback
 
@@ -90,7 +99,7 @@ def login(
         max_age=settings.session_minutes * 60,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=settings.secure_cookies or request.url.scheme == "https",
         path="/",
     )
     return signed_in

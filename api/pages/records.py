@@ -1,24 +1,26 @@
-"""Household records for the roles that may see them: a list with filters and paging, and one
-household with every round and problem. The page asks for the purpose first; every view is
-access-logged, with that purpose, exactly as the API logs it."""
+"""Household records for the roles that may see them: lists of households and of problems with
+filters and paging, and one household with every round and problem. The page asks for the
+purpose first; every view is access-logged, with that purpose, exactly as the API logs it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
-from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, audit
+from api.deps import AreaQuery, CodeQuery, Offset, RoundQuery, SessionDep, SettingsDep, audit
 from api.web.render import page, words
+from geo.vocab import STATUSES
 from layers.access import records
 from layers.access.users import User
 from layers.store.keys import pii_key
 from layers.survey.taxonomy import categories
 
-router = APIRouter(prefix="/app/households", tags=["pages"], include_in_schema=False)
+router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
 Reader = Annotated[User | None, Depends(requires("households:read"))]
+ProblemReader = Annotated[User | None, Depends(requires("problems:read"))]
 #: Why a record is opened: the word shown → what the access log keeps.
 PURPOSES = {
     "purpose_case": "case follow-up",
@@ -30,7 +32,7 @@ Purpose = Annotated[str, Query(max_length=40)]
 PAGE = 50
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("/households", response_class=HTMLResponse)
 def households(
     request: Request,
     session: SessionDep,
@@ -38,14 +40,14 @@ def households(
     user: Reader,
     area: AreaQuery = "",
     round: RoundQuery = None,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Offset = 0,
     purpose: Purpose = "",
 ) -> HTMLResponse:
     assert user is not None
     t = words(request)
     if purpose not in PURPOSES.values():
         return _ask(request, user, t("households"))
-    items, total, ids = records.list_households(
+    found = records.list_households(
         session.connection(),
         user.scope,
         pii_key(settings),
@@ -54,23 +56,13 @@ def households(
         limit=PAGE,
         offset=offset,
     )
-    audit(request, session, user, ids, sorted({k for i in items for k in i}))
-    return page(
-        request,
-        "households.html",
-        user,
-        title=t("households"),
-        items=items,
-        total=total,
-        limit=PAGE,
-        offset=offset,
-        area=area,
-        round=round,
-        purpose=purpose,
-    )
+    return _listed(
+        request, session, user, "households.html", t("households"), found, offset,
+        area=area, round=round, purpose=purpose,
+    )  # fmt: skip
 
 
-@router.get("/{household_id}", response_class=HTMLResponse)
+@router.get("/households/{household_id}", response_class=HTMLResponse)
 def household(
     request: Request,
     session: SessionDep,
@@ -96,6 +88,61 @@ def household(
         purpose=purpose,
         names_of=taxonomy,
     )
+
+
+@router.get("/problems", response_class=HTMLResponse)
+def problems(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ProblemReader,
+    area: AreaQuery = "",
+    category: CodeQuery = None,
+    status: CodeQuery = None,
+    round: RoundQuery = None,
+    offset: Offset = 0,
+    purpose: Purpose = "",
+) -> HTMLResponse:
+    assert user is not None
+    t = words(request)
+    if purpose not in PURPOSES.values():
+        return _ask(request, user, t("problems"))
+    conn = session.connection()
+    found = records.list_problems(
+        conn,
+        user.scope,
+        pii_key(settings),
+        area=area or None,
+        category=category or None,
+        status=status or None,
+        round_=round,
+        limit=PAGE,
+        offset=offset,
+    )
+    return _listed(
+        request, session, user, "problems.html", t("problems"), found, offset,
+        area=area, category=category or "", status=status or "", round=round, purpose=purpose,
+        categories=categories(conn), statuses=STATUSES,
+    )  # fmt: skip
+
+
+def _listed(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    template: str,
+    title: str,
+    found: tuple[list[dict[str, Any]], int, list[str]],
+    offset: int,
+    **context: Any,
+) -> HTMLResponse:
+    """A page of records, logged (the access log's row commits the session: the last query)."""
+    items, total, ids = found
+    audit(request, session, user, ids, sorted({k for i in items for k in i}))
+    return page(
+        request, template, user, title=title, items=items, total=total, limit=PAGE,
+        offset=offset, **context,
+    )  # fmt: skip
 
 
 def _ask(request: Request, user: User, title: str) -> HTMLResponse:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
-from api.deps import RoundQuery, SessionDep
+from api.deps import CodeQuery, RoundQuery, SessionDep
 from api.web.render import language, page, words
 from geo.access import MAP_PERMISSIONS, PUBLIC
 from geo.cases.workflow import STATES
@@ -24,7 +24,6 @@ from layers.survey.taxonomy import categories
 router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
 Visitor = Annotated[User | None, Depends(requires(PUBLIC))]
 INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
-Code = Annotated[str | None, Query(max_length=48, pattern=r"^[a-z0-9_]*$")]
 
 
 def kinds_for(user: User | None) -> list[str]:
@@ -46,9 +45,9 @@ def viewer(
     level: AdminLevel | None = None,
     indicator: Annotated[str, Query(max_length=64, pattern=r"^[a-z0-9_:]+$")] = "problems_per_1000",
     dimension: Dimension | None = None,
-    category: Code = None,
-    status: Code = None,
-    state: Code = None,
+    category: CodeQuery = None,
+    status: CodeQuery = None,
+    state: CodeQuery = None,
     round: RoundQuery = None,
     lang: Annotated[str | None, Query(pattern=r"^(th|en)$")] = None,
 ) -> HTMLResponse:

@@ -73,9 +73,9 @@ def start_import(
     ] = None,
 ) -> Any:
     assert user is not None
-    lease = uploads.start(request, settings, user, background, file, round, profile, layer)
+    job_id = uploads.start(request, settings, user, background, file, round, profile, layer)
     with request.app.state.sessionmaker() as session:
-        return imports.job(session, lease)
+        return imports.job(session, job_id)
 
 
 @router.get(
@@ -106,7 +106,7 @@ def get_quarantine(
         session, job_id, user.scope, user.name, limit=paging.limit, offset=paging.offset
     )
     # Refused rows hold the file's values (addresses among them): personal data, logged.
-    households = [str(i["values"].get("household_id")) for i in items if i["values"]]
+    households = imports.seen_in(job_id, items)
     fields = sorted({k for i in items for k in (i["values"] or {})})
     audit(request, session, user, households, fields)
     return RejectedList(

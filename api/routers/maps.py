@@ -77,7 +77,7 @@ DESCRIPTIONS: dict[MapKind, str] = {
         "Problems on H3 hexagons (filter by dimension, category, status). Public without a "
         "login: hexagons of 5 km² at the finest, small counts hidden, no filters (403)."
     ),
-    "heatmap": ("A heatmap of problems, weighted at the centres of fine hexagons."),
+    "heatmap": "A heatmap of problems, weighted at the centres of fine hexagons.",
     "hotspots": (
         "Gi* classes of a stored run (`run`, else the area's latest) with its parameters."
     ),
@@ -85,7 +85,7 @@ DESCRIPTIONS: dict[MapKind, str] = {
         "Water sources, waterways, flood and drought zones and a raster over hexagons of "
         "households without clean water."
     ),
-    "targeting": ("Areas by targeting score; each popup lists the components' points."),
+    "targeting": "Areas by targeting score; each popup lists the components' points.",
     "households": (
         "Households with problems as clustered points, inside the scope; above "
         "`BAMRUNG_MAP_POINTS_MAX` hexagons instead. Not for pseudonymised roles (403); logged."

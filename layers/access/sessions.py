@@ -22,7 +22,7 @@ from layers.store.models import AppUser, AuthEvent, WebSession
 
 LANGUAGES = ("th", "en")
 #: What the audit log records.
-EVENTS = ("login", "login_failed", "login_throttled", "logout", "expired")
+EVENTS = ("login", "login_failed", "login_throttled", "logout")
 
 
 def _digest(token: str) -> str:
@@ -93,7 +93,7 @@ def csrf_token(key: str, token: str) -> str:
 
 def csrf_matches(key: str, token: str, given: str) -> bool:
     """Whether ``given`` is the CSRF token of the session ``token`` (in constant time)."""
-    return hmac.compare_digest(csrf_token(key, token), given)
+    return hmac.compare_digest(csrf_token(key, token).encode(), given.encode())
 
 
 def record(conn: Connection, event: str, name: str, address: str, through: str) -> None:

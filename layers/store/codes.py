@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, and_, func, true
 
 
 def within(column: Any, prefix: str) -> ColumnElement[bool]:
@@ -18,7 +18,9 @@ def within(column: Any, prefix: str) -> ColumnElement[bool]:
         return true()
     if not prefix.isdigit():
         return column.startswith(prefix, autoescape=True)  # type: ignore[no-any-return]
+    # A shorter code may lie inside the range ('11' in ['1099', '1100')): not below the prefix.
+    conditions = [column >= prefix, func.length(column) >= len(prefix)]
     upper = str(int(prefix) + 1).zfill(len(prefix))
-    if len(upper) > len(prefix):  # "99": no code comes after
-        return column >= prefix  # type: ignore[no-any-return]
-    return and_(column >= prefix, column < upper)
+    if len(upper) == len(prefix):  # "99": no code comes after
+        conditions.append(column < upper)
+    return and_(*conditions)

@@ -145,6 +145,14 @@ class Settings(BaseSettings):
             "when the user logs out or is disabled."
         ),
     )
+    secure_cookies: bool = Field(
+        default=False,
+        description=(
+            "Mark the session cookie `Secure` on every answer, not only on answers to HTTPS "
+            "requests: for a TLS proxy on another host, whose forwarded scheme uvicorn does "
+            "not trust."
+        ),
+    )
     login_failures_per_user: int = Field(
         default=5,
         ge=1,

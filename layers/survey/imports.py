@@ -257,6 +257,19 @@ def quarantine(
     return [dict(r) for r in session.execute(page).mappings()], total
 
 
+def seen_in(job_id: int, rows: list[dict[str, Any]]) -> list[str]:
+    """What the access log names for refused rows shown.
+
+    Each row's household id, or, for a row without one, the job and row (the row is still what
+    the file said of a household).
+    """
+    return [
+        str((row.get("values") or {}).get("household_id") or "")
+        or f"import {job_id} row {row['row_number']}"
+        for row in rows
+    ]
+
+
 #: The columns a refused-rows file adds after the file's own.
 REFUSED_COLUMNS = ("refused_row", "refused_reasons", "refused_messages")
 

@@ -360,6 +360,11 @@ PROBES: dict[tuple[str, str], Probe] = {
         ),
         _sees_household,
     ),
+    ("GET", "/app/problems"): Probe(
+        USERS,
+        "list",
+        lambda c, k: c.get("/app/problems", params={"area": k.area, "purpose": "data check"}),
+    ),
     ("GET", "/app/imports"): Probe(IMPORT_READERS, "open", lambda c, _: c.get("/app/imports")),
     ("POST", "/app/imports"): Probe(
         IMPORTERS,

@@ -209,6 +209,9 @@ def test_each_role_works_from_a_browser_in_its_own_scope(
             ).one()
         engine.dispose()
         assert logged.purpose == "home visit" and logged.path == "/app/households"
+        page.goto(f"{origin}/app/problems?area={own}&purpose=data+check&status=open")
+        expect(page.locator("table.wide tbody tr").first).to_be_visible()
+        problems += checked(page, errors, f"{role}-problems")
 
     # Cases: the queue, and for the roles that answer cases, an action seen in the history.
     page.goto(f"{origin}/app/cases")

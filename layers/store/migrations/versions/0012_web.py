@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("address", sa.Text, nullable=False),
         sa.Column("through", sa.String(8), nullable=False),
         sa.CheckConstraint(
-            "event IN ('login', 'login_failed', 'login_throttled', 'logout', 'expired')",
+            "event IN ('login', 'login_failed', 'login_throttled', 'logout')",
             name="ck_auth_event_event",
         ),
     )
