@@ -126,7 +126,7 @@ def error_page(request: Request, status: int, detail: str) -> Response:
         request,
         "error.html",
         user,
-        status=status,
+        http_status=status,
         title=t(f"error_{status}") if f"error_{status}" in WORDS["en"] else t("error_400"),
         detail=detail or t(f"error_{status}"),
         status_code=status,

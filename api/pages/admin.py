@@ -38,7 +38,7 @@ def _admin_page(
         request,
         "admin.html",
         user,
-        status=status,
+        http_status=status,
         title=words(request)("admin"),
         users=users.list_users(conn),
         roles=ROLES,

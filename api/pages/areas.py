@@ -13,8 +13,8 @@ from api.deps import PLAIN_TEXT, SessionDep
 from api.web.render import language, page, words
 from api.web.words import names
 from layers.access.users import User
-from layers.analysis.stats import area_figures, resolve_area, served_live
-from layers.geography.areas import parent_chain, search_areas
+from layers.analysis.stats import CHILD_LEVEL, area_figures, resolve_area, served_live
+from layers.geography.areas import list_areas, parent_chain, search_areas
 from layers.store.partitions import survey_rounds
 
 router = APIRouter(prefix="/app/areas", tags=["pages"], include_in_schema=False)
@@ -59,6 +59,14 @@ def _area_page(
     if user.scope.allows("analysis:read") and survey_rounds(conn) and served_live(user.scope, code):
         figures = area_figures(conn, area=code, scope=user.scope)
         figures["children"].sort(key=lambda r: -(r["problems_per_1000"] or 0))
+    # Without figures, the areas within are still there to go down to.
+    within = (
+        []
+        if figures
+        else list_areas(
+            session, level=CHILD_LEVEL[here.level], parent=code or None, limit=1000, offset=0
+        ).items
+    )
     # The breadcrumbs start at the caller's own area: nothing above it is theirs to open.
     chain = [
         a
@@ -73,6 +81,7 @@ def _area_page(
         here=here,
         chain=chain,
         figures=figures,
+        within=within,
         q=q,
         found=found,
     )

@@ -201,7 +201,7 @@ def _case(
         request,
         "case.html",
         user,
-        status=status,
+        http_status=status,
         title=f"{words(request)('case')} {case_id}",
         case=shown,
         offered=offered,

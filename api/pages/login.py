@@ -79,7 +79,7 @@ def login(
             request,
             "login.html",
             None,
-            status=status,
+            http_status=status,
             title=t("login"),
             message=message,
             bad=True,

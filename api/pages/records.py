@@ -121,8 +121,8 @@ def problems(
     )
     return _listed(
         request, session, user, "problems.html", t("problems"), found, offset,
-        area=area, category=category or "", status=status or "", round=round, purpose=purpose,
-        categories=categories(conn), statuses=STATUSES,
+        area=area, category=category or "", status_chosen=status or "", round=round,
+        purpose=purpose, categories=categories(conn), statuses=STATUSES,
     )  # fmt: skip
 
 

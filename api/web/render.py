@@ -65,7 +65,7 @@ def page(
     template: str,
     user: User | None,
     *,
-    status: int = 200,
+    http_status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
     """The page ``template`` for ``user`` (None: a visitor)."""
@@ -88,7 +88,7 @@ def page(
         category_name=lambda c: _category_name(context.get("categories"), c, lang),
         **context,
     )
-    return html_page(body, settings, status)
+    return html_page(body, settings, http_status)
 
 
 def number(value: Any) -> str:
