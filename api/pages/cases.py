@@ -35,7 +35,7 @@ PAGE = 50
 #: The actions a page offers (escalation is the platform's own).
 OFFERED = ("acknowledge", "progress", "resolve", "reject", "verify", "reopen", "close", "route")
 #: The categories reviewers look at first: land, schooling, reading (``education`` dimension).
-REVIEWED = ("no_land_title", "out_of_school", "illiteracy")
+REVIEWED = ("no_land_title", "child_out_of_school", "illiteracy")
 
 
 def _filter(
@@ -115,6 +115,7 @@ def _queue(
         else []
     )
     taxonomy = categories(conn)
+    agencies = queries.names(conn, "agency", [row["key"] for row in by_agency])
     # The map of the same cases; the area kept when empty ('' is Thailand, not the maps' 34).
     shown = {"category": given.category, "dimension": given.dimension, "state": given.state}
     map_src = "/maps/cases?" + urlencode(
@@ -141,6 +142,7 @@ def _queue(
         show_age=template == "review.html",
         map_src=map_src,
         by_agency=by_agency,
+        agencies=agencies,
         today=day,
     )
 

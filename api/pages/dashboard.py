@@ -48,12 +48,13 @@ def dashboard(
         context["ranking"] = {"run": run, "rows": ranked, "level": level}
     if scope.allows("cases:read"):
         day = today(clock(settings))
+        offices = sorted(
+            queries.kpis(conn, scope, by="office", today=day), key=lambda row: -row["received"]
+        )[:10]
         context["cases"] = {
             "states": queries.state_counts(conn, scope, CaseFilter(), today=day),
-            "offices": sorted(
-                queries.kpis(conn, scope, by="office", today=day),
-                key=lambda row: -row["received"],
-            )[:10],
+            "offices": offices,
+            "names": queries.names(conn, "office", [row["key"] for row in offices]),
         }
     return page(
         request,

@@ -30,6 +30,7 @@ from layers.access.scope import cases as in_scope
 from layers.store.codes import within
 from layers.store.models import (
     AdminUnit,
+    Agency,
     Attachment,
     Case,
     CaseEvent,
@@ -434,3 +435,12 @@ def state_counts(
         today,
     ).group_by(Case.state)
     return {r.state: {"cases": r.cases, "overdue": r.overdue} for r in conn.execute(query)}
+
+
+def names(conn: Connection, kind: str, codes: list[str]) -> dict[str, dict[str, str]]:
+    """The Thai and English names of agencies or offices (``kind``) by code."""
+    model: type[Agency] | type[Office] = Agency if kind == "agency" else Office
+    rows = conn.execute(
+        select(model.code, model.name_th, model.name_en).where(model.code.in_(codes))
+    )
+    return {r.code: {"name_th": r.name_th, "name_en": r.name_en} for r in rows}
