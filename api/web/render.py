@@ -128,6 +128,7 @@ MENU = (
     ("/app/areas", "areas", "account"),
     ("/app/map", "map", None),
     ("/app/households", "households", "households:read"),
+    ("/app/problems", "problems", "problems:read"),
     ("/app/imports", "imports", "imports:read"),
     ("/app/cases", "cases", "cases:read"),
     ("/app/review", "review", "cases:read"),
