@@ -1,6 +1,7 @@
 """Who is calling: short-lived signed login tokens (JWT) and long-lived API tokens, both sent
-as ``Authorization: Bearer``, or the web session's cookie; and the permission every route
-declares. A session grants exactly what a token of the same user grants.
+as ``Authorization: Bearer`` (an API token also as the password of HTTP Basic), or the web
+session's cookie; and the permission every route declares. Each grants exactly what the others
+grant the same user.
 
 A request that changes state under a session cookie must carry the session's CSRF token in
 ``X-CSRF-Token`` (the pages' HTMX sends it with every request) and, when the browser names
@@ -9,6 +10,7 @@ its ``Origin``, come from this site.
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -113,8 +115,13 @@ def caller(request: Request, session: SessionDep, settings: SettingsDep) -> User
     scheme, _, token = header.partition(" ")
     if not header:
         return _session_caller(request, session, settings)
+    if scheme.lower() == "basic" and token:
+        return _basic_caller(session, token)
     if scheme.lower() != "bearer" or not token:
-        raise UnauthorizedError("send the token as `Authorization: Bearer TOKEN`")
+        raise UnauthorizedError(
+            "send the token as `Authorization: Bearer TOKEN`, or HTTP Basic with a user name "
+            "and one of its API tokens as the password"
+        )
     conn = session.connection()
     if token.startswith(TOKEN_PREFIX):
         user = user_for_token(conn, token)
@@ -133,6 +140,24 @@ def caller(request: Request, session: SessionDep, settings: SettingsDep) -> User
         user = user_named(conn, str(claims.get("sub", "")))
     if user is None:
         raise UnauthorizedError("the token is not valid (revoked, or the user is disabled)")
+    return user
+
+
+def _basic_caller(session: SessionDep, encoded: str) -> User:
+    """The user of HTTP Basic credentials: a user name and one of its API tokens.
+
+    For GIS clients that can send Basic but no bearer header (QGIS 3.22's connections). A
+    password is not taken here: guesses would bypass the login throttle.
+    """
+    try:
+        name, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnauthorizedError("HTTP Basic: the credentials are not base64 of NAME:TOKEN") from exc
+    user = user_for_token(session.connection(), secret) if secret.startswith(TOKEN_PREFIX) else None
+    if user is None or user.name != name:
+        raise UnauthorizedError(
+            "HTTP Basic takes a user name and one of its API tokens (not revoked) as the password"
+        )
     return user
 
 

@@ -43,9 +43,9 @@ def dashboard(
         if not scope.narrow:  # from the roll-up: cheap for every round
             context["rounds"] = [_round(conn, scope, r) for r in rounds[-ROUNDS:]]
     if scope.allows("analysis:area") and not scope.narrow:
-        level = CHILD_LEVEL[resolve_area(conn, scope.area).level]
-        run, ranked = latest_ranking(conn, area=scope.area, level=level)
-        context["ranking"] = {"run": run, "rows": ranked, "level": level}
+        # The newest stored run of the area, whatever its level (the demo ranks subdistricts).
+        run, ranked = latest_ranking(conn, area=scope.area)
+        context["ranking"] = {"run": run, "rows": ranked}
     if scope.allows("cases:read"):
         day = today(clock(settings))
         offices = sorted(

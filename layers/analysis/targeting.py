@@ -255,23 +255,20 @@ def _plain(value: object) -> object:
 
 
 def latest_ranking(
-    conn: Connection, *, area: str, level: str, top: int = 10
+    conn: Connection, *, area: str, level: str | None = None, top: int = 10
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The newest stored run of ``level`` in ``area`` and its ``top`` areas, in rank order.
 
-    The run's id, round and created_at, and each area's code, rank, score and names; (None, [])
-    when there is none. Nothing is computed: a page shows what a run stored.
+    ``level`` None: a run of any level. The run's id, level, round and created_at, and each
+    area's code, rank, score and names; (None, []) when there is none. Nothing is computed: a
+    page shows what a run stored.
     """
-    run = (
-        conn.execute(
-            select(TargetRun.id, TargetRun.round, TargetRun.created_at)
-            .where(TargetRun.area == area, TargetRun.level == level)
-            .order_by(TargetRun.id.desc())
-            .limit(1)
-        )
-        .mappings()
-        .one_or_none()
+    query = select(TargetRun.id, TargetRun.level, TargetRun.round, TargetRun.created_at).where(
+        TargetRun.area == area
     )
+    if level is not None:
+        query = query.where(TargetRun.level == level)
+    run = conn.execute(query.order_by(TargetRun.id.desc()).limit(1)).mappings().one_or_none()
     if run is None:
         return None, []
     rows = conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,6 +79,46 @@ def test_password_login_tokens_and_revocation(
     assert anonymous.get("/auth/me", headers=forged).status_code == 401
     listed = run("users", "list", "--json", url=url)
     assert "password" not in listed.stdout and "somchai" in listed.stdout
+
+
+def test_gis_clients_log_in_as_qgis_does_and_by_http_basic_with_an_api_token(
+    analysis_settings: Settings, anonymous: httpx.Client
+) -> None:
+    """QGIS 3.22 sends no bearer header of its own: its OAuth2 "Resource Owner" method posts the
+    password form with a ``client_id`` once, then sends the token; or HTTP Basic."""
+    url = analysis_settings.database_url
+    assert url is not None
+    password = "a gis client's password"
+    added = run("users", "add", "qgis-user", "--role", "analyst", "--password", password, url=url)
+    assert added.returncode == 0, added.stderr
+    form = {"grant_type": "password", "username": "qgis-user", "password": password}
+    issued = anonymous.post("/auth/token", data=form | {"client_id": "qgis"})
+    assert issued.status_code == 200
+    answer = issued.json()
+    assert answer["token_type"] == "bearer" and answer["expires_in"] > 0
+    bearer = {"Authorization": f"Bearer {answer['access_token']}"}
+    assert anonymous.get("/auth/me", headers=bearer).json()["name"] == "qgis-user"
+
+    token = run("users", "token", "qgis-user", url=url).stdout.strip()
+
+    def basic(name: str, secret: str) -> dict[str, str]:
+        pair = base64.b64encode(f"{name}:{secret}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+
+    me = anonymous.get("/auth/me", headers=basic("qgis-user", token))
+    assert me.status_code == 200 and me.json()["name"] == "qgis-user"
+    assert me.headers["cache-control"] == "private, no-store"
+    refused = {
+        "the password instead of a token": basic("qgis-user", password),
+        "another user's name": basic("somebody-else", token),
+        "no token at all": basic("qgis-user", ""),
+        "not base64": {"Authorization": "Basic %%%"},
+        "another scheme": {"Authorization": f"Token {token}"},
+    }
+    for why, headers in refused.items():
+        assert anonymous.get("/auth/me", headers=headers).status_code == 401, why
+    assert run("users", "revoke", "qgis-user", url=url).returncode == 0
+    assert anonymous.get("/auth/me", headers=basic("qgis-user", token)).status_code == 401
 
 
 def test_every_personal_response_writes_one_log_row_and_the_log_is_append_only(

@@ -160,6 +160,9 @@ def test_each_role_works_from_a_browser_in_its_own_scope(
     if role in ("governor", "officer", "analyst", "admin"):
         card = page.locator(".card").first.locator(".n").inner_text()
         assert int(card.replace(",", "")) == households_in(web["url"], own), card
+    if role == "governor":  # the province's stored targeting run, ranked
+        ranked = page.locator("section.panel", has_text="คะแนนความเร่งด่วน").locator("tbody tr")
+        expect(ranked).to_have_count(10)
     problems += checked(page, errors, f"{role}-dashboard")
 
     # Nothing of another area: Bangkok's page answers 404 and does not name it.
