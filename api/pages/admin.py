@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
 from api.deps import PLAIN_TEXT, SessionDep, audit
-from api.web.render import page, words
+from api.web.render import page, pages_router, words
 from geo.access import ROLES
 from geo.errors import BamrungError
 from layers.access import records, sessions, users
 from layers.access.users import User
 
-router = APIRouter(prefix="/app/admin", tags=["pages"], include_in_schema=False)
+router = pages_router("/app/admin")
 Admin = Annotated[User | None, Depends(requires("users:admin"))]
 Name = Annotated[str, Path(max_length=128, pattern=PLAIN_TEXT)]
 Field = Annotated[str, Form(max_length=200, pattern=PLAIN_TEXT)]

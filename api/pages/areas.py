@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import in_scope, requires
 from api.deps import PLAIN_TEXT, SessionDep
-from api.web.render import language, page, words
+from api.web.render import language, page, pages_router, words
 from api.web.words import names
 from layers.access.users import User
 from layers.analysis.stats import CHILD_LEVEL, area_figures, resolve_area, served_live
 from layers.geography.areas import list_areas, parent_chain, search_areas
 from layers.store.partitions import survey_rounds
 
-router = APIRouter(prefix="/app/areas", tags=["pages"], include_in_schema=False)
+router = pages_router("/app/areas")
 Account = Annotated[User | None, Depends(requires("account"))]
 
 

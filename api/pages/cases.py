@@ -9,23 +9,24 @@ from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
-from api.deps import AreaQuery, CodeQuery, Offset, SessionDep, SettingsDep, audit
-from api.web.render import language, page, words
+from api.casework import FilterDep, actor, read_case
+from api.deps import Offset, SessionDep, SettingsDep, audit
+from api.web.render import language, page, pages_router, words
 from geo.cases.workflow import REJECTION_REASONS, STATES, allowed
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError
-from geo.vocab import DIMENSIONS, Dimension
+from geo.vocab import DIMENSIONS
 from layers.access.users import User
 from layers.cases import actions, queries, referral
-from layers.cases.events import Actor, clock, today
+from layers.cases.events import clock, today
 from layers.cases.queries import CaseFilter
 from layers.store.keys import pii_key
 from layers.survey.taxonomy import categories
 
-router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
+router = pages_router("/app")
 Reader = Annotated[User | None, Depends(requires("cases:read"))]
 Worker = Annotated[User | None, Depends(requires("cases:act"))]
 Referrer = Annotated[User | None, Depends(requires("cases:refer"))]
@@ -36,25 +37,6 @@ PAGE = 50
 OFFERED = ("acknowledge", "progress", "resolve", "reject", "verify", "reopen", "close", "route")
 #: The categories reviewers look at first: land, schooling, reading (``education`` dimension).
 REVIEWED = ("no_land_title", "child_out_of_school", "illiteracy")
-
-
-def _filter(
-    office: CodeQuery = None,
-    state: CodeQuery = None,
-    overdue: bool | None = None,
-    area: AreaQuery = "",
-    category: CodeQuery = None,
-    dimension: Dimension | None = None,
-    escalated: bool | None = None,
-) -> CaseFilter:
-    if state and state not in STATES:
-        state = None
-    return CaseFilter(
-        office or None, state or None, overdue, area or None, category or None, dimension, escalated
-    )
-
-
-FilterDep = Annotated[CaseFilter, Depends(_filter)]
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -159,10 +141,9 @@ def refer(
     """Refer the open problems of the top areas of a targeting run (as ``POST /cases/refer``)."""
     assert user is not None
     areas = referral.top_areas(session.connection(), run, top)  # refer() keeps to the scope
-    actor = Actor(user.name, user.role, user.scope, request.state.request_id)
     done = referral.refer(
         session.get_bind(),  # type: ignore[arg-type]
-        actor,
+        actor(request, user),
         areas=areas,
         now=clock(settings),
     ) if areas else None  # fmt: skip
@@ -190,15 +171,10 @@ def _case(
     refused: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    conn = session.connection()
-    found = queries.get_case(conn, user.scope, case_id, today=today(clock(settings)))
-    household = found["household_id"]
-    shown = queries.view([found], user.scope.pseudonymised, pii_key(settings))[0]
-    offered = [a for a in allowed(found["state"], user.role) if a in OFFERED]
+    shown = read_case(request, session, settings, user, case_id)
+    offered = [a for a in allowed(shown["state"], user.role) if a in OFFERED]
     if not user.scope.allows("cases:act"):
         offered = []
-    taxonomy = categories(conn)
-    audit(request, session, user, [household], ["case", "household_id", "history"])
     return page(
         request,
         "case.html",
@@ -208,7 +184,7 @@ def _case(
         case=shown,
         offered=offered,
         reasons=REJECTION_REASONS,
-        categories=taxonomy,
+        categories=categories(session.connection()),
         message=message,
         stale=stale,
         refused=refused,
@@ -241,10 +217,9 @@ def act(
         "reason": reason or None,
         "office": office or None,
     }
-    actor = Actor(user.name, user.role, user.scope, request.state.request_id)
     try:
         actions.act(
-            session.connection(), actor, case_id, action, version=version,
+            session.connection(), actor(request, user), case_id, action, version=version,
             now=clock(settings), **fields,
         )  # fmt: skip
     except StaleVersionError:

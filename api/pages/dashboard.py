@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from api.auth import requires
 from api.deps import SessionDep, SettingsDep
-from api.web.render import page, redirect, words
+from api.web.render import page, pages_router, redirect, words
 from geo.errors import NotFoundError
 from geo.vocab import DIMENSIONS, STATUSES
 from layers.access.users import User
@@ -23,7 +23,7 @@ from layers.cases.events import clock, today
 from layers.cases.queries import CaseFilter
 from layers.store.partitions import survey_rounds
 
-router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
+router = pages_router("/app")
 Account = Annotated[User | None, Depends(requires("account"))]
 #: Rounds shown in "change across rounds" (the newest).
 ROUNDS = 5

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from api.assets import gallery
 from api.auth import requires
 from api.deps import SessionDep, SettingsDep
 from api.security import html_page
-from api.web.render import page, words
+from api.web.render import page, pages_router, words
 from geo.access import PUBLIC
 from geo.errors import NotFoundError
 from layers.access.users import User
 from layers.analysis.public import public_rollup
 from layers.store.partitions import survey_rounds
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = pages_router()
 Visitor = Annotated[User | None, Depends(requires(PUBLIC))]
 #: The national figures: each is shown only when no province's count of it is hidden.
 TOTALS = ("households", "households_with_problems", "problems", "solved")

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
+from fastapi import BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from api import uploads
 from api.auth import requires
 from api.deps import Offset, RowId, SessionDep, SettingsDep, audit
-from api.web.render import page, redirect, words
+from api.web.render import page, pages_router, redirect, words
 from layers.access.users import User
 from layers.survey import imports
 from layers.survey.imports import UNFINISHED
 from layers.survey.profiles import SHIPPED
 
-router = APIRouter(prefix="/app/imports", tags=["pages"], include_in_schema=False)
+router = pages_router("/app/imports")
 Reader = Annotated[User | None, Depends(requires("imports:read"))]
 Writer = Annotated[User | None, Depends(requires("imports:write"))]
 SHOWN = 100

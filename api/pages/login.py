@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import client_address, requires, same_site, sign_in
 from api.deps import SessionDep, SettingsDep
 from api.errors import STATUS
 from api.security import CONTROL, SESSION_COOKIE
-from api.web.render import LANG_COOKIE, page, redirect, words
+from api.web.render import LANG_COOKIE, page, pages_router, redirect, words
 from geo.access import PUBLIC
 from geo.errors import InvalidInputError, TooManyAttemptsError, UnauthorizedError
 from layers.access import sessions
 from layers.access.users import User
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = pages_router()
 Visitor = Annotated[User | None, Depends(requires(PUBLIC))]
 Next = Annotated[str, Form(max_length=500)]
 

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
 from api.deps import AreaQuery, CodeQuery, Offset, RoundQuery, SessionDep, SettingsDep, audit
-from api.web.render import page, words
+from api.web.render import page, pages_router, words
 from geo.vocab import STATUSES
 from layers.access import records
 from layers.access.users import User
 from layers.store.keys import pii_key
 from layers.survey.taxonomy import categories
 
-router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
+router = pages_router("/app")
 Reader = Annotated[User | None, Depends(requires("households:read"))]
 ProblemReader = Annotated[User | None, Depends(requires("problems:read"))]
 #: Why a record is opened: the word shown → what the access log keeps.

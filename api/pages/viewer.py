@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import requires
 from api.deps import CodeQuery, RoundQuery, SessionDep
-from api.web.render import language, page, words
+from api.web.render import language, page, pages_router, words
 from geo.access import MAP_PERMISSIONS, PUBLIC
 from geo.cases.workflow import STATES
 from geo.errors import ForbiddenError, UnauthorizedError
@@ -21,7 +21,7 @@ from layers.access.users import User
 from layers.store.partitions import survey_rounds
 from layers.survey.taxonomy import categories
 
-router = APIRouter(prefix="/app", tags=["pages"], include_in_schema=False)
+router = pages_router("/app")
 Visitor = Annotated[User | None, Depends(requires(PUBLIC))]
 INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
 

@@ -22,14 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from api.auth import requires
+from api.casework import AreaCode, Code, FilterDep, actor, read_case
 from api.deps import GEOJSON_OK, PLAIN_TEXT, PageDep, SessionDep, SettingsDep, audit, geojson
-from geo.cases.workflow import ACTIONS, RejectionReason, Resolution, State
+from geo.cases.workflow import ACTIONS, RejectionReason, Resolution
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError
 from geo.vocab import Dimension
 from layers.access.users import User
 from layers.cases import actions, attachments, delivery, queries, referral
-from layers.cases.events import Actor, clock, today
-from layers.cases.queries import KPI_GROUPS, CaseFilter
+from layers.cases.events import clock, today
+from layers.cases.queries import KPI_GROUPS
 from layers.store.keys import pii_key
 from layers.store.settings import Settings
 
@@ -39,8 +40,6 @@ Reader = Annotated[User | None, Depends(requires("cases:read"))]
 Worker = Annotated[User | None, Depends(requires("cases:act"))]
 Referrer = Annotated[User | None, Depends(requires("cases:refer"))]
 Admin = Annotated[User | None, Depends(requires("cases:admin"))]
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,48}$")]
-AreaCode = Annotated[str, StringConstraints(pattern=r"^(\d{2}|\d{4}|\d{6})?$")]
 Text = Annotated[str, StringConstraints(max_length=2_000, pattern=PLAIN_TEXT)]
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
 #: What a change may answer besides the domain errors.
@@ -59,34 +58,6 @@ CaseAction = Literal[
     "route",
     "recategorise",
 ]
-
-
-def _actor(request: Request, user: User | None) -> Actor:
-    assert user is not None
-    return Actor(user.name, user.role, user.scope, request.state.request_id)
-
-
-def _filter(
-    office: Annotated[Code | None, Query(description="an office code")] = None,
-    state: Annotated[State | None, Query(description="a case state")] = None,
-    overdue: Annotated[bool | None, Query(description="past the deadline it waits on")] = None,
-    area: Annotated[AreaCode | None, Query(description="area code")] = None,
-    category: Annotated[Code | None, Query(description="a category code")] = None,
-    dimension: Annotated[Dimension | None, Query()] = None,
-    escalated: Annotated[
-        bool | None, Query(description="outside the mandate, or up the ladder")
-    ] = None,
-    escalation_level: Annotated[
-        int | None,
-        Query(ge=0, le=3, description="at least this far up the ladder (1 district, 3 national)"),
-    ] = None,
-) -> CaseFilter:
-    return CaseFilter(
-        office, state, overdue, area or None, category, dimension, escalated, escalation_level
-    )
-
-
-FilterDep = Annotated[CaseFilter, Depends(_filter)]
 
 
 #: The queue answers JSON, or GeoJSON with ``f=geojson``.
@@ -192,7 +163,7 @@ def refer_cases(
         raise InvalidInputError("areas: give areas, or a targeting_run")
     done = referral.refer(
         session.get_bind(),  # type: ignore[arg-type]
-        _actor(request, user),
+        actor(request, user),
         areas=areas,
         now=clock(settings),
         categories=body.categories,
@@ -237,12 +208,9 @@ def _shown(
     case_id: int,
     response: Response,
 ) -> dict[str, Any]:
-    found = queries.get_case(
-        session.connection(), user.scope, case_id, today=today(clock(settings))
-    )
-    audit(request, session, user, [found["household_id"]], ["case", "household_id", "history"])
-    response.headers["ETag"] = f'"{found["version"]}"'
-    return queries.view([found], user.scope.pseudonymised, pii_key(settings))[0]
+    shown = read_case(request, session, settings, user, case_id)
+    response.headers["ETag"] = f'"{shown["version"]}"'
+    return shown
 
 
 @router.get("/{case_id}", summary="One case and its whole history, in order (ETag: its version)")
@@ -299,7 +267,7 @@ def attach_file(
     attachments.attach(
         session.connection(),
         settings,
-        _actor(request, user),
+        actor(request, user),
         case_id,
         version=_version(if_match),
         now=clock(settings),
@@ -358,7 +326,7 @@ def act_on_case(
     version = _version(if_match)
     actions.act(
         session.connection(),
-        _actor(request, user),
+        actor(request, user),
         case_id,
         action,
         version=version,

@@ -4,14 +4,15 @@ token for HTMX to send, under the policy of ``api.security.html_page``."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 
 from api.security import html_page
 from api.web.words import LANGUAGES, MONTHS, WORDS, names
@@ -157,3 +158,28 @@ def redirect(request: Request, target: str) -> Response:
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+class PageRoute(APIRoute):
+    """A page's route: a field of a GET form left empty means "not given".
+
+    A browser sends every field of a filter form, ``dimension=`` for "any" among them; typed
+    parameters would refuse those. They are dropped from the query string before it is read.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def without_blanks(request: Request) -> Response:
+            query: bytes = request.scope.get("query_string", b"")
+            pairs = [p for p in query.split(b"&") if b"=" in p and not p.endswith(b"=")]
+            scope = {**request.scope, "query_string": b"&".join(pairs)}
+            return await handler(Request(scope, request.receive))
+
+        return without_blanks
+
+
+def pages_router(prefix: str = "") -> APIRouter:
+    """The router of one page group: tagged ``pages`` (whose errors are pages too), out of the
+    OpenAPI document, its GET forms' empty fields dropped."""
+    return APIRouter(prefix=prefix, tags=["pages"], include_in_schema=False, route_class=PageRoute)

@@ -565,6 +565,33 @@ def test_an_officer_uploads_a_survey_and_downloads_the_refused_rows(
     context.close()
 
 
+#: Filter forms as a browser sends them with "any" chosen: every field, the empty ones too.
+BLANK_FORMS = (
+    "/app/cases?state=&overdue=&dimension=&category=&area=",
+    "/app/review?state=&overdue=&dimension=&category=&area=&age=",
+    "/app/map?kind=choropleth&area=34&level=&indicator=problems_per_1000&dimension="
+    "&category=&status=&round=&lang=th",
+    "/app/problems?area=&category=&status=&round=&purpose=data+check",
+    "/app/households?area=&round=&purpose=data+check",
+    "/app/areas?q=",
+)
+
+
+@pytest.mark.parametrize("path", BLANK_FORMS)
+def test_a_filter_form_with_empty_fields_answers_as_if_they_were_not_sent(
+    path: str, site: httpx.Client
+) -> None:
+    client, _ = session_for(site, "governor")
+    blank = client.get(path)
+    assert blank.status_code == 200, blank.text[:300]
+    given = "&".join(p for p in path.split("?", 1)[1].split("&") if not p.endswith("="))
+    plain = client.get(path.split("?", 1)[0] + ("?" + given if given else ""))
+    assert plain.status_code == 200
+    shown = re.compile(r"(?:\d[\d,]*–\d[\d,]* จาก \d[\d,]*)|<iframe[^>]*>")
+    assert shown.findall(blank.text) == shown.findall(plain.text)
+    client.close()
+
+
 def test_the_reviewer_starts_on_escalated_cases_of_the_chosen_categories(
     web: dict[str, Any], site: httpx.Client
 ) -> None:
