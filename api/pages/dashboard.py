@@ -39,9 +39,12 @@ def dashboard(
     context: dict[str, Any] = {"figures": None, "rounds": [], "ranking": None, "cases": None}
     rounds = survey_rounds(conn)
     if scope.allows("analysis:read") and rounds and served_live(scope, scope.area):
-        context["figures"] = area_figures(conn, area=scope.area, scope=scope)
-        if not scope.narrow:  # from the roll-up: cheap for every round
-            context["rounds"] = [_round(conn, scope, r) for r in rounds[-ROUNDS:]]
+        figures = context["figures"] = area_figures(conn, area=scope.area, scope=scope)
+        if not scope.narrow:  # from the roll-up: cheap for every round (the latest is at hand)
+            context["rounds"] = [
+                figures if r == figures["round"] else _round(conn, scope, r)
+                for r in rounds[-ROUNDS:]
+            ]
     if scope.allows("analysis:area") and not scope.narrow:
         # The newest stored run of the area, whatever its level (the demo ranks subdistricts).
         run, ranked = latest_ranking(conn, area=scope.area)
