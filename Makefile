@@ -112,9 +112,16 @@ browser:  ## Debian's Chromium, for the tests of pages and maps (their Thai font
 	@[ -x /usr/bin/chromium ] || { echo "installing Debian packages: chromium"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-gis:  ## Debian's GDAL (ogrinfo, ogr2ogr): the tests read exports back with the GDAL QGIS uses
-	@command -v ogrinfo >/dev/null || { echo "installing Debian packages: gdal-bin"; \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin; }
+# QGIS 3.22 as Debian 12 ships it: python3-qgis for the probes, the desktop package for the
+# OAuth2 sign-in method (it is not in python3-qgis), python3-gdal for GDAL's validate_gpkg.py.
+GIS_PACKAGES = gdal-bin python3-gdal python3-qgis qgis-providers qgis
+
+gis:  ## Debian's GDAL and QGIS: the tests read exports, the OGC API and tiles back with them
+	@command -v ogrinfo >/dev/null && [ -f /usr/lib/qgis/plugins/libauthmethod_oauth2.so ] \
+		&& /usr/bin/python3 -c "import qgis.core, osgeo" 2>/dev/null || { \
+		echo "installing Debian packages: $(GIS_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $(GIS_PACKAGES); }
 
 clean:  ## stop the private cluster and remove it with the virtualenv
 	-[ -x $(BIN)/bamrung ] && $(BIN)/bamrung db down

@@ -31,6 +31,7 @@ from api.routers import (
     auth,
     cases,
     density,
+    exports,
     geosocial,
     health,
     hotspots,
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         targeting,
         geosocial,
         maps,
+        exports,
     ):
         app.include_router(module.router)
     # The pinned npm packages (make setup installs them); absent, pages load without scripts.

@@ -27,3 +27,37 @@ def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         {k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
         for r in plain.to_dict("records")
     ]
+
+
+def short_names(columns: list[str], width: int = 10) -> dict[str, str]:
+    """Field names cut to ``width`` characters (a shapefile's limit), without collisions.
+
+    The rule, in column order: a name that fits and is not taken (ignoring case) is kept; a
+    longer one is cut to ``width``; a name already taken ends instead in ``_2``, ``_3``… in
+    place of its last characters. So ``households_with_problems`` becomes ``households``
+    unless ``households`` came first, then ``househol_2``.
+
+    Parameters
+    ----------
+    columns : list of str
+        The field names, in order.
+    width : int
+        The longest name allowed.
+
+    Returns
+    -------
+    dict
+        Each column's short name.
+    """
+    taken: set[str] = set()
+    short: dict[str, str] = {}
+    for column in columns:
+        name = column[:width]
+        n = 1
+        while name.lower() in taken:
+            n += 1
+            suffix = f"_{n}"
+            name = column[: width - len(suffix)] + suffix
+        taken.add(name.lower())
+        short[column] = name
+    return short

@@ -13,6 +13,7 @@ from api.cli.boundaries import boundaries_app
 from api.cli.cases import cases_app
 from api.cli.common import console, errors, out
 from api.cli.db import db_app
+from api.cli.export import export
 from api.cli.geosocial import geosocial_app, synth_water
 from api.cli.imports import imports_app
 from api.cli.maps import gallery, map_command
@@ -40,6 +41,7 @@ app.add_typer(overlay_app, name="overlay")
 app.command("synth-water")(synth_water)
 app.command("map")(map_command)
 app.command("gallery")(gallery)
+app.command("export")(export)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
@@ -55,6 +57,7 @@ def _main(
         handlers=[RichHandler(console=console, show_path=False)],
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)  # "Created N records" per layer
 
 
 @app.command()

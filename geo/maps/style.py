@@ -5,6 +5,7 @@ No Folium here: only numbers and colours, which the map kinds (``geo.maps.kinds`
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,7 +116,10 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5) -> Classe
     else:
         import mapclassify  # here, not above: it imports matplotlib, a second's start-up
 
-        fitted = getattr(mapclassify, SCHEMES[scheme])(known, k=k)
+        with warnings.catch_warnings():
+            # Fewer classes than asked when values repeat: the breaks say so, not a warning.
+            warnings.simplefilter("ignore", UserWarning)
+            fitted = getattr(mapclassify, SCHEMES[scheme])(known, k=k)
         upper = [float(b) for b in fitted.bins]
         minimum = float(known.min())
         classes[numbers.notna().to_numpy()] = np.asarray(fitted.yb, dtype=int)

@@ -1,7 +1,10 @@
-"""Write analysis results as files GIS tools open: GeoPackage, GeoJSON, or CSV without shapes.
+"""Write layers as files GIS tools open: GeoPackage, zipped shapefile, FlatGeobuf, GeoJSON, CSV.
 
 GeoPackages are written as version 1.2, which every GDAL and QGIS in use reads (GDAL 3.6 and
-QGIS 3.22 warn about the 1.4 that a newer GDAL writes by default).
+QGIS 3.22 warn about the 1.4 that a newer GDAL writes by default), with an R-tree index, each
+layer's default QGIS style (QML, and SLD) in ``layer_styles``, Thai field names in the style and
+in ``gpkg_data_columns``, metadata in ``gpkg_metadata``, and a QGIS project in ``qgis_projects``
+that opens every layer styled. A shapefile comes zipped with a ``.cpg`` and a ``.qml`` sidecar.
 """
 
 from __future__ import annotations
@@ -55,16 +58,27 @@ def check_layer_path(path: Path) -> str:
     return driver
 
 
+def plain_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with dicts and lists as JSON text (no GIS format has such fields)."""
+    plain = frame.copy()
+    for column in plain.columns:
+        if (
+            plain[column].dtype == object
+            and plain[column].map(lambda v: isinstance(v, dict | list)).any()
+        ):
+            plain[column] = plain[column].map(
+                lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+            )
+    return plain
+
+
 def write_layer(frame: pd.DataFrame, path: Path, layer: str) -> Path:
     """Write ``frame`` as layer ``layer`` of ``path`` (replacing that layer); dicts become JSON.
 
     A GeoPackage or GeoJSON gets the frame's shapes (EPSG:4326); a CSV gets the attributes only.
     """
     driver = check_layer_path(path)
-    plain = frame.copy()
-    for column in plain.columns:
-        if plain[column].map(lambda v: isinstance(v, dict | list)).any():
-            plain[column] = plain[column].map(lambda v: json.dumps(v, ensure_ascii=False))
+    plain = plain_values(frame)
     if driver == "CSV":
         geometry = [c for c in plain.columns if isinstance(plain[c].dtype, gpd.array.GeometryDtype)]
         return write_csv(pd.DataFrame(plain.drop(columns=geometry)), path)

@@ -237,6 +237,22 @@ PROBES: dict[tuple[str, str], Probe] = {
         ),
     ),
     ("GET", "/layers"): Probe(READERS, "open", lambda c, _: c.get("/layers")),
+    ("GET", "/exports"): Probe(PUBLIC, "open", lambda c, _: c.get("/exports")),
+    **{
+        ("GET", route): Probe(
+            READERS | {"anonymous"},
+            "list",
+            lambda c, k, path=path, fmt=fmt: (
+                None
+                if len(k.area) == 6
+                else c.get(path, params={"area": k.area, "level": "subdistrict", "format": fmt})
+            ),
+        )
+        for route, path, fmt in (
+            ("/exports/{layer}", "/exports/rollup", "csv"),
+            ("/exports/{layer}/style", "/exports/rollup/style", "sld"),
+        )
+    },
     ("GET", "/layers/{kind}/features"): Probe(
         READERS,
         "open",
