@@ -38,12 +38,14 @@ from api.routers import (
     households,
     imports,
     maps,
+    ogc,
     overlay,
     stats,
     targeting,
 )
 from api.security import Guard, html_page
 from api.web.render import STATIC_DIR, STATIC_URL, environment
+from layers.delivery.features import FeatureCache
 from layers.store.db import database_url, make_engine
 from layers.store.settings import Settings
 from layers.survey.imports import mark_interrupted
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.templates = environment()
+    app.state.features = FeatureCache()
     register_error_handlers(app)
 
     app.add_middleware(Guard, settings=settings)
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         geosocial,
         maps,
         exports,
+        ogc,
     ):
         app.include_router(module.router)
     # The pinned npm packages (make setup installs them); absent, pages load without scripts.

@@ -77,6 +77,11 @@ def register_error_handlers(app: FastAPI) -> None:
         detail: object = str(exc)
         if isinstance(exc, VersionRequiredError | StaleVersionError):
             detail = f"{exc}; over HTTP the version is the case's ETag, sent back as If-Match"
+        if status == 422 and "ogc" in getattr(request.scope.get("route"), "tags", ()):
+            # OGC API – Features: a parameter a client got wrong is a 400 exception document.
+            return JSONResponse(
+                {"code": "InvalidParameterValue", "description": str(exc)}, status_code=400
+            )
         if status == 422:
             # The shape FastAPI documents for every 422, so clients parse one kind of error.
             detail = [{"loc": ["request"], "msg": str(exc), "type": "value_error"}]

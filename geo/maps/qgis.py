@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pyproj
+
 from geo.maps.style import Classes
 
 Geometry = Literal["polygon", "line", "point", "none"]
@@ -327,7 +329,7 @@ def project(title: str, layers: Sequence[ProjectLayer], epsg: int, extent: Seque
     ]
     root = ET.Element("qgis", projectname=title, version=QGIS_VERSION)
     ET.SubElement(root, "title").text = title
-    ET.SubElement(ET.SubElement(root, "projectCrs"), "spatialrefsys").append(_authid(epsg))
+    _spatialrefsys(ET.SubElement(root, "projectCrs"), epsg)
     tree = ET.SubElement(root, "layer-tree-group")
     for layer, layer_id in zip(layers, ids, strict=True):
         ET.SubElement(
@@ -345,7 +347,7 @@ def project(title: str, layers: Sequence[ProjectLayer], epsg: int, extent: Seque
     box = ET.SubElement(canvas, "extent")
     for name, value in zip(("xmin", "ymin", "xmax", "ymax"), extent, strict=True):
         ET.SubElement(box, name).text = repr(float(value))
-    ET.SubElement(ET.SubElement(canvas, "destinationsrs"), "spatialrefsys").append(_authid(epsg))
+    _spatialrefsys(ET.SubElement(canvas, "destinationsrs"), epsg)
     map_layers = ET.SubElement(root, "projectlayers")
     for layer, layer_id in zip(layers, ids, strict=True):
         element = ET.SubElement(
@@ -361,7 +363,7 @@ def project(title: str, layers: Sequence[ProjectLayer], epsg: int, extent: Seque
         ET.SubElement(element, "id").text = layer_id
         ET.SubElement(element, "datasource").text = layer.source
         ET.SubElement(element, "layername").text = layer.name
-        ET.SubElement(ET.SubElement(element, "srs"), "spatialrefsys").append(_authid(layer.epsg))
+        _spatialrefsys(ET.SubElement(element, "srs"), layer.epsg)
         ET.SubElement(element, "provider", encoding="UTF-8").text = layer.provider
         element.extend(_layer_parts(layer.style, layer.fields))
     order = ET.SubElement(tree, "custom-order", enabled="0")
@@ -376,10 +378,15 @@ def project(title: str, layers: Sequence[ProjectLayer], epsg: int, extent: Seque
     )
 
 
-def _authid(epsg: int) -> ET.Element:
-    authid = ET.Element("authid")
-    authid.text = f"EPSG:{epsg}"
-    return authid
+def _spatialrefsys(parent: ET.Element, epsg: int) -> None:
+    """A CRS as QGIS reads it: by WKT (an ``authid`` alone leaves QGIS 3.22 with no CRS)."""
+    crs = pyproj.CRS.from_epsg(epsg)
+    system = ET.SubElement(parent, "spatialrefsys")
+    ET.SubElement(system, "wkt").text = crs.to_wkt()
+    ET.SubElement(system, "proj4").text = crs.to_proj4()
+    ET.SubElement(system, "authid").text = f"EPSG:{epsg}"
+    ET.SubElement(system, "description").text = crs.name
+    ET.SubElement(system, "geographicflag").text = "true" if crs.is_geographic else "false"
 
 
 def _slug(name: str) -> str:

@@ -77,6 +77,20 @@ class Settings(BaseSettings):
             "a larger one answers 422."
         ),
     )
+    ogc_page_max: int = Field(
+        default=1_000,
+        description=(
+            "The largest page (`limit`) of the OGC API's `/ogc/collections/{id}/items`, in "
+            "features; a larger limit is served as this many, with a `next` link."
+        ),
+    )
+    ogc_exact_count_max: int = Field(
+        default=100_000,
+        description=(
+            "Up to how many features the OGC API counts `numberMatched` exactly; above it, "
+            "the database planner's estimate is given (counts are cached per data version)."
+        ),
+    )
     bbox_max_km2: float = Field(
         default=100_000.0,
         description=(

@@ -239,6 +239,33 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/layers"): Probe(READERS, "open", lambda c, _: c.get("/layers")),
     ("GET", "/exports"): Probe(PUBLIC, "open", lambda c, _: c.get("/exports")),
     **{
+        ("GET", route): Probe(PUBLIC, "open", lambda c, _, path=path: c.get(path))
+        for route, path in (
+            ("/ogc", "/ogc"),
+            ("/ogc/conformance", "/ogc/conformance"),
+            ("/ogc/api", "/ogc/api"),
+            ("/ogc/collections", "/ogc/collections"),
+            ("/ogc/collections/{collection_id}", "/ogc/collections/boundaries_district"),
+            (
+                "/ogc/collections/{collection_id}/queryables",
+                "/ogc/collections/boundaries_district/queryables",
+            ),
+        )
+    },
+    ("GET", "/ogc/collections/{collection_id}/items"): Probe(
+        USERS - {"analyst"},
+        "open",
+        lambda c, _: c.get("/ogc/collections/households/items", params={"limit": 5}),
+    ),
+    ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): Probe(
+        USERS - {"analyst"},
+        "object",
+        lambda c, k: c.get(
+            f"/ogc/collections/households/items/{k.objects['households'][k.relation]}.{ROUND}"
+        ),
+        _sees_household,
+    ),
+    **{
         ("GET", route): Probe(
             READERS | {"anonymous"},
             "list",

@@ -5,6 +5,11 @@ bindings live there. Prints one JSON document on stdout. Usage::
 
     qgis_probe.py layer SOURCE [PROVIDER]   # e.g. "file.gpkg|layername=targeting" ogr
     qgis_probe.py project URI              # e.g. "geopackage:/path/file.gpkg?projectName=bamrung"
+    qgis_probe.py oapif URL TYPENAME       # an OGC API – Features collection, every feature read
+
+A server's credentials come in ``PROBE_AUTH`` (never on the command line), as QGIS keeps them:
+an auth configuration of method ``Basic`` ("basic USER TOKEN") or ``OAuth2`` with the Resource
+Owner grant ("oauth2 TOKEN_URL CLIENT_ID USER PASSWORD"); none: no credentials.
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # A profile of its own: nothing from (or into) a user's QGIS settings or network cache.
-os.environ.setdefault("QGIS_CUSTOM_CONFIG_PATH", tempfile.mkdtemp(prefix="qgis-probe-"))
+PROFILE = tempfile.mkdtemp(prefix="qgis-probe-")
+os.environ.setdefault("QGIS_CUSTOM_CONFIG_PATH", PROFILE)
+os.environ.setdefault("QGIS_AUTH_DB_DIR_PATH", PROFILE)
 
-from qgis.core import (
+from qgis.core import (  # noqa: E402 (after the environment QGIS reads at import)
     Qgis,
     QgsApplication,
+    QgsAuthMethodConfig,
+    QgsFeatureRequest,
     QgsProject,
+    QgsSettings,
     QgsVectorLayer,
 )
 
@@ -29,7 +39,7 @@ from qgis.core import (
 def describe(layer: QgsVectorLayer) -> dict[str, object]:
     """Validity, count, CRS, style and field aliases of a layer as QGIS loaded it."""
     if not layer.isValid():
-        return {"valid": False, "error": layer.error().summary()}
+        return {"valid": False}  # (its error() crashes QGIS 3.22 for a failed OAPIF layer)
     renderer = layer.renderer()
     style: dict[str, object] = {"type": renderer.type() if renderer else None}
     if renderer is not None and renderer.type() == "graduatedSymbol":
@@ -54,6 +64,47 @@ def describe(layer: QgsVectorLayer) -> dict[str, object]:
     }
 
 
+def auth_config() -> str | None:
+    """The id of an auth configuration made from ``PROBE_AUTH`` (None without credentials)."""
+    given = os.environ.get("PROBE_AUTH", "").split()
+    if not given:
+        return None
+    manager = QgsApplication.authManager()
+    if not manager.masterPasswordIsSet():
+        assert manager.setMasterPassword("probe-master-password", True)
+    if given[0] == "basic":
+        config = QgsAuthMethodConfig("Basic")
+        config.setConfig("username", given[1])
+        config.setConfig("password", given[2])
+        config.setConfig("realm", "")
+    else:
+        token_url, client_id, user, password = given[1:5]
+        config = QgsAuthMethodConfig("OAuth2")
+        config.setConfig(
+            "oauth2config",
+            json.dumps(
+                {
+                    "accessMethod": 0,  # the token in an Authorization: Bearer header
+                    "clientId": client_id,
+                    "clientSecret": "",
+                    "configType": 1,
+                    "grantFlow": 2,  # Resource Owner
+                    "username": user,
+                    "password": password,
+                    "persistToken": False,
+                    "requestTimeout": 30,
+                    "scope": "",
+                    "tokenUrl": token_url,
+                    "version": 1,
+                }
+            ),
+        )
+    config.setName("probe")
+    stored, config = manager.storeAuthenticationConfig(config)
+    assert stored, "QGIS did not store the auth configuration"
+    return str(config.id())
+
+
 def main(argv: list[str]) -> dict[str, object]:
     kind, source = argv[0], argv[1]
     if kind == "layer":
@@ -68,15 +119,26 @@ def main(argv: list[str]) -> dict[str, object]:
             "title": project.title(),
             "layers": [{"name": n.name(), **describe(n.layer())} for n in tree],
         }
+    if kind == "oapif":
+        authcfg = auth_config()
+        uri = f"url='{source}' typename='{argv[2]}'" + (f" authcfg={authcfg}" if authcfg else "")
+        layer = QgsVectorLayer(uri, "probe", "OAPIF")
+        described = describe(layer)
+        if described["valid"]:
+            ids = [f.id() for f in layer.getFeatures(QgsFeatureRequest().setNoAttributes())]
+            described["read"] = len(ids)
+            described["fields"] = [f.name() for f in layer.fields()]
+        return described
     raise SystemExit(f"unknown probe {kind!r}")
 
 
 if __name__ == "__main__":
     app = QgsApplication([], False)
     app.initQgis()
-    try:
-        result = main(sys.argv[1:])
-        result["qgis"] = Qgis.version()
-        print(json.dumps(result, ensure_ascii=False))
-    finally:
-        app.exitQgis()
+    # Its own network cache: QGIS keys the cache by address alone, whoever asked.
+    QgsSettings().setValue("cache/directory", os.path.join(PROFILE, "cache"))
+    result = main(sys.argv[1:])
+    result["qgis"] = Qgis.version()
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    # Not exitQgis(): QGIS 3.22 may crash tearing down a provider that failed to load.
+    os._exit(0)
