@@ -42,6 +42,7 @@ from api.routers import (
     overlay,
     stats,
     targeting,
+    tiles,
 )
 from api.security import Guard, html_page
 from api.web.render import STATIC_DIR, STATIC_URL, environment
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = environment()
     app.state.features = FeatureCache()
+    app.state.tiles = FeatureCache(size=4096)
     register_error_handlers(app)
 
     app.add_middleware(Guard, settings=settings)
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maps,
         exports,
         ogc,
+        tiles,
     ):
         app.include_router(module.router)
     # The pinned npm packages (make setup installs them); absent, pages load without scripts.

@@ -37,6 +37,7 @@ CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
 """C0 controls and DEL: none belongs in a parameter (and PostgreSQL text cannot hold U+0000)."""
 CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 #: For answers that are not pages: nothing may load, nothing may frame them.
+WORKER_POLICY = "default-src 'none'; connect-src 'self'; frame-ancestors 'none'"
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 #: Routes whose answer is a secret (a login token, a session cookie): never kept by a cache.
 SECRET_PATHS = frozenset({"/auth/token", "/login"})
@@ -133,7 +134,11 @@ def _secured(
     if b"x-frame-options" not in have:
         out.append((b"x-frame-options", b"DENY"))
     if b"content-security-policy" not in have:
-        out.append((b"content-security-policy", DATA_POLICY.encode()))
+        kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        # A script's own policy binds it only when it runs as a worker: the map's worker
+        # (MapLibre) fetches the app's tiles.
+        policy = WORKER_POLICY if kind.startswith(b"text/javascript") else DATA_POLICY
+        out.append((b"content-security-policy", policy.encode()))
     if private:
         out += [(b"cache-control", b"private, no-store"), (b"pragma", b"no-cache")]
     return out

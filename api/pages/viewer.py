@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
 
 from api.auth import requires
 from api.deps import CodeQuery, RoundQuery, SessionDep
@@ -18,6 +19,7 @@ from geo.cases.workflow import STATES
 from geo.errors import ForbiddenError, UnauthorizedError
 from geo.vocab import DIMENSIONS, MAP_KINDS, PUBLIC_MAP_KINDS, STATUSES, AdminLevel, Dimension
 from layers.access.users import User
+from layers.store.models import AdminUnit
 from layers.store.partitions import survey_rounds
 from layers.survey.taxonomy import categories
 
@@ -91,4 +93,39 @@ def viewer(
         categories=categories(session.connection()),
         rounds=survey_rounds(session.connection()),
         public=user is None,
+    )
+
+
+#: The zoom a planner's map opens at, by the level of their own area.
+OPENING_ZOOM = {0: 5, 2: 8, 4: 10, 6: 12}
+
+
+@router.get("/atlas", response_class=HTMLResponse)
+def atlas(
+    request: Request,
+    session: SessionDep,
+    user: Visitor,
+    tileset: Annotated[str, Query(pattern=r"^(households|cases)$")] = "households",
+) -> HTMLResponse:
+    """The national map of the app's vector tiles, opening on the caller's own area."""
+    area = user.scope.area if user else ""
+    centre = [100.5, 13.0]
+    if area:
+        point = session.execute(
+            select(
+                func.ST_X(func.ST_Centroid(AdminUnit.geom)),
+                func.ST_Y(func.ST_Centroid(AdminUnit.geom)),
+            ).where(AdminUnit.code == area)
+        ).one_or_none()
+        if point is not None and point[0] is not None:
+            centre = [round(point[0], 5), round(point[1], 5)]
+    return page(
+        request,
+        "atlas.html",
+        user,
+        title=words(request)("atlas_title"),
+        tilesets=["households", "cases"] if user else ["households"],
+        tileset=tileset if user else "households",
+        center=centre,
+        zoom=OPENING_ZOOM.get(len(area), 5),
     )

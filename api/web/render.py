@@ -128,6 +128,7 @@ MENU = (
     ("/app", "dashboard", "account"),
     ("/app/areas", "areas", "account"),
     ("/app/map", "map", None),
+    ("/app/atlas", "atlas", None),
     ("/app/households", "households", "households:read"),
     ("/app/problems", "problems", "problems:read"),
     ("/app/imports", "imports", "imports:read"),

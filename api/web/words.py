@@ -46,6 +46,10 @@ _TH = {
     "dashboard": "ภาพรวม",
     "areas": "พื้นที่",
     "map": "แผนที่",
+    "atlas": "แผนที่ประเทศ",
+    "atlas_title": "แผนที่ประเทศ: ปัญหาและเรื่องที่ส่งต่อ",
+    "atlas_help": ("ซูมเข้าเพื่อดูอำเภอ ตำบล และ (เฉพาะผู้มีสิทธิ์) ครัวเรือนในพื้นที่ของท่าน คลิกพื้นที่เพื่อดูตัวเลข"),
+    "tileset": "ชั้นข้อมูล",
     "households": "ครัวเรือน",
     "imports": "นำเข้าข้อมูล",
     "cases": "เรื่องส่งต่อ",
@@ -252,6 +256,13 @@ _EN = {
     "dashboard": "Dashboard",
     "areas": "Areas",
     "map": "Maps",
+    "atlas": "National map",
+    "atlas_title": "National map: problems and cases",
+    "atlas_help": (
+        "Zoom in for districts, subdistricts and (where you may) the households of your area; "
+        "click an area for its figures."
+    ),
+    "tileset": "Layer",
     "households": "Households",
     "imports": "Imports",
     "cases": "Cases",
