@@ -43,6 +43,10 @@ HOUSEHOLD_ID = re.compile(rb"\b\d{8}-\d{5}\b")
 HOUSEHOLD_REF = re.compile(rb"\b[0-9a-f]{64}\b|>[0-9a-f]{12}<")
 
 
+#: A schema's field types (TileJSON's ``fields``): a field named ``household_id`` there is not data.
+FIELD_TYPES = {"String", "Number", "Boolean"}
+
+
 def personal(body: bytes) -> bool:
     if body.lstrip()[:1] not in (b"{", b"["):
         return HOUSEHOLD_ID.search(body) is not None or HOUSEHOLD_REF.search(body) is not None
@@ -55,7 +59,9 @@ def personal(body: bytes) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if PERSONAL_KEYS & item.keys():
+            if PERSONAL_KEYS & item.keys() and not all(
+                isinstance(v, str) and v in FIELD_TYPES for v in item.values()
+            ):
                 return True
             if "row_number" in item and item.get("values"):
                 return True

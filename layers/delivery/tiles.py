@@ -2,9 +2,9 @@
 
 Two tilesets, ``households`` and ``cases``. Below :data:`POINT_ZOOM` a tile holds areas
 (provinces, districts, subdistricts by zoom) with their counts and rates, from the same
-roll-ups as ``/stats`` (small counts hidden for the public); from :data:`POINT_ZOOM` on, points
-of households or cases, for the roles that may see where households are (the others keep the
-subdistricts). Tiles are kept per (tileset, tile, scope, data version): a new import, run,
+roll-ups as ``/stats`` (small counts hidden for the public); from :data:`POINT_ZOOM` on, the
+subdistricts and the points of households or cases, for the roles that may see where
+households are (the others get the subdistricts only). Tiles are kept per (tileset, tile, scope, data version): a new import, run,
 case event or layer changes the version, and with it every tile's ``ETag``.
 """
 
@@ -132,11 +132,13 @@ def tile(
     tag = etag(conn, tileset, z, x, y, scope)
 
     def build() -> Tile:
+        areas = _areas(conn, settings, cache, tileset, z, x, y, scope)
         if z >= POINT_ZOOM and points_for(scope):
             assert scope is not None
-            data, households = _points(conn, settings, tileset, z, x, y, scope)
-            return Tile(data, tag, households)
-        return Tile(_areas(conn, settings, cache, tileset, z, x, y, scope), tag)
+            points, households = _points(conn, settings, tileset, z, x, y, scope)
+            # A tile is a list of layers: two tiles' bytes, one after the other, are one tile.
+            return Tile(areas + points, tag, households)
+        return Tile(areas, tag)
 
     found: Tile = cache.get(("tile", tag), build)
     return found

@@ -389,6 +389,16 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/app/map"): Probe(
         PUBLIC, "open", lambda c, k: c.get("/app/map", params={"area": k.area})
     ),
+    ("GET", "/app/atlas"): Probe(
+        PUBLIC, "open", lambda c, _: c.get("/app/atlas", params={"tileset": "households"})
+    ),
+    ("GET", "/tiles/{tileset}.json"): Probe(
+        PUBLIC, "open", lambda c, _: c.get("/tiles/cases.json")
+    ),
+    # A tile of Ubon at zoom 14: points for those who may see them there, areas for the others.
+    ("GET", "/tiles/{tileset}/{z}/{x}/{y}.mvt"): Probe(
+        PUBLIC, "open", lambda c, _: c.get("/tiles/households/14/12964/7490.mvt")
+    ),
     ("GET", "/app/households"): Probe(
         USERS,
         "list",

@@ -6,6 +6,7 @@ bindings live there. Prints one JSON document on stdout. Usage::
     qgis_probe.py layer SOURCE [PROVIDER]   # e.g. "file.gpkg|layername=targeting" ogr
     qgis_probe.py project URI              # e.g. "geopackage:/path/file.gpkg?projectName=bamrung"
     qgis_probe.py oapif URL TYPENAME       # an OGC API – Features collection, every feature read
+    qgis_probe.py vectortile TEMPLATE W S E N  # XYZ vector tiles, drawn over a box (degrees)
 
 A server's credentials come in ``PROBE_AUTH`` (never on the command line), as QGIS keeps them:
 an auth configuration of method ``Basic`` ("basic USER TOKEN") or ``OAuth2`` with the Resource
@@ -18,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+from urllib.parse import quote
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # A profile of its own: nothing from (or into) a user's QGIS settings or network cache.
@@ -29,11 +31,19 @@ from qgis.core import (  # noqa: E402 (after the environment QGIS reads at impor
     Qgis,
     QgsApplication,
     QgsAuthMethodConfig,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
     QgsFeatureRequest,
+    QgsMapRendererSequentialJob,
+    QgsMapSettings,
     QgsProject,
+    QgsRectangle,
     QgsSettings,
     QgsVectorLayer,
+    QgsVectorTileLayer,
 )
+from qgis.PyQt.QtCore import QSize  # noqa: E402
+from qgis.PyQt.QtGui import QColor  # noqa: E402
 
 
 def describe(layer: QgsVectorLayer) -> dict[str, object]:
@@ -129,7 +139,37 @@ def main(argv: list[str]) -> dict[str, object]:
             described["read"] = len(ids)
             described["fields"] = [f.name() for f in layer.fields()]
         return described
+    if kind == "vectortile":
+        authcfg = auth_config()
+        uri = f"type=xyz&url={quote(source, safe=':/')}&zmin=0&zmax=16"
+        layer = QgsVectorTileLayer(uri + (f"&authcfg={authcfg}" if authcfg else ""), "probe")
+        if not layer.isValid():
+            return {"valid": False}
+        return {"valid": True, "painted": painted(layer, [float(v) for v in argv[2:6]])}
     raise SystemExit(f"unknown probe {kind!r}")
+
+
+def painted(layer: QgsVectorTileLayer, box: list[float]) -> int:
+    """How many of 64 × 64 sampled pixels QGIS paints when it draws ``layer`` over ``box``."""
+    mercator = QgsCoordinateReferenceSystem("EPSG:3857")
+    to_mercator = QgsCoordinateTransform(
+        QgsCoordinateReferenceSystem("EPSG:4326"), mercator, QgsProject.instance()
+    )
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(mercator)
+    settings.setExtent(to_mercator.transformBoundingBox(QgsRectangle(*box)))
+    settings.setOutputSize(QSize(256, 256))
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    return sum(
+        image.pixelColor(i, j).name() != "#ffffff"
+        for i in range(0, 256, 4)
+        for j in range(0, 256, 4)
+    )
 
 
 if __name__ == "__main__":

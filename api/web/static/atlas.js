@@ -24,7 +24,7 @@
           paint: {
             "fill-color": ["case", ["==", ["get", value], null], "#d9d9d9",
               ["interpolate", ["linear"], ["get", value], ...colours]],
-            "fill-opacity": 0.85,
+            "fill-opacity": ["interpolate", ["linear"], ["zoom"], 11, 0.85, 13, 0.3],
           },
         },
         {
