@@ -4,8 +4,9 @@ Two tilesets, ``households`` and ``cases``. Below :data:`POINT_ZOOM` a tile hold
 (provinces, districts, subdistricts by zoom) with their counts and rates, from the same
 roll-ups as ``/stats`` (small counts hidden for the public); from :data:`POINT_ZOOM` on, the
 subdistricts and the points of households or cases, for the roles that may see where
-households are (the others get the subdistricts only). Tiles are kept per (tileset, tile, scope, data version): a new import, run,
-case event or layer changes the version, and with it every tile's ``ETag``.
+households are (the others get the subdistricts only). Tiles are kept per (tileset, tile,
+scope, data version): a new import, run, case event or layer changes the version, and with it
+every tile's ``ETag``.
 """
 
 from __future__ import annotations
