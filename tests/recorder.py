@@ -41,6 +41,8 @@ HOUSEHOLD_ID = re.compile(rb"\b\d{8}-\d{5}\b")
 #: A pseudonymous household reference (a keyed BLAKE2b-256, in hex), as a page shows it: whole,
 #: or its first 12 characters in a table cell.
 HOUSEHOLD_REF = re.compile(rb"\b[0-9a-f]{64}\b|>[0-9a-f]{12}<")
+#: A household id inside a binary file (a GeoPackage's records run values together).
+PACKED_ID = re.compile(rb"(?<!\d)\d{8}-\d{5}")
 
 
 #: A schema's field types (TileJSON's ``fields``): a field named ``household_id`` there is not data.
@@ -49,6 +51,10 @@ FIELD_TYPES = {"String", "Number", "Boolean"}
 
 def personal(body: bytes) -> bool:
     if body.lstrip()[:1] not in (b"{", b"["):
+        try:
+            body.decode()
+        except UnicodeDecodeError:
+            return PACKED_ID.search(body) is not None or HOUSEHOLD_REF.search(body) is not None
         return HOUSEHOLD_ID.search(body) is not None or HOUSEHOLD_REF.search(body) is not None
     if not any(f'"{key}"'.encode() in body for key in (*PERSONAL_KEYS, "row_number")):
         return False

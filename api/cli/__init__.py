@@ -129,28 +129,39 @@ def serve(
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option(help="run escalation and delivery once, then stop")] = False,
+    once: Annotated[
+        bool, typer.Option(help="run escalation, delivery and the queued exports once, then stop")
+    ] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="jobs at once")] = 1,
 ) -> None:
-    """Run the job queue's worker: escalation every hour, webhook delivery every minute."""
+    """Run the job queue's worker: escalation every hour, webhook delivery every minute, and
+    the exports asked for (``POST /exports/jobs``)."""
     import contextlib
 
     from procrastinate.exceptions import AlreadyEnqueued
 
     from api.webhooks import Poster
     from layers.cases.jobs import QUEUE, queue
+    from layers.delivery import jobs as exports
 
     settings = Settings()
     with errors():
         database_url(settings)
-    with Poster(settings.webhook_timeout_s) as poster, queue(settings, poster.send).open() as jobs:
-        if once:
-            for task in ("escalate", "deliver"):
-                # Already queued (by a periodic deferral) is as good.
-                with contextlib.suppress(AlreadyEnqueued):
-                    jobs.tasks[task].defer()
-        out.print(f"worker on queue {QUEUE}" + (" (once)" if once else ": Ctrl-C to stop"))
-        jobs.run_worker(queues=[QUEUE], wait=not once, concurrency=concurrency)
+    with Poster(settings.webhook_timeout_s) as poster:
+        tasks = queue(settings, poster.send)
+        exports.register(tasks, settings)
+        with tasks.open() as jobs:
+            if once:
+                for task in ("escalate", "deliver"):
+                    # Already queued (by a periodic deferral) is as good.
+                    with contextlib.suppress(AlreadyEnqueued):
+                        jobs.tasks[task].defer()
+            queues = [QUEUE, exports.QUEUE]
+            out.print(
+                f"worker on queues {', '.join(queues)}"
+                + (" (once)" if once else ": Ctrl-C to stop")
+            )
+            jobs.run_worker(queues=queues, wait=not once, concurrency=concurrency)
 
 
 def main() -> None:

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
-from api.auth import requires
-from api.deps import AreaQuery, RoundQuery, SessionDep, SettingsDep, audit
+from api.auth import in_scope, requires
+from api.deps import AreaQuery, RoundQuery, RowId, SessionDep, SettingsDep, audit
+from geo.errors import NotFoundError
 from geo.maps import qgis
 from geo.vocab import Dimension, Lang
 from layers.access.users import User
-from layers.delivery import catalog, writers
+from layers.delivery import catalog, jobs, writers
 
 router = APIRouter(prefix="/exports", tags=["delivery"])
 Format = Literal["gpkg", "shp", "fgb", "geojson", "csv"]
@@ -59,6 +61,90 @@ def layer_query(
 
 
 LayerQueryDep = Annotated[catalog.LayerQuery, Depends(layer_query)]
+
+
+class ExportRequest(BaseModel):
+    """An export to run as a job: the layers, the file's format and CRS, and what to read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[str] = Field(min_length=1, max_length=12)
+    format: Format = "gpkg"
+    crs: Crs = "4326"
+    area: str = Field("", pattern=r"^(\d{2}|\d{4}|\d{6})?$")
+    level: Literal["province", "district", "subdistrict", "village", "household"] | None = None
+    round: int | None = Field(None, ge=2500, le=2700)
+    dimension: Dimension | None = None
+    category: str | None = Field(None, max_length=48)
+    status: str | None = Field(None, max_length=24)
+    state: str | None = Field(None, max_length=16)
+    indicator: str = Field("problems_per_1000", max_length=64)
+    lang: Lang = "th"
+
+
+Account = Annotated[User | None, Depends(requires("account"))]
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    summary="Run an export as a background job (for exports too large for one answer)",
+    description="The worker (`bamrung worker`) reads the layers as the caller may see them and "
+    "writes the file; poll `GET /exports/jobs/{id}` for its progress, then download it.",
+)
+def start_job(
+    request: Request, session: SessionDep, settings: SettingsDep, user: Account, body: ExportRequest
+) -> JSONResponse:
+    assert user is not None
+    fields = body.model_dump(exclude={"layers", "format", "crs"})
+    fields["area"] = in_scope(user, body.area)
+    job_id = jobs.submit(
+        session.connection(),
+        user,
+        body.layers,
+        catalog.LayerQuery(**fields),
+        fmt=body.format,
+        crs=body.crs,
+    )
+    session.commit()
+    jobs.defer(settings, job_id)
+    where = f"/exports/jobs/{job_id}"
+    return JSONResponse(
+        {"id": job_id, "status": where}, status_code=202, headers={"Location": where}
+    )
+
+
+@router.get("/jobs", summary="The caller's export jobs, newest first")
+def list_jobs(session: SessionDep, user: Account) -> list[dict[str, Any]]:
+    assert user is not None
+    return [jobs.status(job) for job in jobs.jobs_of(session.connection(), user)]
+
+
+@router.get("/jobs/{job_id}", summary="An export job's state and progress, and its file's link")
+def job_status(session: SessionDep, user: Account, job_id: RowId) -> dict[str, Any]:
+    assert user is not None
+    job = jobs.job_for(session.connection(), job_id, user)
+    answer = jobs.status(job)
+    if job.state == "done":
+        answer["download"] = f"/exports/jobs/{job.id}/file"
+    return answer
+
+
+@router.get("/jobs/{job_id}/file", summary="Download a finished export job's file")
+def job_file(
+    request: Request, session: SessionDep, settings: SettingsDep, user: Account, job_id: RowId
+) -> FileResponse:
+    assert user is not None
+    job = jobs.job_for(session.connection(), job_id, user)
+    if job.state != "done" or job.file_name is None:
+        raise NotFoundError(f"export job {job_id} has no file yet ({job.state})")
+    audit(request, session, user, list(job.households), ["export"])
+    fmt = job.request["format"]
+    return FileResponse(
+        jobs.folder(settings) / job.file_name,
+        media_type=writers.FORMATS[fmt][1],
+        filename=jobs.download_name(job),
+    )
 
 
 @router.get("", summary="The layers the caller may export")

@@ -24,7 +24,22 @@ from geo.errors import InvalidInputError, NotFoundError
 from layers.access.users import User
 from layers.delivery import features
 
-router = APIRouter(prefix="/ogc", tags=["ogc"])
+#: A parameter a client got wrong: OGC API's exception document (``api.errors``).
+EXCEPTION = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+    "required": ["code", "description"],
+}
+router = APIRouter(
+    prefix="/ogc",
+    tags=["ogc"],
+    responses={
+        400: {
+            "description": "a parameter with a bad value",
+            "content": {"application/json": {"schema": EXCEPTION}},
+        }
+    },
+)
 Caller = Annotated[User | None, Depends(requires("public"))]
 FormatQuery = Annotated[Literal["json", "html"], Query(description="json (default) or html")]
 CollectionId = Annotated[str, Path(max_length=48, pattern=r"^[a-z_]+$")]
@@ -44,6 +59,10 @@ RESERVED = frozenset(
     }
 )
 GEOJSON = "application/geo+json"
+#: The answers of routes with ``f``: JSON, or an HTML page.
+JSON_OR_HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/html": {}}}
+}
 REFERENCE = re.compile(r"#/components/schemas/([\w.-]+)")
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
@@ -75,7 +94,7 @@ def _lang(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "th"
 
 
-@router.get("", summary="OGC API – Features: the landing page")
+@router.get("", summary="OGC API – Features: the landing page", responses=JSON_OR_HTML)
 def landing(request: Request, user: Caller, f: FormatQuery = "json") -> Response:
     base = _base(request)
     body = {
@@ -93,12 +112,16 @@ def landing(request: Request, user: Caller, f: FormatQuery = "json") -> Response
     return _answer(request, user, f, body)
 
 
-@router.get("/conformance", summary="The conformance classes served")
+@router.get("/conformance", summary="The conformance classes served", responses=JSON_OR_HTML)
 def conformance(request: Request, user: Caller, f: FormatQuery = "json") -> Response:
     return _answer(request, user, f, {"title": "Conformance", "conformsTo": list(ogc.CONFORMANCE)})
 
 
-@router.get("/api", summary="The API definition (OpenAPI 3) of the OGC routes")
+@router.get(
+    "/api",
+    summary="The API definition (OpenAPI 3) of the OGC routes",
+    responses={200: {"content": {OPENAPI: {}}}},
+)
 def definition(request: Request, settings: SettingsDep, user: Caller) -> Response:
     document = copy.deepcopy(request.app.openapi())
     paths = {p: v for p, v in document["paths"].items() if p.startswith("/ogc")}
@@ -142,7 +165,7 @@ def _collection(request: Request, found: features.Collection, lang: str) -> dict
     }
 
 
-@router.get("/collections", summary="The collections the caller may read")
+@router.get("/collections", summary="The collections the caller may read", responses=JSON_OR_HTML)
 def list_collections(
     request: Request, session: SessionDep, user: Caller, f: FormatQuery = "json"
 ) -> Response:
@@ -159,7 +182,7 @@ def list_collections(
     return _answer(request, user, f, body)
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get("/collections/{collection_id}", summary="One collection", responses=JSON_OR_HTML)
 def get_collection(
     request: Request, user: Caller, collection_id: CollectionId, f: FormatQuery = "json"
 ) -> Response:
@@ -167,7 +190,11 @@ def get_collection(
     return _answer(request, user, f, _collection(request, found, _lang(request)))
 
 
-@router.get("/collections/{collection_id}/queryables", summary="What a filter may name")
+@router.get(
+    "/collections/{collection_id}/queryables",
+    summary="What a filter may name",
+    responses={200: {"content": {"application/schema+json": {}, "text/html": {}}}},
+)
 def get_queryables(
     request: Request,
     session: SessionDep,
@@ -262,7 +289,11 @@ def get_items(
     return _items(request, session, settings, user, collection_id, query, f, None)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One feature",
+    responses={200: {"content": {GEOJSON: {}}}},
+)
 def get_item(
     request: Request,
     session: SessionDep,

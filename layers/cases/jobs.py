@@ -3,7 +3,7 @@
 ``queue(settings)`` builds the queue's app with its tasks; ``bamrung worker`` runs them. The
 periodic tasks defer themselves (escalation every hour, delivery every minute); the clock of
 escalation is ``BAMRUNG_CLOCK`` when set, so tests and the demonstration can move time forward.
-The queue keeps its tables in the ``procrastinate`` schema (migration 0011).
+The exports' task joins the same app (``layers.delivery.jobs``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from layers.cases.delivery import Send, deliver
 from layers.cases.escalation import escalate
 from layers.cases.events import clock
 from layers.store.db import database_url, make_engine
+from layers.store.queue import queue_app
 from layers.store.settings import Settings
 
 log = logging.getLogger(__name__)
 
 QUEUE = "cases"
-SCHEMA = "procrastinate"
 
 
 def queue(settings: Settings, send: Send | None = None) -> procrastinate.App:
@@ -30,13 +30,8 @@ def queue(settings: Settings, send: Send | None = None) -> procrastinate.App:
 
     ``send`` posts webhook messages (``api.webhooks``); without it, delivery is not run.
     """
-    url = database_url(settings).replace("+psycopg", "", 1)
-    engine = make_engine(url, settings)
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(
-            conninfo=url, kwargs={"options": f"-c search_path={SCHEMA}"}
-        )
-    )
+    engine = make_engine(database_url(settings), settings)
+    app = queue_app(settings)
 
     @app.periodic(cron="0 * * * *", periodic_id="hourly")
     @app.task(name="escalate", queue=QUEUE, queueing_lock="escalate")

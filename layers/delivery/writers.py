@@ -17,7 +17,7 @@ import json
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -313,11 +313,13 @@ def export_file(
     crs: str,
     path: Path,
     limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Layer]:
     """Read the layers ``names`` as ``scope`` may see them and write them to ``path``.
 
     A GeoPackage also gets the area's outline (for its project), unless asked for already.
-    More than ``limit`` features in all is refused before anything is written.
+    More than ``limit`` features in all is refused before anything is written. ``progress``
+    is told the percentage done after each layer read (reading is most of the work).
     """
     if not names:
         raise InvalidInputError("layer: name at least one layer")
@@ -327,7 +329,11 @@ def export_file(
         wanted.insert(0, "outline")  # on top: it is drawn as an outline only
     for name in wanted:
         spec_for(name, scope)  # every name checked before any layer is read
-    layers = [read_layer(conn, settings, name, query, scope) for name in wanted]
+    layers = []
+    for done, name in enumerate(wanted, start=1):
+        layers.append(read_layer(conn, settings, name, query, scope))
+        if progress is not None:
+            progress(80 * done // len(wanted))
     total = sum(len(layer.frame) for layer in layers)
     if limit is not None and total > limit:
         raise TooLargeError(

@@ -78,7 +78,7 @@ def client(analysis_settings: Settings, world: dict[str, Any]) -> Iterator[httpx
         yield http
 
 
-def as_user(client: httpx.Client, world: dict[str, Any], name: str | None) -> dict[str, str]:
+def as_user(client: httpx.Client | None, world: dict[str, Any], name: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {world['tokens'][name]}"} if name else {}
 
 
@@ -313,3 +313,49 @@ def test_the_export_command_refuses_what_it_cannot_write_in_one_line(
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_a_large_export_runs_as_a_job_on_the_queue_and_is_logged_when_downloaded(
+    analysis_settings: Settings, world: dict[str, Any], tmp_path: Path
+) -> None:
+    url = analysis_settings.database_url
+    assert url is not None
+    district = world["areas"]["own"][:4]
+    small = Settings(**{**analysis_settings.model_dump(), "export_max_features": 10})
+    officer = as_user(None, world, "district_officer")
+    with serve(small) as http:
+        refused = http.get("/exports/households", params={"area": district}, headers=officer)
+        assert refused.status_code == 413 and "as a job" in refused.text
+        started = http.post(
+            "/exports/jobs",
+            json={"layers": ["households"], "area": district, "format": "gpkg"},
+            headers=officer,
+        )
+        assert started.status_code == 202, started.text
+        where = started.headers["location"]
+        assert http.get(where, headers=officer).json()["state"] == "queued"
+        other = as_user(None, world, "governor")
+        assert http.get(where, headers=other).status_code == 404  # someone else's job
+        assert http.post("/exports/jobs", json={"layers": ["households"]}).status_code == 401
+        assert http.post("/exports/jobs", json={"layers": ["cases"], "format": "fgb",
+                                                "crs": "32647", "area": district},
+                         headers=officer).status_code == 202  # fmt: skip
+        # The real worker, on the real queue: it runs what is queued and stops.
+        done = run("worker", "--once", url=url, BAMRUNG_HOME=str(analysis_settings.home))
+        assert done.returncode == 0, done.stderr
+        status = http.get(where, headers=officer).json()
+        assert status["state"] == "done" and status["progress"] == 100, status
+        expected = count(url, "SELECT count(*) FROM household WHERE round = 2567 "
+                              "AND subdistrict_code LIKE :a", a=district + "%")  # fmt: skip
+        assert status["features"] == expected + 1  # and the district's outline
+        before = count(url, "SELECT count(*) FROM access_log WHERE path LIKE '/exports/jobs/%'")
+        file = http.get(status["download"], headers=officer)
+        assert file.status_code == 200
+        assert f"households-{district}.gpkg" in file.headers["content-disposition"]
+        (tmp_path / "job.gpkg").write_bytes(file.content)
+        assert len(pyogrio.read_dataframe(tmp_path / "job.gpkg", layer="households")) == expected
+        assert count(url, "SELECT count(*) FROM access_log WHERE path LIKE '/exports/jobs/%'") == (
+            before + 1
+        )
+        listed = http.get("/exports/jobs", headers=officer).json()
+        assert [j["state"] for j in listed[:2]] == ["done", "done"]

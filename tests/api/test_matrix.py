@@ -238,6 +238,19 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/layers"): Probe(READERS, "open", lambda c, _: c.get("/layers")),
     ("GET", "/exports"): Probe(PUBLIC, "open", lambda c, _: c.get("/exports")),
+    ("POST", "/exports/jobs"): Probe(
+        USERS,
+        "area",
+        lambda c, k: c.post("/exports/jobs", json={"layers": ["outline"], "area": k.area}),
+    ),
+    ("GET", "/exports/jobs"): Probe(USERS, "open", lambda c, _: c.get("/exports/jobs")),
+    # Nobody's job: every caller is told there is none (a job is seen by its owner only).
+    ("GET", "/exports/jobs/{job_id}"): Probe(
+        USERS, "object", lambda c, _: c.get(f"/exports/jobs/{2**31 - 1}"), lambda *_: False
+    ),
+    ("GET", "/exports/jobs/{job_id}/file"): Probe(
+        USERS, "object", lambda c, _: c.get(f"/exports/jobs/{2**31 - 1}/file"), lambda *_: False
+    ),
     **{
         ("GET", route): Probe(PUBLIC, "open", lambda c, _, path=path: c.get(path))
         for route, path in (

@@ -30,6 +30,7 @@ from layers.store.models.cases import (
     Outbox,
     Route,
 )
+from layers.store.models.delivery import ExportJob
 from layers.store.models.geography import (
     AdminUnit,
     AdminUnitPart,
@@ -60,6 +61,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Deadline",
+    "ExportJob",
     "HotspotResult",
     "HotspotRun",
     "Household",
