@@ -6,6 +6,7 @@ Parts 1 (core), 2 (CRS by reference) and 3 (filtering with CQL2 text: basic comp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,7 +76,7 @@ def parse_bbox(
         raise InvalidInputError(f"bbox: {text!r} is not four numbers separated by commas") from None
     if len(numbers) == 6:  # with heights: the box's corners only
         numbers = (numbers[0], numbers[1], numbers[3], numbers[4])
-    if len(numbers) != 4:
+    if len(numbers) != 4 or not all(math.isfinite(v) for v in numbers):
         raise InvalidInputError(f"bbox: {text!r} is not four numbers separated by commas")
     epsg, lat_lon = crs_of(bbox_crs)
     if lat_lon:
@@ -83,6 +84,8 @@ def parse_bbox(
     west, south, east, north = numbers
     if west > east or south > north:
         raise InvalidInputError(f"bbox: {text!r} has its corners the wrong way round")
+    if epsg == WGS84 and not (west >= -180 and east <= 180 and south >= -90 and north <= 90):
+        raise InvalidInputError(f"bbox: {text!r} is not inside -180,-90,180,90")
     return numbers, epsg
 
 

@@ -171,7 +171,7 @@ def _labeling(style: LayerStyle) -> ET.Element | None:
     )
     placement = "1" if style.geometry == "polygon" else "0"  # over the centroid / around a point
     ET.SubElement(settings, "placement", placement=placement, centroidWhole="1")
-    ET.SubElement(settings, "rendering", obstacle="1", scaleVisibility="0")
+    ET.SubElement(settings, "rendering", obstacle="0", scaleVisibility="0")
     return labeling
 
 
@@ -209,7 +209,12 @@ def qml(style: LayerStyle, fields: Sequence[str]) -> str:
     str
         The QML text, as QGIS 3.22 writes it (``<!DOCTYPE qgis ...>``).
     """
-    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories")
+    root = ET.Element(
+        "qgis",
+        version=QGIS_VERSION,
+        styleCategories="AllStyleCategories",
+        labelsEnabled="1" if style.label else "0",
+    )
     root.extend(_layer_parts(style, fields))
     ET.indent(root)
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(
@@ -359,6 +364,7 @@ def project(title: str, layers: Sequence[ProjectLayer], epsg: int, extent: Seque
             else "No geometry",
             wkbType=layer.wkb_type,
             styleCategories="AllStyleCategories",
+            labelsEnabled="1" if layer.style.label else "0",
         )
         ET.SubElement(element, "id").text = layer_id
         ET.SubElement(element, "datasource").text = layer.source

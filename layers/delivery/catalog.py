@@ -402,7 +402,6 @@ def _outline(
         title=WORDS[query.lang]["boundary"],
         colour="#252525",
         hollow=True,
-        label=f"name_{query.lang}",
         aliases=_aliases(conn, list(frame.columns), query.lang),
     )
     return frame, style, []
