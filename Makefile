@@ -48,6 +48,9 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	$(BIN)/bamrung cases kpis --by agency
 	$(BIN)/bamrung gallery --area 34
 	$(BIN)/bamrung map cases --area 34 --escalated --dimension education --out $(HOME_DIR)/maps/cases-escalated-education.html
+	@# The targeting layer for QGIS: one styled GeoPackage with its own project (docs/delivery.md).
+	@mkdir -p $(HOME_DIR)/exports
+	$(BIN)/bamrung export targeting rollup --area 34 --level subdistrict --out $(HOME_DIR)/exports/ubon-targeting.gpkg
 	@# One user of each role that works in the browser, all with the demo password.
 	@$(BIN)/bamrung users list --json > $(HOME_DIR)/users.json; \
 	for user in "demo --role admin" "governor --role governor --area 34" \
@@ -59,7 +62,9 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	@echo "log in at http://$(HOST):$(PORT)/login as demo, governor, district, lands, reviewer or analyst,"
 	@echo "password '$(DEMO_PASSWORD)' (the README says what each one sees); an API token of demo:"
 	@$(BIN)/bamrung users token demo --label "make demo"
-	@# The job queue's worker (escalation, webhook delivery) runs beside the app, and stops with it.
+	@echo "QGIS: open $(HOME_DIR)/exports/ubon-targeting.gpkg (Project > Open From > GeoPackage), or connect"
+	@echo "to http://$(HOST):$(PORT)/ogc and http://$(HOST):$(PORT)/tiles/households.json (docs/delivery.md)"
+	@# The job queue's worker (escalation, webhook delivery, export jobs) runs beside the app, and stops with it.
 	$(BIN)/bamrung worker & worker=$$!; trap "kill $$worker" EXIT; \
 		$(BIN)/bamrung serve --host $(HOST) --port $(PORT)
 
