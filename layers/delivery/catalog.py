@@ -42,6 +42,7 @@ from layers.analysis.stats import outlines_below, resolve_area, rollup
 from layers.cases import events as case_events
 from layers.cases import queries as case_queries
 from layers.geography import geosocial
+from layers.geography.areas import area_bounds
 from layers.store.keys import pii_key
 from layers.store.models import AdminUnit, HotspotRun, ProblemCategory
 from layers.store.partitions import latest_round
@@ -363,7 +364,7 @@ def _water(kind: str) -> Build:
     def build(
         conn: Connection, settings: Settings, query: LayerQuery, scope: Scope | None
     ) -> tuple[Any, LayerStyle, list[str]]:
-        bounds = _bounds(conn, query.area)
+        bounds = area_bounds(conn, query.area)
         frame = geosocial.features_frame(conn, kind, tuple(bounds))
         frame = frame[["id", "name", "status", "properties", "geom"]]
         shapes = set(frame.geom_type.dropna()) if len(frame) else set()
@@ -405,18 +406,6 @@ def _outline(
         aliases=_aliases(conn, list(frame.columns), query.lang),
     )
     return frame, style, []
-
-
-def _bounds(conn: Connection, area: str) -> list[float]:
-    extent = func.ST_Extent(AdminUnit.geom)
-    box = conn.execute(
-        select(
-            func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent)
-        ).where(AdminUnit.code == area if area else AdminUnit.level == "province")
-    ).one()
-    if box[0] is None:
-        raise NotFoundError(f"no outline for area {area!r}")
-    return [float(v) for v in box]
 
 
 def _titles(key: str, source: dict[str, dict[str, str]]) -> dict[str, str]:

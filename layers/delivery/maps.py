@@ -42,6 +42,7 @@ from layers.analysis.stats import outlines_below, resolve_area
 from layers.cases import events as case_events
 from layers.cases import queries as case_queries
 from layers.geography import geosocial
+from layers.geography.areas import area_bounds
 from layers.store.models import AdminUnit, HotspotRun, ProblemCategory, Raster
 from layers.store.partitions import latest_round
 from layers.store.settings import Settings
@@ -194,7 +195,7 @@ def heatmap(conn: Connection, settings: Settings, query: MapQuery, scope: Scope 
         round_=round_,
         filters=filters,
     )
-    return Made(kinds.heatmap(points, context, bounds=_bounds(conn, query.area)), [])
+    return Made(kinds.heatmap(points, context, bounds=area_bounds(conn, query.area)), [])
 
 
 def hotspots(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | None) -> Made:
@@ -271,7 +272,7 @@ def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | 
 
     The hexagons count households without clean water (aggregates: no household is drawn).
     """
-    bounds = _bounds(conn, query.area)
+    bounds = area_bounds(conn, query.area)
     layers = {
         kind: _clip(geosocial.features_frame(conn, kind, tuple(bounds)), bounds)
         for kind in WATER_KINDS
@@ -567,18 +568,6 @@ def _outline(conn: Connection, area: str) -> gpd.GeoDataFrame | None:
         geom_col="geom",
     )
     return prepare.simplify_coverage(frame, 50.0) if len(frame) else None
-
-
-def _bounds(conn: Connection, area: str) -> list[float]:
-    extent = func.ST_Extent(AdminUnit.geom)
-    box = conn.execute(
-        select(
-            func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent)
-        ).where(AdminUnit.code == area if area else AdminUnit.level == "province")
-    ).one()
-    if box[0] is None:
-        raise NotFoundError(f"no outline for area {area!r}")
-    return [float(v) for v in box]
 
 
 def _extent_km(bounds: Any) -> float:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from geo.errors import NotFoundError
@@ -189,3 +189,16 @@ def search_areas(
         .limit(limit)
     )
     return [_summary(u) for u in session.scalars(query)]
+
+
+def area_bounds(conn: Connection, area: str) -> list[float]:
+    """West, south, east, north of an area's outline ('': of Thailand's provinces)."""
+    extent = func.ST_Extent(AdminUnit.geom)
+    box = conn.execute(
+        select(
+            func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent)
+        ).where(AdminUnit.code == area if area else AdminUnit.level == "province")
+    ).one()
+    if box[0] is None:
+        raise NotFoundError(f"no outline for area {area!r}")
+    return [float(v) for v in box]
