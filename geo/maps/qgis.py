@@ -389,7 +389,6 @@ def _spatialrefsys(parent: ET.Element, epsg: int) -> None:
     crs = pyproj.CRS.from_epsg(epsg)
     system = ET.SubElement(parent, "spatialrefsys")
     ET.SubElement(system, "wkt").text = crs.to_wkt()
-    ET.SubElement(system, "proj4").text = crs.to_proj4()
     ET.SubElement(system, "authid").text = f"EPSG:{epsg}"
     ET.SubElement(system, "description").text = crs.name
     ET.SubElement(system, "geographicflag").text = "true" if crs.is_geographic else "false"

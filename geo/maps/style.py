@@ -38,6 +38,8 @@ WATER_STYLE = {
     "water_sources": "#053061",
 }
 NO_DATA = "#d9d9d9"
+#: Natural breaks are fitted to at most this many values (see :func:`classify`).
+SAMPLE = 500
 #: The colour of a case in each state (``geo.cases.workflow.STATES``), and the ring of one late.
 CASE_COLOURS = {
     "new": "#969696",
@@ -116,13 +118,21 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5) -> Classe
     else:
         import mapclassify  # here, not above: it imports matplotlib, a second's start-up
 
+        # Jenks' breaks take time as the square of the values: past SAMPLE values they are
+        # fitted to SAMPLE evenly spaced quantiles of them (the same every time, unlike
+        # mapclassify's random FisherJenksSampled), then every value is put in its class.
+        fit = known if scheme != "natural_breaks" or len(known) <= SAMPLE else np.quantile(
+            known, np.linspace(0, 1, SAMPLE)
+        )
         with warnings.catch_warnings():
             # Fewer classes than asked when values repeat: the breaks say so, not a warning.
             warnings.simplefilter("ignore", UserWarning)
-            fitted = getattr(mapclassify, SCHEMES[scheme])(known, k=k)
+            fitted = getattr(mapclassify, SCHEMES[scheme])(fit, k=k)
         upper = [float(b) for b in fitted.bins]
+        upper[-1] = float(known.max())
         minimum = float(known.min())
-        classes[numbers.notna().to_numpy()] = np.asarray(fitted.yb, dtype=int)
+        found = np.searchsorted(np.asarray(upper), known, side="left")
+        classes[numbers.notna().to_numpy()] = np.minimum(found, len(upper) - 1)
     colours = color_brewer("YlOrRd", n=max(len(upper), 3))[-len(upper) :]
     return Classes(scheme, upper, minimum, classes, list(colours))
 

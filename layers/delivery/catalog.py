@@ -365,7 +365,9 @@ def _water(kind: str) -> Build:
         conn: Connection, settings: Settings, query: LayerQuery, scope: Scope | None
     ) -> tuple[Any, LayerStyle, list[str]]:
         bounds = area_bounds(conn, query.area)
-        frame = geosocial.features_frame(conn, kind, tuple(bounds))
+        frame = geosocial.features_frame(conn, kind, tuple(bounds)).set_crs(
+            4326, allow_override=True
+        )
         frame = frame[["id", "name", "status", "properties", "geom"]]
         shapes = set(frame.geom_type.dropna()) if len(frame) else set()
         geometry: Geometry = (

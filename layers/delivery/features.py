@@ -350,18 +350,28 @@ class FeatureCache:
         self._items: OrderedDict[Any, Any] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+        self._making: dict[Any, threading.Lock] = {}
 
     def get(self, key: Any, make: Callable[[], Any]) -> Any:
-        """The value kept under ``key``, else ``make()``'s (kept; the oldest dropped)."""
+        """The value kept under ``key``, else ``make()``'s (kept; the oldest dropped).
+
+        Requests that want the same missing value wait for the one making it.
+        """
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = make()
+            with self._lock:
+                self._items[key] = value
+                self._making.pop(key, None)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
         return value
 
 
@@ -557,7 +567,9 @@ def _table_page(
             func.array_remove(func.array_agg(page.c.h), None),
         )
     ).one()
-    matched, estimated = _matched(conn, settings, cache, found, table, scope, conditions)
+    matched, estimated = _matched(
+        conn, settings, cache, found, table, scope, query, conditions, data_version(conn)
+    )
     return Page(text, int(returned), matched, list(households or []), estimated)
 
 
@@ -585,19 +597,15 @@ def _matched(
     found: Collection,
     table: Table,
     scope: Scope | None,
+    query: ItemsQuery,
     conditions: list[ColumnElement[bool]],
+    version: str,
 ) -> tuple[int, bool]:
     """How many rows match: exact up to the setting's bound, else the planner's estimate."""
     counted = select(func.count()).select_from(table.source).where(*conditions)
-    compiled = counted.compile(conn)
-    key = (
-        "count",
-        found.id,
-        scope,
-        str(compiled),
-        repr(sorted(compiled.params.items())),
-        data_version(conn),
-    )
+    # The request, not its SQL, is the key: compiling a statement for a key costs milliseconds.
+    asked = (query.bbox, query.equals, query.filter, query.feature)
+    key = ("count", found.id, scope, asked, version)
 
     def count() -> tuple[int, bool]:
         rows = (

@@ -30,7 +30,7 @@ from layers.analysis.stats import rollup
 from layers.cases import queries as case_queries
 from layers.cases.events import clock, today
 from layers.delivery.features import FeatureCache, data_version
-from layers.store.models import Case, Household, Problem
+from layers.store.models import Case, Household
 from layers.store.partitions import latest_round
 from layers.store.settings import Settings
 
@@ -60,7 +60,7 @@ AREA_FIELDS = {
     },
 }
 POINT_FIELDS = {
-    "households": {"household_id": "String", "problems": "Number"},
+    "households": {"household_id": "String", "subdistrict_code": "String"},
     "cases": {"id": "Number", "household_id": "String", "state": "String", "category": "String",
               "overdue": "Boolean"},
 }  # fmt: skip
@@ -248,28 +248,15 @@ def _points(
     envelope = func.ST_Transform(func.ST_TileEnvelope(z, x, y), 4326)
     round_ = latest_round(conn)
     if tileset == "households":
-        homes = (
-            select(Household.household_id, Household.subdistrict_code, Household.geom)
-            .where(Household.round == round_, Household.geom.op("&&")(envelope))
-            .where(scoped.households(scope))
-            .cte("h")
-        )
-        counted = (
-            select(Problem.household_id, func.count().label("n"))
-            .where(
-                Problem.round == round_,
-                Problem.subdistrict_code.in_(select(homes.c.subdistrict_code).distinct()),
-                Problem.household_id.in_(select(homes.c.household_id)),
-                scoped.problems(scope),
-            )
-            .group_by(Problem.household_id)
-            .cte("p")
-        )
+        # Where and who only: a household's problems are a click away (counting them for every
+        # point of a tile costs a tile's whole time budget).
         rows = select(
-            _mvt_geom(homes.c.geom, z, x, y),
-            homes.c.household_id,
-            func.coalesce(counted.c.n, 0).label("problems"),
-        ).select_from(homes.outerjoin(counted, counted.c.household_id == homes.c.household_id))
+            _mvt_geom(Household.geom, z, x, y), Household.household_id, Household.subdistrict_code
+        ).where(
+            Household.round == round_,
+            Household.geom.op("&&")(envelope),
+            scoped.households(scope),
+        )
     else:
         day = today(clock(settings))
         rows = (

@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from sqlalchemy import Connection
 
 from geo.access import Scope
@@ -260,10 +262,11 @@ def fields_of(frame: pd.DataFrame) -> list[str]:
 def _wkb_type(frame: pd.DataFrame) -> str:
     if not isinstance(frame, gpd.GeoDataFrame) or not len(frame):
         return "NoGeometry"
-    kinds = set(frame.geom_type.dropna())
-    if kinds <= {"Point"}:
+    # By type id over the array: naming a million shapes one by one takes most of a second.
+    kinds = set(np.unique(shapely.get_type_id(frame.geometry.to_numpy()))) - {-1}
+    if kinds <= {0}:
         return "Point"
-    if kinds <= {"LineString", "MultiLineString"}:
+    if kinds <= {1, 5}:
         return "MultiLineString"
     return "MultiPolygon"
 

@@ -22,6 +22,7 @@ import pytest
 from branca.utilities import color_brewer
 from sqlalchemy import text
 
+from layers.delivery import catalog
 from layers.store.settings import Settings
 from tests.factories import engine_for, run, serve
 
@@ -359,3 +360,26 @@ def test_a_large_export_runs_as_a_job_on_the_queue_and_is_logged_when_downloaded
         )
         listed = http.get("/exports/jobs", headers=officer).json()
         assert [j["state"] for j in listed[:2]] == ["done", "done"]
+
+
+@pytest.mark.parametrize("layer", sorted(set(catalog.LAYERS) - {"targeting", "households"}))
+def test_every_layer_exports_as_a_geopackage_gdal_opens_without_a_warning(
+    analysis_settings: Settings, tmp_path: Path, layer: str
+) -> None:
+    url = analysis_settings.database_url
+    assert url is not None
+    home = str(analysis_settings.home)
+    # What the layer shows must exist first: a hotspot run; cases (referring is idempotent).
+    make = {"hotspots": ["hotspots", "--area", "34", "--permutations", "99"],
+            "cases": ["cases", "refer", "--area", "34"]}.get(layer)  # fmt: skip
+    if make:
+        made = run(*make, url=url, BAMRUNG_HOME=home)
+        assert made.returncode == 0, made.stderr
+    path = tmp_path / f"{layer}.gpkg"
+    done = run("export", layer, "--area", "34", "--level", "district", "--out", str(path),
+               url=url, BAMRUNG_HOME=home)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    info = subprocess.run(["ogrinfo", "-ro", "-so", str(path), layer], capture_output=True,
+                          text=True)  # fmt: skip
+    assert info.returncode == 0 and not info.stderr.strip(), info.stderr
+    assert int(re.search(r"Feature Count: (\d+)", info.stdout).group(1)) > 0  # type: ignore[union-attr]
