@@ -71,7 +71,14 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 test: setup browser gis lint  ## set up, then lint, type-check and run the whole suite against a real PostGIS
 	$(BIN)/pytest
 
-bench: setup gis  ## speed against peer tools (ogr2ogr among them); a national survey is built once
+# tipg, the peer of the OGC API and the tiles, in a virtualenv of its own (it pins FastAPI).
+TIPG_VENV := .bamrung/tipg-venv
+
+$(TIPG_VENV)/bin/uvicorn:
+	$(PYTHON) -m venv $(TIPG_VENV)
+	$(TIPG_VENV)/bin/pip install --quiet tipg==1.6.1 uvicorn==0.54.0
+
+bench: setup gis $(TIPG_VENV)/bin/uvicorn  ## speed against peer tools (ogr2ogr, pyogrio, tipg); a national survey is built once
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 	$(BIN)/python bench/analysis.py $(BENCH_ANALYSIS_ARGS)
 	$(BIN)/python bench/maps.py $(BENCH_MAPS_ARGS)
@@ -79,6 +86,7 @@ bench: setup gis  ## speed against peer tools (ogr2ogr among them); a national s
 	$(BIN)/python bench/targeting.py $(BENCH_TARGETING_ARGS)
 	$(BIN)/python bench/cases.py $(BENCH_CASES_ARGS)
 	$(BIN)/python bench/web.py $(BENCH_WEB_ARGS)
+	$(BIN)/python bench/delivery.py --tipg-venv $(TIPG_VENV) $(BENCH_DELIVERY_ARGS)
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check geo layers api tests bench
