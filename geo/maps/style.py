@@ -121,8 +121,10 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5) -> Classe
         # Jenks' breaks take time as the square of the values: past SAMPLE values they are
         # fitted to SAMPLE evenly spaced quantiles of them (the same every time, unlike
         # mapclassify's random FisherJenksSampled), then every value is put in its class.
-        fit = known if scheme != "natural_breaks" or len(known) <= SAMPLE else np.quantile(
-            known, np.linspace(0, 1, SAMPLE)
+        fit = (
+            known
+            if scheme != "natural_breaks" or len(known) <= SAMPLE
+            else np.quantile(known, np.linspace(0, 1, SAMPLE))
         )
         with warnings.catch_warnings():
             # Fewer classes than asked when values repeat: the breaks say so, not a warning.
