@@ -93,7 +93,7 @@ Account = Annotated[User | None, Depends(requires("account"))]
     "writes the file; poll `GET /exports/jobs/{id}` for its progress, then download it.",
 )
 def start_job(
-    request: Request, session: SessionDep, settings: SettingsDep, user: Account, body: ExportRequest
+    session: SessionDep, settings: SettingsDep, user: Account, body: ExportRequest
 ) -> JSONResponse:
     assert user is not None
     fields = body.model_dump(exclude={"layers", "format", "crs"})

@@ -16,6 +16,7 @@ from api.auth import requires
 from api.deps import SessionDep, SettingsDep, audit
 from layers.access.users import User
 from layers.delivery import tiles
+from layers.delivery.features import data_version
 
 router = APIRouter(prefix="/tiles", tags=["delivery"])
 Caller = Annotated[User | None, Depends(requires("public"))]
@@ -50,10 +51,11 @@ def get_tile(
     conn = session.connection()
     tiles.check(tileset, z, x, y)
     headers = {} if user else {"Cache-Control": PUBLIC_CACHE}
-    tag = tiles.etag(conn, tileset, z, x, y, scope)
+    version = data_version(conn)  # once a request: the ETag and the tile's cache key
+    tag = tiles.etag(tileset, z, x, y, scope, version)
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers={"ETag": tag, **headers})
-    got = tiles.tile(conn, settings, request.app.state.tiles, tileset, z, x, y, scope)
+    got = tiles.tile(conn, settings, request.app.state.tiles, tileset, z, x, y, scope, version)
     if user is not None and got.households:
         audit(request, session, user, got.households, ["position"])
     return Response(got.data, media_type=MVT, headers={"ETag": got.etag, **headers})

@@ -397,8 +397,14 @@ def queryables(
 ) -> dict[str, dict[str, str]]:
     """Each property a filter may name, with its JSON Schema type."""
     if found.table is not None:
-        return {name: kind for name, (_, kind) in found.table(conn).properties.items()}
-    frame = _layer(conn, found, scope, settings, cache).frame
+        return _queryables(found.table(conn), None)
+    return _queryables(None, _layer(conn, found, scope, settings, cache, data_version(conn)).frame)
+
+
+def _queryables(table: Table | None, frame: Any) -> dict[str, dict[str, str]]:
+    """The queryables of a table, or of a computed layer's frame."""
+    if table is not None:
+        return {name: kind for name, (_, kind) in table.properties.items()}
     return {str(c): _json_type(frame[c]) for c in frame.columns if c != frame.geometry.name}
 
 
@@ -421,9 +427,14 @@ def items(
     query: ItemsQuery,
 ) -> Page:
     """A page of ``found`` as ``scope`` may see it."""
+    version = data_version(conn)  # once a page: the cache keys of the layer and of the count
+    table = found.table(conn) if found.table is not None else None
+    frame = None
+    if table is None:
+        frame = _layer(conn, found, scope, settings, cache, version).frame
     cql = None
     if query.properties is not None or query.equals or query.filter is not None:
-        known = queryables(conn, found, scope, settings, cache)
+        known = _queryables(table, frame)
         asked = [*(query.properties or ()), *(name for name, _ in query.equals)]
         unknown = sorted(set(asked) - set(known))
         if unknown:
@@ -432,9 +443,9 @@ def items(
             )
         if query.filter is not None:
             cql = parse_filter(query.filter, query.filter_lang, known)
-    if found.table is not None:
-        return _table_page(conn, settings, cache, found, found.table(conn), scope, query, cql)
-    return _layer_page(conn, settings, cache, found, scope, query, cql)
+    if table is not None:
+        return _table_page(conn, settings, cache, found, table, scope, query, cql, version)
+    return _layer_page(frame, query, cql, found)
 
 
 def _layer(
@@ -443,9 +454,10 @@ def _layer(
     scope: Scope | None,
     settings: Settings,
     cache: FeatureCache,
+    version: str,
 ) -> catalog.Layer:
     assert found.layer is not None
-    key = ("layer", found.id, scope, data_version(conn))
+    key = ("layer", found.id, scope, version)
     query = catalog.LayerQuery(area=scope.area if scope else "", level=found.level)
     layer: catalog.Layer = cache.get(
         key, lambda: catalog.read_layer(conn, settings, found.layer or "", query, scope)
@@ -453,16 +465,7 @@ def _layer(
     return layer
 
 
-def _layer_page(
-    conn: Connection,
-    settings: Settings,
-    cache: FeatureCache,
-    found: Collection,
-    scope: Scope | None,
-    query: ItemsQuery,
-    cql: ast.Node | None,
-) -> Page:
-    frame = _layer(conn, found, scope, settings, cache).frame
+def _layer_page(frame: Any, query: ItemsQuery, cql: ast.Node | None, found: Collection) -> Page:
     assert isinstance(frame, gpd.GeoDataFrame)
     id_column = frame.columns[0]  # the layers' first column is their key (code, h3)
     chosen = pd.Series(True, index=frame.index)
@@ -513,6 +516,7 @@ def _table_page(
     scope: Scope | None,
     query: ItemsQuery,
     cql: ast.Node | None,
+    version: str,
 ) -> Page:
     day = today(clock(settings))
     conditions = list(table.where(scope, day))
@@ -568,7 +572,7 @@ def _table_page(
         )
     ).one()
     matched, estimated = _matched(
-        conn, settings, cache, found, table, scope, query, conditions, data_version(conn)
+        conn, settings, cache, found, table, scope, query, conditions, version
     )
     return Page(text, int(returned), matched, list(households or []), estimated)
 

@@ -29,7 +29,7 @@ from layers.analysis.public import public_rollup
 from layers.analysis.stats import rollup
 from layers.cases import queries as case_queries
 from layers.cases.events import clock, today
-from layers.delivery.features import FeatureCache, data_version
+from layers.delivery.features import FeatureCache
 from layers.store.models import Case, Household
 from layers.store.partitions import latest_round
 from layers.store.settings import Settings
@@ -112,9 +112,9 @@ def points_for(scope: Scope | None) -> bool:
     return scope is not None and not scope.pseudonymised and scope.allows("households:read")
 
 
-def etag(conn: Connection, tileset: str, z: int, x: int, y: int, scope: Scope | None) -> str:
+def etag(tileset: str, z: int, x: int, y: int, scope: Scope | None, version: str) -> str:
     """The tile's ETag: the tile, the scope and the data version (no tile needs building)."""
-    key = f"{tileset}/{z}/{x}/{y}/{scope!r}/{data_version(conn)}"
+    key = f"{tileset}/{z}/{x}/{y}/{scope!r}/{version}"
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
@@ -127,13 +127,17 @@ def tile(
     x: int,
     y: int,
     scope: Scope | None,
+    version: str,
 ) -> Tile:
-    """The tile ``z/x/y`` of ``tileset`` as ``scope`` may see it (None: the public)."""
+    """The tile ``z/x/y`` of ``tileset`` as ``scope`` may see it (None: the public).
+
+    ``version`` is the data version (``data_version``) the caller read for the tile's ETag.
+    """
     check(tileset, z, x, y)
-    tag = etag(conn, tileset, z, x, y, scope)
+    tag = etag(tileset, z, x, y, scope, version)
 
     def build() -> Tile:
-        areas = _areas(conn, settings, cache, tileset, z, x, y, scope)
+        areas = _areas(conn, settings, cache, tileset, z, x, y, scope, version)
         if z >= POINT_ZOOM and points_for(scope):
             assert scope is not None
             points, households = _points(conn, settings, tileset, z, x, y, scope)
@@ -158,6 +162,7 @@ def _areas(
     x: int,
     y: int,
     scope: Scope | None,
+    version: str,
 ) -> bytes:
     area = scope.area if scope is not None else ""
     level = _level(z)
@@ -174,7 +179,7 @@ def _areas(
     if not codes:
         return b""
     figures = cache.get(
-        ("figures", tileset, level, scope, data_version(conn)),
+        ("figures", tileset, level, scope, version),
         lambda: _figures(conn, settings, tileset, level, scope),
     )
     rows = [figures[c] for c in codes if c in figures]
