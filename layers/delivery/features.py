@@ -33,12 +33,15 @@ from sqlalchemy import (
     Text,
     and_,
     cast,
+    false,
     func,
     literal,
     select,
     true,
 )
-from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql import LABEL_STYLE_TABLENAME_PLUS_COL, ColumnElement, FromClause
+from sqlalchemy.sql.util import ClauseAdapter
 
 from geo.access import Scope
 from geo.crs import WGS84
@@ -76,6 +79,32 @@ class Table:
     where: Callable[[Scope | None, dt.date], list[Expression]]
     #: The household of each row, for the access log (None: no household data).
     household: Expression | None = None
+    #: The columns pages are sorted by (an index's, so a page is not a sort of the table);
+    #: None: the id.
+    order: tuple[Expression, ...] | None = None
+    #: The conditions that find the row of a feature id, on indexed columns; None: the id.
+    find: Callable[[str], list[Expression]] | None = None
+
+    def sort(self) -> tuple[Expression, ...]:
+        """What pages are sorted by."""
+        return self.order if self.order is not None else (self.id,)
+
+    def where_id(self, feature: str) -> list[Expression]:
+        """The conditions that find the row whose id is ``feature``."""
+        if self.find is not None:
+            return self.find(feature)
+        return [cast(self.id, Text) == feature]
+
+
+def _integer_id(column: Expression) -> Callable[[str], list[Expression]]:
+    """An id that is an integer column: compared as one (a text cast would scan the table)."""
+
+    def find(feature: str) -> list[Expression]:
+        if not feature.isascii() or not feature.isdigit() or int(feature) > 2**63 - 1:
+            return [false()]
+        return [column == int(feature)]
+
+    return find
 
 
 @dataclass(frozen=True)
@@ -119,9 +148,20 @@ def _households(conn: Connection) -> Table:
         .where(Case.household_id == h.household_id, Case.round == h.round)
         .scalar_subquery()
     )
+
+    def find(feature: str) -> list[Expression]:
+        household, _, round_text = feature.rpartition(".")
+        if not (household and round_text.isascii() and round_text.isdigit()):
+            return [false()]
+        if int(round_text) > 2**31 - 1:
+            return [false()]
+        return [h.household_id == household, h.round == int(round_text)]
+
     return Table(
         source=h.__table__,
         id=h.household_id + literal(".") + cast(h.round, Text),
+        order=(h.household_id, h.round),
+        find=find,
         geom=h.geom,
         properties={
             "household_id": (h.household_id, STRING),
@@ -149,6 +189,7 @@ def _cases(conn: Connection) -> Table:
     return Table(
         source=joined,
         id=c.id,
+        find=_integer_id(c.id),
         geom=h.geom,
         properties={
             "id": (c.id, INTEGER),
@@ -173,6 +214,7 @@ def _water(kind: str) -> Callable[[Connection], Table]:
         return Table(
             source=f.__table__,
             id=f.id,
+            find=_integer_id(f.id),
             geom=f.geom,
             properties={
                 "id": (f.id, INTEGER),
@@ -352,6 +394,19 @@ class FeatureCache:
         self._lock = threading.Lock()
         self._making: dict[Any, threading.Lock] = {}
 
+    def peek(self, key: Any) -> Any:
+        """The value kept under ``key``, or None."""
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        """Keep ``value`` under ``key`` (the oldest dropped)."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
     def get(self, key: Any, make: Callable[[], Any]) -> Any:
         """The value kept under ``key``, else ``make()``'s (kept; the oldest dropped).
 
@@ -367,11 +422,9 @@ class FeatureCache:
                 if key in self._items:
                     return self._items[key]
             value = make()
+            self.put(key, value)
             with self._lock:
-                self._items[key] = value
                 self._making.pop(key, None)
-                while len(self._items) > self._size:
-                    self._items.popitem(last=False)
         return value
 
 
@@ -521,7 +574,7 @@ def _table_page(
     day = today(clock(settings))
     conditions = list(table.where(scope, day))
     if query.feature is not None:
-        conditions.append(cast(table.id, Text) == query.feature)
+        conditions += table.where_id(query.feature)
     if query.bbox is not None:
         bounds, epsg = query.bbox
         box = func.ST_MakeEnvelope(*bounds, epsg)
@@ -552,29 +605,66 @@ def _table_page(
         "properties",
         func.json_build_object(*[v for n in shown for v in (n, columns[n])]),
     )
-    page = (
-        select(
-            feature.label("f"),
-            (table.household if table.household is not None else literal(None)).label("h"),
-        )
+    # How many match: kept from an earlier page of the same request, else counted by this
+    # page's query when the planner expects few enough rows (they are read for the sort
+    # anyway), else the planner's estimate.
+    key = ("count", found.id, scope, (query.bbox, query.equals, query.filter, query.feature),
+           version)  # fmt: skip
+    kept: tuple[int, bool] | None = cache.peek(key)
+    estimate = _estimate(conn, table, conditions) if kept is None else 0
+    count_here = kept is None and estimate <= settings.ogc_exact_count_max
+    # The page's rows are found first, and only they are made features: PostgreSQL would
+    # otherwise build the feature of every row an offset skips (a QGIS walk got slower with
+    # each page). The feature's SQL is moved onto the page's columns.
+    rows = (
+        select(table.source, *([func.count().over().label("matched")] if count_here else []))
         .select_from(table.source)
+        .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
         .where(*conditions)
-        .order_by(table.id)
+        .order_by(*table.sort())
         .limit(query.limit)
         .offset(query.offset)
-        .subquery()
+        .subquery("rows")
     )
-    text, returned, households = conn.execute(
+    on_rows = ClauseAdapter(rows).traverse
+    household = table.household if table.household is not None else literal(None)
+    keys = [column.label(f"k{i}") for i, column in enumerate(table.sort())]
+    page = select(
+        *[on_rows(c) for c in (feature.label("f"), household.label("h"), *keys)],
+        rows.c.matched if count_here else literal(None).label("matched"),
+    ).subquery()
+    in_order = aggregate_order_by(literal(","), *[page.c[k.name] for k in keys])
+    text, returned, households, counted = conn.execute(
         select(
-            func.coalesce(func.string_agg(cast(page.c.f, Text), literal(",")), ""),
+            func.coalesce(func.string_agg(cast(page.c.f, Text), in_order), ""),
             func.count(),
             func.array_remove(func.array_agg(page.c.h), None),
+            func.max(page.c.matched),
         )
     ).one()
-    matched, estimated = _matched(
-        conn, settings, cache, found, table, scope, query, conditions, version
-    )
+    if kept is not None:
+        matched, estimated = kept
+    elif not count_here:
+        matched, estimated = estimate, True
+    elif counted is not None:
+        matched, estimated = int(counted), False
+    else:  # a page past the last row counts nothing
+        every = select(func.count()).select_from(table.source).where(*conditions)
+        matched, estimated = int(conn.scalar(every) or 0), False
+    cache.put(key, (matched, estimated))
     return Page(text, int(returned), matched, list(households or []), estimated)
+
+
+def _estimate(conn: Connection, table: Table, conditions: list[ColumnElement[bool]]) -> int:
+    """The planner's estimate of the rows that match."""
+    rows = (
+        select(literal(1))
+        .select_from(table.source)
+        .where(*conditions)
+        .compile(conn, compile_kwargs={"render_postcompile": True})
+    )
+    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {rows}", rows.params).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _typed(name: str, value: str, kind: dict[str, str]) -> Any:
@@ -592,37 +682,3 @@ def _typed(name: str, value: str, kind: dict[str, str]) -> Any:
     except ValueError:
         raise InvalidInputError(f"{name}: {value!r} is not a {kind['type']}") from None
     return value
-
-
-def _matched(
-    conn: Connection,
-    settings: Settings,
-    cache: FeatureCache,
-    found: Collection,
-    table: Table,
-    scope: Scope | None,
-    query: ItemsQuery,
-    conditions: list[ColumnElement[bool]],
-    version: str,
-) -> tuple[int, bool]:
-    """How many rows match: exact up to the setting's bound, else the planner's estimate."""
-    counted = select(func.count()).select_from(table.source).where(*conditions)
-    # The request, not its SQL, is the key: compiling a statement for a key costs milliseconds.
-    asked = (query.bbox, query.equals, query.filter, query.feature)
-    key = ("count", found.id, scope, asked, version)
-
-    def count() -> tuple[int, bool]:
-        rows = (
-            select(literal(1))
-            .select_from(table.source)
-            .where(*conditions)
-            .compile(conn, compile_kwargs={"render_postcompile": True})
-        )
-        plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {rows}", rows.params).scalar_one()
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        if estimate > settings.ogc_exact_count_max:
-            return estimate, True
-        return int(conn.scalar(counted) or 0), False
-
-    result: tuple[int, bool] = cache.get(key, count)
-    return result

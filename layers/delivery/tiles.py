@@ -73,7 +73,7 @@ WITH f AS (
 )
 SELECT ST_AsMVT(t, 'areas', 4096, 'geom') FROM (
   SELECT ST_AsMVTGeom(
-           ST_Transform(ST_SimplifyPreserveTopology(u.geom, :tolerance), 3857),
+           ST_Transform(ST_Simplify(u.geom, :tolerance), 3857),
            ST_TileEnvelope(:z, :x, :y), 4096, 64, true) AS geom,
          f.code, f.name_th, f.name_en, f.households, f.problems, f.problems_per_1000,
          f.solved_pct, f.cases, f.overdue
@@ -185,7 +185,8 @@ def _areas(
     rows = [figures[c] for c in codes if c in figures]
     if not rows:
         return b""
-    # A pixel of this zoom in degrees: detail finer than that is not drawn.
+    # A pixel of this zoom in degrees: detail finer than that is not drawn. ST_Simplify, not
+    # ST_SimplifyPreserveTopology (3 to 5 times slower): ST_AsMVTGeom makes its output valid.
     tolerance = 360 / (2**z * EXTENT) / 2
     data = conn.execute(
         AREAS_SQL,
@@ -284,7 +285,7 @@ def _points(
     data, households = conn.execute(
         select(
             func.ST_AsMVT(literal_column("t"), tileset, EXTENT, "geom"),
-            func.array_agg(func.distinct(layer.c.household_id)),
+            func.array_agg(layer.c.household_id),  # the access log keeps each once
         ).select_from(layer)
     ).one()
     return bytes(data or b""), [h for h in (households or []) if h]
