@@ -31,6 +31,7 @@ from api.routers import (
     auth,
     cases,
     density,
+    enrolment,
     exports,
     geosocial,
     health,
@@ -40,6 +41,7 @@ from api.routers import (
     maps,
     ogc,
     overlay,
+    reports,
     stats,
     targeting,
     tiles,
@@ -125,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports,
         ogc,
         tiles,
+        enrolment,
+        reports,
     ):
         app.include_router(module.router)
     # The pinned npm packages (make setup installs them); absent, pages load without scripts.

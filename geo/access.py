@@ -47,6 +47,10 @@ PERMISSIONS = (
     "cases:act",
     "cases:refer",
     "cases:admin",
+    "citizens:enrol",
+    "reports:read",
+    "reports:write",
+    "reports:verify",
 )
 _CASEWORK = {
     "households:read",
@@ -57,10 +61,20 @@ _CASEWORK = {
     "cases:act",
 }
 _GRANTED = {
-    "citizen": {"households:read", "problems:read", "households:export", "cases:read", "cases:act"},
-    "community_leader": _CASEWORK,
+    "citizen": {
+        "households:read",
+        "problems:read",
+        "households:export",
+        "cases:read",
+        "cases:act",
+        "reports:read",
+        "reports:write",
+    },
+    # The district team: enrols households and verifies what citizens report.
+    "community_leader": _CASEWORK | {"citizens:enrol", "reports:read", "reports:verify"},
     "officer": _CASEWORK
-    | {"analysis:area", "analysis:run", "imports:read", "imports:write", "cases:refer"},
+    | {"analysis:area", "analysis:run", "imports:read", "imports:write", "cases:refer"}
+    | {"citizens:enrol", "reports:read", "reports:verify"},
     "governor": _CASEWORK | {"analysis:area", "analysis:run", "imports:read", "cases:refer"},
     "agency_officer": _CASEWORK,
     "reviewer": {"households:read", "problems:read", "analysis:read", "cases:read", "cases:act"},

@@ -72,7 +72,7 @@ def test_the_store_builds_on_geo_only() -> None:
 
 
 #: The packages of ``layers``, each importing only those before it.
-LAYERS = ("store", "access", "survey", "geography", "analysis", "cases", "delivery")
+LAYERS = ("store", "access", "survey", "geography", "analysis", "cases", "citizens", "delivery")
 
 
 def test_the_capabilities_of_layers_import_one_way() -> None:

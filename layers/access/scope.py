@@ -15,6 +15,7 @@ from geo.access import Scope
 from layers.store.codes import within
 from layers.store.models import (
     Case,
+    CitizenReport,
     Household,
     ImportJob,
     Problem,
@@ -117,3 +118,23 @@ def _in_community(record: type[Problem] | type[Case], community: str) -> ColumnE
         # Only the record comes from outside: a query may hold both tables.
         .correlate(record)
     )
+
+
+def reports(scope: Scope) -> ColumnElement[bool]:
+    """The citizens' reports ``scope`` may see.
+
+    Its own household's when it is pinned to one, else those placed in its area (and community).
+    """
+    r = CitizenReport
+    if scope.household is not None:
+        return r.household_id == scope.household
+    conditions: list[ColumnElement[bool]] = [within(r.subdistrict_code, scope.area)]
+    if scope.community is not None:
+        conditions.append(
+            exists().where(
+                Household.household_id == r.household_id,
+                Household.round == r.round,
+                Household.community == scope.community,
+            )
+        )
+    return and_(*conditions)

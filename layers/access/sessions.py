@@ -22,7 +22,16 @@ from layers.store.models import AppUser, AuthEvent, WebSession
 
 LANGUAGES = ("th", "en")
 #: What the audit log records.
-EVENTS = ("login", "login_failed", "login_throttled", "logout")
+EVENTS = (
+    "login",
+    "login_failed",
+    "login_throttled",
+    "logout",
+    "code_issued",
+    "enrolled",
+    "enrol_failed",
+    "enrol_throttled",
+)
 
 
 def _digest(token: str) -> str:

@@ -183,6 +183,12 @@ class Settings(BaseSettings):
             "a count; past it `POST /auth/token` answers 429."
         ),
     )
+    enrolment_days: int = Field(
+        default=14,
+        ge=1,
+        le=90,
+        description="How many days an enrolment code a district team issues stays valid.",
+    )
     login_window_s: int = Field(
         default=900,
         ge=1,

@@ -57,6 +57,9 @@ IMPORT_READERS = frozenset({"officer", "district_officer", "governor", "admin"})
 IMPORTERS = frozenset({"officer", "district_officer", "admin"})
 REFERRERS = frozenset({"officer", "district_officer", "governor", "admin"})
 CASEWORKERS = USERS - {"analyst"}
+#: The district team: issues enrolment codes and verifies citizens' reports.
+ENROLLERS = frozenset({"officer", "district_officer", "community_leader", "admin"})
+REPORT_READERS = ENROLLERS | {"citizen"}
 
 Call = Callable[[httpx.Client, "Case"], httpx.Response | None]
 #: A survey file without rows: accepted, imported as nothing.
@@ -485,6 +488,52 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/imports/{job_id}/quarantine"): Probe(
         IMPORT_READERS, "open", lambda c, k: c.get(f"/imports/{k.objects['job']}/quarantine")
     ),
+    # A household's code, for the teams whose scope holds the household (a code replaces the
+    # one before: nothing else changes).
+    ("POST", "/enrolment/codes"): Probe(
+        ENROLLERS,
+        "object",
+        lambda c, k: c.post(
+            "/enrolment/codes", json={"household_id": k.objects["households"][k.relation]}
+        ),
+        _sees_household,
+    ),
+    # A code that cannot be one: 422 for everyone, and no failure counted against the address.
+    ("POST", "/enrolment"): Probe(
+        PUBLIC,
+        "open",
+        lambda c, _: c.post(
+            "/enrolment", json={"code": "!", "username": "nobody", "password": "x" * 12}
+        ),
+    ),
+    ("POST", "/reports"): Probe(
+        frozenset({"citizen"}),
+        "open",
+        lambda c, _: c.post("/reports", json={"category": "no-such-category", "detail": "x"}),
+    ),
+    ("GET", "/reports"): Probe(
+        REPORT_READERS, "list", lambda c, k: c.get("/reports", params={"area": k.area})
+    ),
+    # The reports below were decided already: verify, reject and confirm answer 422 to whoever
+    # may see them (nothing changes), else 404.
+    ("GET", "/reports/{report_id}"): Probe(
+        REPORT_READERS, "object", lambda c, k: c.get(_report(k)), _sees_household
+    ),
+    ("POST", "/reports/{report_id}/verify"): Probe(
+        ENROLLERS, "object", lambda c, k: c.post(_report(k, "/verify")), _sees_household
+    ),
+    ("POST", "/reports/{report_id}/reject"): Probe(
+        ENROLLERS,
+        "object",
+        lambda c, k: c.post(_report(k, "/reject"), json={"reason": "matrix"}),
+        _sees_household,
+    ),
+    ("POST", "/reports/{report_id}/confirm"): Probe(
+        frozenset({"citizen"}),
+        "object",
+        lambda c, k: c.post(_report(k, "/confirm"), json={"solved": True, "version": 1}),
+        _sees_household,
+    ),
 }
 
 
@@ -587,6 +636,7 @@ def objects(world: dict[str, Any], analysis_settings: Settings) -> dict[str, Any
             )  # fmt: skip
             assert made.status_code == 200, made.text
             found["attachments"][relation] = made.json()["attachments"][0]["id"]
+    found["reports"] = _reports(world["url"], found["households"])
     return found
 
 
@@ -642,6 +692,36 @@ def _cases(admin: httpx.Client, world: dict[str, Any]) -> dict[str, int]:
     del found["taken"]
     engine.dispose()
     return found
+
+
+def _report(k: Case, tail: str = "") -> str:
+    return f"/reports/{k.objects['reports'][k.relation]}{tail}"
+
+
+def _reports(url: str, households: dict[str, str]) -> dict[str, int]:
+    """A decided (rejected) report of each relation's household; a number no report has where
+    the relation has no household."""
+    engine = engine_for(url)
+    made = {}
+    with engine.begin() as conn:
+        for relation, household in households.items():
+            made[relation] = (
+                conn.scalar(
+                    text(
+                        "INSERT INTO citizen_report (household_id, round, category, detail, geom, "
+                        "place, subdistrict_code, state, reporter, reason) "
+                        "SELECT household_id, round, (SELECT min(code) FROM problem_category), "
+                        "'matrix', coalesce(geom, ST_SetSRID(ST_MakePoint(104.8, 15.2), 4326)), "
+                        "'household', subdistrict_code, 'rejected', 'matrix', 'matrix' "
+                        "FROM household WHERE household_id = :h ORDER BY round DESC LIMIT 1 "
+                        "RETURNING id"
+                    ),
+                    {"h": household},
+                )
+                or 2**40
+            )
+    engine.dispose()
+    return made
 
 
 def expected(probe: Probe, name: str, case: Case, engine: Engine) -> str:

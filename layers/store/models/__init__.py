@@ -30,6 +30,7 @@ from layers.store.models.cases import (
     Outbox,
     Route,
 )
+from layers.store.models.citizens import CitizenReport, EnrolmentCode
 from layers.store.models.delivery import ExportJob
 from layers.store.models.geography import (
     AdminUnit,
@@ -60,7 +61,9 @@ __all__ = [
     "BoundaryVersion",
     "Case",
     "CaseEvent",
+    "CitizenReport",
     "Deadline",
+    "EnrolmentCode",
     "ExportJob",
     "HotspotResult",
     "HotspotRun",

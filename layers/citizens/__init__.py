@@ -1,0 +1,1 @@
+"""Citizens' own door in: enrolment codes, their reports, the district team's queue."""

@@ -1,0 +1,84 @@
+"""Citizens: one-time enrolment codes, the problems citizens report, their audit events.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from geoalchemy2 import Geometry
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+EVENTS = (
+    "'login', 'login_failed', 'login_throttled', 'logout', "
+    "'code_issued', 'enrolled', 'enrol_failed', 'enrol_throttled'"
+)
+OLD_EVENTS = "'login', 'login_failed', 'login_throttled', 'logout'"
+
+
+def upgrade() -> None:
+    op.drop_constraint("ck_auth_event_event", "auth_event", type_="check")
+    op.create_check_constraint("ck_auth_event_event", "auth_event", f"event IN ({EVENTS})")
+    op.create_table(
+        "enrolment_code",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("household_id", sa.Text(collation="C"), nullable=False),
+        sa.Column("subdistrict_code", sa.String(6, collation="C"), nullable=False),
+        sa.Column("issued_by", sa.Text, nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True)),
+        sa.Column("used_by", sa.Text),
+        sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index("ix_enrolment_code_household", "enrolment_code", ["household_id"])
+    op.create_table(
+        "citizen_report",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("household_id", sa.Text(collation="C"), nullable=False),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column(
+            "category", sa.String(48), sa.ForeignKey("problem_category.code"), nullable=False
+        ),
+        sa.Column("detail", sa.Text, nullable=False),
+        sa.Column("geom", Geometry("POINT", 4326, spatial_index=False), nullable=False),
+        sa.Column("place", sa.String(12), nullable=False),
+        sa.Column("subdistrict_code", sa.String(6, collation="C"), nullable=False),
+        sa.Column("state", sa.String(12), nullable=False, server_default="to_verify"),
+        sa.Column("source", sa.String(24), nullable=False, server_default="citizen"),
+        sa.Column("reporter", sa.Text, nullable=False),
+        sa.Column(
+            "reported_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("decided_by", sa.Text),
+        sa.Column("decided_at", sa.DateTime(timezone=True)),
+        sa.Column("reason", sa.Text),
+        sa.Column("duplicate_of", sa.BigInteger, sa.ForeignKey("citizen_report.id")),
+        sa.CheckConstraint(
+            "state IN ('to_verify', 'verified', 'rejected')", name="ck_citizen_report_state"
+        ),
+        sa.CheckConstraint("place IN ('household', 'map')", name="ck_citizen_report_place"),
+    )
+    op.create_index("ix_citizen_report_queue", "citizen_report", ["subdistrict_code", "state"])
+    op.create_index("ix_citizen_report_reporter", "citizen_report", ["reporter"])
+    op.create_index("ix_citizen_report_geom", "citizen_report", ["geom"], postgresql_using="gist")
+
+
+def downgrade() -> None:
+    op.drop_table("citizen_report")
+    op.drop_table("enrolment_code")
+    op.execute(
+        "DELETE FROM auth_event WHERE event NOT IN "
+        "('login', 'login_failed', 'login_throttled', 'logout')"
+    )
+    op.drop_constraint("ck_auth_event_event", "auth_event", type_="check")
+    op.create_check_constraint("ck_auth_event_event", "auth_event", f"event IN ({OLD_EVENTS})")
