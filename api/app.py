@@ -40,6 +40,7 @@ from api.routers import (
     imports,
     maps,
     ogc,
+    open311,
     overlay,
     reports,
     stats,
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tiles,
         enrolment,
         reports,
+        open311,
     ):
         app.include_router(module.router)
     # The pinned npm packages (make setup installs them); absent, pages load without scripts.

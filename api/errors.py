@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from api.web.render import page, words
 from api.web.words import WORDS
+from geo import open311
 from geo.errors import (
     BamrungError,
     ForbiddenError,
@@ -77,6 +78,16 @@ def register_error_handlers(app: FastAPI) -> None:
         detail: object = str(exc)
         if isinstance(exc, VersionRequiredError | StaleVersionError):
             detail = f"{exc}; over HTTP the version is the case's ETag, sent back as If-Match"
+        if "open311" in getattr(request.scope.get("route"), "tags", ()):
+            # GeoReport v2: every error is its error document; a bad value is a 400.
+            code = 400 if status == 422 else status
+            fmt = "xml" if request.url.path.endswith(".xml") else "json"
+            return Response(
+                open311.errors(code, str(exc), fmt),
+                status_code=code,
+                media_type=open311.MEDIA[fmt],
+                headers=headers,
+            )
         if status == 422 and "ogc" in getattr(request.scope.get("route"), "tags", ()):
             # OGC API – Features: a parameter a client got wrong is a 400 exception document.
             return JSONResponse(

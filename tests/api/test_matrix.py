@@ -528,6 +528,32 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda c, k: c.post(_report(k, "/reject"), json={"reason": "matrix"}),
         _sees_household,
     ),
+    ("GET", "/open311/v2/discovery.{fmt}"): Probe(
+        PUBLIC, "open", lambda c, _: c.get("/open311/v2/discovery.json")
+    ),
+    ("GET", "/open311/v2/services.{fmt}"): Probe(
+        PUBLIC, "open", lambda c, _: c.get("/open311/v2/services.xml")
+    ),
+    ("GET", "/open311/v2/requests.{fmt}"): Probe(
+        REPORT_READERS, "open", lambda c, _: c.get("/open311/v2/requests.json")
+    ),
+    ("POST", "/open311/v2/requests.{fmt}"): Probe(
+        frozenset({"citizen"}),
+        "open",
+        lambda c, _: c.post("/open311/v2/requests.json", data={"service_code": "no-such"}),
+    ),
+    ("GET", "/open311/v2/requests/{request_id}.{fmt}"): Probe(
+        REPORT_READERS,
+        "object",
+        lambda c, k: c.get(f"/open311/v2/requests/{k.objects['reports'][k.relation]}.xml"),
+        _sees_household,
+    ),
+    ("GET", "/open311/v2/tokens/{token}.{fmt}"): Probe(
+        REPORT_READERS,
+        "object",
+        lambda c, k: c.get(f"/open311/v2/tokens/{k.objects['reports'][k.relation]}.json"),
+        _sees_household,
+    ),
     ("POST", "/reports/{report_id}/confirm"): Probe(
         frozenset({"citizen"}),
         "object",
