@@ -43,6 +43,7 @@ from api.routers import (
     open311,
     overlay,
     reports,
+    search,
     stats,
     targeting,
     tiles,
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         enrolment,
         reports,
         open311,
+        search,
     ):
         app.include_router(module.router)
     # The pinned npm packages (make setup installs them); absent, pages load without scripts.

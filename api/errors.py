@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
 
@@ -122,6 +124,18 @@ def register_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        if "open311" in getattr(request.scope.get("route"), "tags", ()):
+            assert isinstance(exc, RequestValidationError)
+            fmt = "xml" if request.url.path.endswith(".xml") else "json"
+            wrong = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+            )
+            return Response(open311.errors(400, wrong, fmt), status_code=400,
+                            media_type=open311.MEDIA[fmt])  # fmt: skip
+        return await request_validation_exception_handler(request, exc)  # type: ignore[arg-type]
+
+    app.add_exception_handler(RequestValidationError, bad_request)
     app.add_exception_handler(BamrungError, domain_error)
     app.add_exception_handler(OperationalError, database_down)
     app.add_exception_handler(DataError, bad_value)

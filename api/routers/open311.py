@@ -1,9 +1,10 @@
 """Open311 GeoReport v2 at ``/open311/v2``: discovery, services, requests, tokens; JSON or XML.
 
 The services are the taxonomy. A request is a citizen's report with its case, and a
-household's personal data: reading requests needs an ``api_key`` (the caller's API token, as a
-parameter, or HTTP Basic / a bearer token) and answers only what the caller's scope holds,
-access-logged. Posting one is a citizen's report (``layers.citizens.reports``).
+household's personal data: reading requests needs the caller's API token (HTTP Basic with the
+user's name, or a bearer token; not a query parameter, which logs and proxies keep), and
+answers only what the caller's scope holds, access-logged. Posting one is a citizen's report
+(``layers.citizens.reports``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ from layers.cases.events import clock
 from layers.citizens import reports
 from layers.citizens.requests import service_requests, services
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+BOTH: dict[str, Any] = {"content": {"application/json": {}, "text/xml": {}}}
+#: Every answer, and GeoReport's error documents, in the format the path's extension names.
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON or XML, as the extension says", **BOTH},
+    **{code: {"description": f"GeoReport's error document ({code})", **BOTH}
+       for code in (400, 401, 403, 404, 429)},
+}  # fmt: skip
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=ANSWERS)
 Anyone = Annotated[User | None, Depends(requires("public"))]
 Format = Annotated[str, Path(pattern=r"^(json|xml)$")]
-ApiKey = Annotated[str | None, Query(max_length=128)]
 Lang = Annotated[str, Query(pattern=r"^(th|en)$")]
 #: GeoReport's names of the roots of its XML lists.
+BANGKOK = dt.timezone(dt.timedelta(hours=7))
 #: When this endpoint last changed what it speaks.
 CHANGESET = "2026-12-02T00:00:00+07:00"
 ROOTS = {"services": ("services", "service"), "requests": ("service_requests", "request")}
@@ -42,14 +50,15 @@ def _answer(items: list[dict[str, Any]], fmt: str, kind: str, private: bool) -> 
 
 
 def _reader(session: SessionDep, user: User | None, api_key: str | None, needs: str) -> User:
-    """The caller, by its API token as ``api_key`` or by the request's own credentials."""
+    """The caller, by its API token as ``api_key`` (a post's) or by the request's credentials."""
     if api_key:
         user = user_for_token(session.connection(), api_key)
         if user is None:
             raise UnauthorizedError("api_key: not a valid API token")
     if user is None:
         raise UnauthorizedError(
-            "api_key: requests are households' personal data: send your API token"
+            "requests are households' personal data: send your API token "
+            "(HTTP Basic: your user name and the token)"
         )
     if not user.scope.allows(needs):
         raise ForbiddenError(f"role {user.role} may not use this")
@@ -89,7 +98,10 @@ def _dates(value: str | None, name: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInputError(f"{name}: {value!r} is not a W3C date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if not 2000 <= parsed.year <= 2200:
+        raise InvalidInputError(f"{name}: a year between 2000 and 2200")
+    # Without a zone, Thailand's time (as its people would mean it).
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
 
 
 def _ids(value: str | None) -> list[int] | None:
@@ -108,7 +120,6 @@ def list_requests(
     settings: SettingsDep,
     fmt: Format,
     user: Anyone,
-    api_key: ApiKey = None,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
     service_code: Annotated[str | None, Query(max_length=1000)] = None,
     start_date: Annotated[str | None, Query(max_length=40)] = None,
@@ -117,7 +128,7 @@ def list_requests(
     lang: Lang = "th",
     jurisdiction_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    reader = _reader(session, user, api_key, "reports:read")
+    reader = _reader(session, user, None, "reports:read")
     found = service_requests(
         session.connection(),
         reader.scope,
@@ -147,10 +158,9 @@ def get_request(
     request_id: Annotated[int, Path(ge=1, le=2**62)],
     fmt: Format,
     user: Anyone,
-    api_key: ApiKey = None,
     lang: Lang = "th",
 ) -> Response:
-    reader = _reader(session, user, api_key, "reports:read")
+    reader = _reader(session, user, None, "reports:read")
     found = service_requests(
         session.connection(), reader.scope, clock(settings), ids=[request_id], lang=lang
     )
@@ -166,10 +176,9 @@ def get_token(
     token: Annotated[int, Path(ge=1, le=2**62)],
     fmt: Format,
     user: Anyone,
-    api_key: ApiKey = None,
 ) -> Response:
     # A request's id is known at once, so its token is its id.
-    reader = _reader(session, user, api_key, "reports:read")
+    reader = _reader(session, user, None, "reports:read")
     found = service_requests(session.connection(), reader.scope, clock(settings), ids=[token])
     if not found:
         raise NotFoundError(f"no token {token}")
@@ -188,6 +197,7 @@ def post_request(
     lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
     long: Annotated[float | None, Form(ge=-180, le=180)] = None,
     api_key: Annotated[str | None, Form(max_length=128)] = None,
+    # The specification's place for the key; a query string may be logged on the way.
     query_key: Annotated[str | None, Query(alias="api_key", max_length=128)] = None,
     jurisdiction_id: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Response:

@@ -126,6 +126,8 @@ def reports(scope: Scope) -> ColumnElement[bool]:
     Its own household's when it is pinned to one, else those placed in its area (and community).
     """
     r = CitizenReport
+    if scope.categories is not None or scope.escalated or scope.office is not None:
+        return false()  # a report is not yet a problem of any office's mandate
     if scope.household is not None:
         return r.household_id == scope.household
     conditions: list[ColumnElement[bool]] = [within(r.subdistrict_code, scope.area)]

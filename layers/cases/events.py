@@ -6,8 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
+from geo import search
 from geo.access import Scope
 from geo.cases.deadlines import add_working_days
 from geo.cases.workflow import State, problem_status
@@ -121,6 +122,7 @@ def record(
             note=note,
             details=details or {},
             request_id=actor.request_id,
+            search=func.to_tsvector(search.CONFIG, search.words(note)) if note else None,
         )
         .returning(CaseEvent.id)
     )

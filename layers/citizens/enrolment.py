@@ -10,10 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from geo.access import Scope
 from geo.citizens import code_digest, new_code, shown
-from geo.errors import NotFoundError
+from geo.errors import InvalidInputError, NotFoundError
 from layers.access import scope as scoped
 from layers.access.users import User, add_user
 from layers.store.models import EnrolmentCode, Household
@@ -89,14 +90,18 @@ def redeem(conn: Connection, code: str, name: str, password: str, now: dt.dateti
     ).one_or_none()
     if row is None:
         return None
-    user = add_user(
-        conn,
-        name,
-        "citizen",
-        area=row.subdistrict_code,
-        household=row.household_id,
-        password=password,
-    )
+    try:
+        with conn.begin_nested():  # a name taken at the same moment is a clear refusal
+            user = add_user(
+                conn,
+                name,
+                "citizen",
+                area=row.subdistrict_code,
+                household=row.household_id,
+                password=password,
+            )
+    except IntegrityError:
+        raise InvalidInputError(f"username: {name!r} is taken", field="username") from None
     conn.execute(
         update(EnrolmentCode).where(EnrolmentCode.id == row.id).values(used_at=now, used_by=name)
     )

@@ -9,16 +9,25 @@ the case's end and says whether it is solved: "no" reopens the case, "yes" verif
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from geo import search
 from geo.access import Scope
 from geo.citizens import NEARBY_M, REPORTS_PER_DAY, check_detail
 from geo.crs import utm_epsg
-from geo.errors import ForbiddenError, InvalidInputError, NotFoundError, TooManyAttemptsError
+from geo.errors import (
+    BamrungError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    TooManyAttemptsError,
+)
 from geo.vocab import UNRESOLVED
 from layers.access import scope as scoped
 from layers.access.users import User
@@ -35,6 +44,7 @@ from layers.store.models import (
     ProblemCategory,
 )
 
+log = logging.getLogger(__name__)
 R = CitizenReport
 #: The fields of a report its reporter and the district team see.
 FIELDS = (
@@ -44,6 +54,7 @@ FIELDS = (
     R.category,
     R.detail,
     R.place,
+    R.place_code,
     R.subdistrict_code,
     R.state,
     R.source,
@@ -109,9 +120,9 @@ def submit(conn: Connection, user: User, new: NewReport, now: dt.datetime) -> di
                 field="lon",
             )
         point: Any = home.geom
-        place, subdistrict = "household", home.subdistrict_code
+        place, where = "household", home.subdistrict_code
     else:
-        point, subdistrict = _placed(conn, new.lon, new.lat)
+        point, where = _placed(conn, new.lon, new.lat)
         place = "map"
     since = now - dt.timedelta(days=1)
     sent = conn.scalar(select(func.count()).where(R.reporter == user.name, R.reported_at > since))
@@ -130,9 +141,13 @@ def submit(conn: Connection, user: User, new: NewReport, now: dt.datetime) -> di
             detail=detail,
             geom=point,
             place=place,
-            subdistrict_code=subdistrict,
+            place_code=where,
+            # The household's own team decides, wherever the place is: a report shows a
+            # household's record, which no other team may see.
+            subdistrict_code=home.subdistrict_code,
             reporter=user.name,
             reported_at=now,
+            search=func.to_tsvector(search.CONFIG, search.words(detail)),
         )
         .returning(R.id)
     )
@@ -176,7 +191,7 @@ def nearby(conn: Connection, scope: Scope, category: str, point: Any) -> list[di
         literal("report").label("kind"),
         R.id.label("id"),
         R.state.label("state"),
-        func.date(R.reported_at).label("since"),
+        func.date(func.timezone("Asia/Bangkok", R.reported_at)).label("since"),
         metres(R.geom).label("metres"),
     ).where(
         R.category == category,
@@ -221,11 +236,11 @@ def get(conn: Connection, scope: Scope, report_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFoundError(f"no report {report_id}")
     found = dict(row)
-    found["case"] = _case_of(conn, found) if found["state"] == "verified" else None
+    found["case"] = _case_of(conn, scope, found) if found["state"] == "verified" else None
     return found
 
 
-def _case_of(conn: Connection, report: dict[str, Any]) -> dict[str, Any] | None:
+def _case_of(conn: Connection, scope: Scope, report: dict[str, Any]) -> dict[str, Any] | None:
     row = (
         conn.execute(
             select(
@@ -234,6 +249,7 @@ def _case_of(conn: Connection, report: dict[str, Any]) -> dict[str, Any] | None:
                 Case.household_id == report["household_id"],
                 Case.round == report["round"],
                 Case.category == report["category"],
+                scoped.cases(scope),
             )
         )
         .mappings()
@@ -284,59 +300,82 @@ def _pending(conn: Connection, actor: User, report_id: int) -> Any:
 def verify(engine: Engine, actor: User, report_id: int, now: dt.datetime) -> dict[str, Any]:
     """The district team confirms a report: it becomes its household's problem.
 
-    It joins the problem of that category when one is recorded already, and is routed like
-    every problem.
+    It joins the problem of that category when one is open already, and is routed like
+    every problem. A problem solved before comes back open; one whose case was closed is not
+    silently joined: that case is to be reopened.
 
     Routing is done by the platform on the team's behalf (a community leader may verify but
-    not refer); it commits on its own after the report's decision, and a problem it could not
-    route is picked up by the next referral.
+    not refer), after the decision commits; a problem it could not route then is taken by the
+    next referral.
+
+    Raises
+    ------
+    NotFoundError, InvalidInputError
+        If the report is not the team's, was decided already, or its problem's case is closed.
     """
     with engine.begin() as conn:
         row = _pending(conn, actor, report_id)
         p = Problem
-        known = conn.execute(
-            select(p.status).where(
-                p.household_id == row.household_id, p.round == row.round, p.category == row.category
+        closed = conn.scalar(
+            select(Case.id).where(
+                Case.household_id == row.household_id,
+                Case.round == row.round,
+                Case.category == row.category,
+                Case.state.in_(("verified", "closed_unsolved")),
             )
-        ).one_or_none()
-        if known is None:
-            subdistrict = conn.scalar(
-                select(Household.subdistrict_code).where(
-                    Household.household_id == row.household_id, Household.round == row.round
-                )
+        )
+        if closed is not None:
+            raise InvalidInputError(
+                f"this household's problem of {row.category} has a closed case ({closed}): "
+                "reopen that case instead"
             )
-            conn.execute(
-                insert(p).values(
-                    household_id=row.household_id,
-                    round=row.round,
-                    category=row.category,
-                    subdistrict_code=subdistrict,
-                    detail=row.detail,
-                    status="open",
-                    reported_on=today(row.reported_at),
-                    updated_on=today(now),
-                )
+        home = select(Household.subdistrict_code).where(
+            Household.household_id == row.household_id, Household.round == row.round
+        )
+        # A second report of the same problem verified at the same moment joins the first.
+        conn.execute(
+            pg_insert(p)
+            .values(
+                household_id=row.household_id,
+                round=row.round,
+                category=row.category,
+                subdistrict_code=home.scalar_subquery(),
+                detail=row.detail,
+                status="open",
+                reported_on=today(row.reported_at),
+                updated_on=today(now),
             )
+            .on_conflict_do_nothing()
+        )
+        conn.execute(
+            update(p)
+            .where(
+                p.household_id == row.household_id,
+                p.round == row.round,
+                p.category == row.category,
+                p.status.not_in(UNRESOLVED),
+            )
+            .values(status="open", updated_on=today(now))
+        )
         conn.execute(
             update(R)
             .where(R.id == report_id)
             .values(state="verified", decided_by=actor.name, decided_at=now)
         )
-        household_area = conn.scalar(
-            select(Household.subdistrict_code).where(
-                Household.household_id == row.household_id, Household.round == row.round
-            )
-        )
+        area = conn.scalar(home)
     on_behalf = Actor(SYSTEM.name, SYSTEM.role, SYSTEM.scope, f"report {report_id} ({actor.name})")
-    referral.refer(
-        engine,
-        on_behalf,
-        areas=[str(household_area)],
-        now=now,
-        categories=[row.category],
-        household=row.household_id,
-        round_=row.round,
-    )
+    try:
+        referral.refer(
+            engine,
+            on_behalf,
+            areas=[str(area)],
+            now=now,
+            categories=[row.category],
+            household=row.household_id,
+            round_=row.round,
+        )
+    except BamrungError:
+        log.warning("verified report %s could not be routed now", report_id, exc_info=True)
     with engine.connect() as conn:
         return get(conn, actor.scope, report_id)
 

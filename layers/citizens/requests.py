@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, not_, or_, select
 
 from geo import open311
 from geo.access import Scope
@@ -63,16 +63,26 @@ def service_requests(
     if ids:
         conditions.append(r.id.in_(list(ids)))
     else:
-        end = end or now
-        start = start or end - WINDOW
+        if start is not None and end is not None and start > end:
+            raise InvalidInputError("start_date: after end_date")
+        if end is None:
+            end = start + WINDOW if start is not None else now
+        if start is None:
+            start = end - WINDOW
         if end - start > WINDOW:
             raise InvalidInputError("start_date, end_date: at most 90 days apart")
         conditions += [r.reported_at >= start, r.reported_at <= end]
         if categories:
             conditions.append(r.category.in_(list(categories)))
-    unknown = set(status or ()) - {"open", "closed"}
-    if unknown:
+    wanted = set(status or ())
+    if wanted - {"open", "closed"}:
         raise InvalidInputError("status: open or closed")
+    # Closed as ``geo.open311.status`` says, in SQL so the page's bound counts only matches.
+    closed = or_(r.state == "rejected", func.coalesce(k.state, "").in_(tuple(open311.CLOSED)))
+    if wanted == {"open"}:
+        conditions.append(not_(closed))
+    elif wanted == {"closed"}:
+        conditions.append(closed)
     updated = select(func.max(CaseEvent.at)).where(CaseEvent.case_id == k.id).scalar_subquery()
     rows = conn.execute(
         select(
@@ -105,6 +115,7 @@ def service_requests(
                 k.household_id == r.household_id,
                 k.round == r.round,
                 k.category == r.category,
+                scoped.cases(scope),
             ),
         )
         .outerjoin(Office, Office.code == k.office)
@@ -116,8 +127,6 @@ def service_requests(
     found = []
     for row in rows:
         shown = open311.status(row.state, row.case_state)
-        if status and shown not in status:
-            continue
         changes = [t for t in (row.decided_at, row.case_updated) if t is not None]
         found.append(
             {

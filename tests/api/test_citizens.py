@@ -189,6 +189,21 @@ def test_a_report_is_verified_routed_resolved_and_confirmed_by_the_citizen(
     assert report["state"] == "to_verify" and report["place"] == "household"
     assert report["subdistrict_code"] == home["subdistrict"] and report["case"] is None
     assert sent.headers["cache-control"] == "private, no-store"
+    # A place picked on the map in the next subdistrict: kept as the place; the report stays
+    # with the household's own district team.
+    inside = one(
+        url,
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM admin_unit "
+        "WHERE code = :c) q",
+        c=world["areas"]["sibling"],
+    )
+    placed = anonymous.post(
+        "/reports",
+        json={"category": category, "detail": "ถนนหน้าบ้านญาติ", "lon": inside[0], "lat": inside[1]},
+        headers=citizen,
+    ).json()
+    assert (placed["place"], placed["place_code"]) == ("map", world["areas"]["sibling"])
+    assert placed["subdistrict_code"] == home["subdistrict"]
     # Not a problem, so in no figure, until the district team says so.
     problem = "SELECT status FROM problem WHERE household_id = :h AND category = :c"
     assert one(url, problem, h=home["id"], c=category) is None
@@ -247,3 +262,65 @@ def test_a_report_is_verified_routed_resolved_and_confirmed_by_the_citizen(
     reopen = history[0].index("reopen")
     assert history[1][reopen] == "malee.k" and history[0][reopen + 1 : reopen + 2] == ["route"]
     assert history[0][-1] == "verify" and history[1][-1] == "malee.k"
+    # The same problem again, now that its case is closed: not silently joined to it.
+    again_closed = officer.post(f"/reports/{placed['id']}/verify")
+    assert again_closed.status_code == 422 and "reopen that case" in again_closed.text
+    assert officer.get(f"/reports/{placed['id']}").json()["state"] == "to_verify"
+
+
+def test_thai_words_written_without_spaces_are_found_inside_the_scope(
+    analysis_settings: Settings,
+    world: dict[str, Any],
+    officer: httpx.Client,
+    anonymous: httpx.Client,
+) -> None:
+    url = analysis_settings.database_url
+    household = one(
+        url,
+        "SELECT household_id FROM household WHERE subdistrict_code = :s AND geom IS NOT NULL "
+        "AND household_id <> :c ORDER BY household_id DESC OFFSET 6 LIMIT 1",
+        s=world["areas"]["own"],
+        c=world["assignments"]["citizen"]["household"],
+    )[0]
+    category = one(
+        url,
+        "SELECT c.code FROM problem_category c WHERE NOT EXISTS (SELECT 1 FROM problem p "
+        "WHERE p.household_id = :h AND p.category = c.code) ORDER BY c.code OFFSET 1 LIMIT 1",
+        h=household,
+    )[0]
+    code = officer.post("/enrolment/codes", json={"household_id": household}).json()["code"]
+    made = anonymous.post(
+        "/enrolment", json={"username": "search.c", "password": PASSWORD, "code": code}
+    )
+    assert made.status_code == 200, made.text
+    citizen = signed_in(anonymous, "search.c")
+    detail = "น้ำประปาไม่ไหลมาสามวันแล้ว"
+    sent = anonymous.post("/reports", json={"category": category, "detail": detail},
+                          headers=citizen)  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    report = sent.json()["id"]
+    # PostgreSQL's own parser takes the unspaced sentence for one word: it does not find it.
+    naive = one(
+        url,
+        "SELECT to_tsvector('simple', detail) @@ plainto_tsquery('simple', 'ไม่ไหล') "
+        "FROM citizen_report WHERE id = :i",
+        i=report,
+    )[0]
+    assert naive is False
+    found = officer.get("/search", params={"q": "ไม่ไหล"}).json()
+    assert found["words"] == ["ไม่", "ไหล"] and report in [r["id"] for r in found["reports"]]
+    with serve(analysis_settings, world["tokens"]["citizen"]) as neighbour:
+        theirs = neighbour.get("/search", params={"q": "ไม่ไหล"}).json()
+        assert report not in [r["id"] for r in theirs["reports"]]
+    assert officer.get("/search", params={"q": "!!!"}).status_code == 422
+    case = officer.post(f"/reports/{report}/verify").json()["case"]
+    with serve(analysis_settings, world["tokens"]["admin"]) as admin:
+        done = admin.post(
+            f"/cases/{case['id']}/acknowledge",
+            json={"expected_on": "2027-02-01", "note": "ช่างจะเข้าไปซ่อมท่อประปาพรุ่งนี้"},
+            headers={"If-Match": admin.get(f"/cases/{case['id']}").headers["etag"]},
+        )
+        assert done.status_code == 200, done.text
+    for client, headers in ((officer, {}), (anonymous, citizen)):
+        updates = client.get("/search", params={"q": "ซ่อมท่อ"}, headers=headers).json()
+        assert case["id"] in [u["case_id"] for u in updates["updates"]]

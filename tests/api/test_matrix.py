@@ -528,6 +528,9 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda c, k: c.post(_report(k, "/reject"), json={"reason": "matrix"}),
         _sees_household,
     ),
+    ("GET", "/search"): Probe(
+        REPORT_READERS, "open", lambda c, _: c.get("/search", params={"q": "หลังคารั่ว"})
+    ),
     ("GET", "/open311/v2/discovery.{fmt}"): Probe(
         PUBLIC, "open", lambda c, _: c.get("/open311/v2/discovery.json")
     ),
@@ -735,10 +738,11 @@ def _reports(url: str, households: dict[str, str]) -> dict[str, int]:
                 conn.scalar(
                     text(
                         "INSERT INTO citizen_report (household_id, round, category, detail, geom, "
-                        "place, subdistrict_code, state, reporter, reason) "
+                        "place, place_code, subdistrict_code, state, reporter, reason) "
                         "SELECT household_id, round, (SELECT min(code) FROM problem_category), "
                         "'matrix', coalesce(geom, ST_SetSRID(ST_MakePoint(104.8, 15.2), 4326)), "
-                        "'household', subdistrict_code, 'rejected', 'matrix', 'matrix' "
+                        "'household', subdistrict_code, subdistrict_code, 'rejected', 'matrix', "
+                        "'matrix' "
                         "FROM household WHERE household_id = :h ORDER BY round DESC LIMIT 1 "
                         "RETURNING id"
                     ),

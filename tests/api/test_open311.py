@@ -146,7 +146,18 @@ def test_a_citizen_posts_a_request_and_georeport_follows_it_to_closed(
     assert [(r["service_request_id"], r["status_notes"]) for r in closed] == [
         (request_id, "ครัวเรือนยืนยันว่าแก้ไขแล้ว")
     ]
+    assert client.get_service_requests(status="open") == []
+    for wrong in ({"start_date": "0001-01-05T00:00:00Z"}, {"status": "solved"},
+                  {"start_date": "2027-01-02", "end_date": "2027-01-01"}):  # fmt: skip
+        refused = server.get("/open311/v2/requests.xml", params=wrong,
+                             auth=("open311.c", citizen["token"]))  # fmt: skip
+        assert refused.status_code == 400 and "<errors>" in refused.text, (wrong, refused.text)
+    bad_format = server.get("/open311/v2/services.csv")
+    assert bad_format.status_code == 400 and bad_format.json()[0]["code"] == 400
+    as_key = server.get(f"/open311/v2/requests/{request_id}.json",
+                        params={"api_key": citizen["token"]})  # fmt: skip
+    assert as_key.status_code == 401  # a key in a query string is logged on its way: refused
     token = server.get(f"/open311/v2/tokens/{request_id}.json",
-                       params={"api_key": citizen["token"]})  # fmt: skip
+                       auth=("open311.c", citizen["token"]))  # fmt: skip
     assert token.json() == [{"service_request_id": request_id, "token": request_id}]
     assert token.headers["cache-control"] == "private, no-store"

@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from layers.store.models.base import Base
@@ -145,6 +145,7 @@ class CaseEvent(Base):
     __table_args__ = (
         Index("ix_case_event_case", "case_id", "id"),
         Index("ix_case_event_reject", "case_id", postgresql_where=text("action = 'reject'")),
+        Index("ix_case_event_search", "search", postgresql_using="gin"),
         Index(
             "ix_case_event_recategorised",
             "case_id",
@@ -167,6 +168,8 @@ class CaseEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     request_id: Mapped[str | None] = mapped_column(Text)
+    search: Mapped[str | None] = mapped_column(TSVECTOR)
+    """The note's words (``geo.search``), for Thai full-text search of a case's updates."""
 
 
 class Outbox(Base):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.citizens import PLACES, REPORT_STATES
@@ -52,7 +53,9 @@ class CitizenReport(Base):
         CheckConstraint(f"place IN {PLACES}", name="ck_citizen_report_place"),
         Index("ix_citizen_report_queue", "subdistrict_code", "state"),
         Index("ix_citizen_report_reporter", "reporter"),
+        Index("ix_citizen_report_household", "household_id"),
         Index("ix_citizen_report_geom", "geom", postgresql_using="gist"),
+        Index("ix_citizen_report_search", "search", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -62,8 +65,10 @@ class CitizenReport(Base):
     detail: Mapped[str] = mapped_column(Text)
     geom: Mapped[str] = mapped_column(Geometry("POINT", 4326, spatial_index=False))
     place: Mapped[str] = mapped_column(String(12))
+    place_code: Mapped[str] = mapped_column(String(6, collation="C"))
+    """The subdistrict the place lies in."""
     subdistrict_code: Mapped[str] = mapped_column(String(6, collation="C"))
-    """Where the place is: whose district team verifies it."""
+    """The household's: whose district team decides the report."""
     state: Mapped[str] = mapped_column(String(12), server_default="to_verify")
     source: Mapped[str] = mapped_column(String(24), server_default="citizen")
     reporter: Mapped[str] = mapped_column(Text)
@@ -75,3 +80,5 @@ class CitizenReport(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     """Why it was not made a problem."""
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("citizen_report.id"))
+    search: Mapped[str | None] = mapped_column(TSVECTOR)
+    """The description's words (``geo.search``), for Thai full-text search."""

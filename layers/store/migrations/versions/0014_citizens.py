@@ -1,4 +1,5 @@
-"""Citizens: one-time enrolment codes, the problems citizens report, their audit events.
+"""Citizens: one-time enrolment codes, the problems citizens report, their audit events, and
+Thai full-text search of reports and of cases' updates.
 
 Revision ID: 0014
 Revises: 0013
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 revision: str = "0014"
 down_revision: str | None = "0013"
@@ -52,6 +54,7 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text, nullable=False),
         sa.Column("geom", Geometry("POINT", 4326, spatial_index=False), nullable=False),
         sa.Column("place", sa.String(12), nullable=False),
+        sa.Column("place_code", sa.String(6, collation="C"), nullable=False),
         sa.Column("subdistrict_code", sa.String(6, collation="C"), nullable=False),
         sa.Column("state", sa.String(12), nullable=False, server_default="to_verify"),
         sa.Column("source", sa.String(24), nullable=False, server_default="citizen"),
@@ -63,6 +66,7 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True)),
         sa.Column("reason", sa.Text),
         sa.Column("duplicate_of", sa.BigInteger, sa.ForeignKey("citizen_report.id")),
+        sa.Column("search", TSVECTOR),
         sa.CheckConstraint(
             "state IN ('to_verify', 'verified', 'rejected')", name="ck_citizen_report_state"
         ),
@@ -70,10 +74,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_citizen_report_queue", "citizen_report", ["subdistrict_code", "state"])
     op.create_index("ix_citizen_report_reporter", "citizen_report", ["reporter"])
+    op.create_index("ix_citizen_report_household", "citizen_report", ["household_id"])
     op.create_index("ix_citizen_report_geom", "citizen_report", ["geom"], postgresql_using="gist")
+    op.create_index(
+        "ix_citizen_report_search", "citizen_report", ["search"], postgresql_using="gin"
+    )
+    # A case's updates, searchable in Thai (the notes written from now on).
+    op.add_column("case_event", sa.Column("search", TSVECTOR))
+    op.create_index("ix_case_event_search", "case_event", ["search"], postgresql_using="gin")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_event_search", table_name="case_event")
+    op.drop_column("case_event", "search")
     op.drop_table("citizen_report")
     op.drop_table("enrolment_code")
     op.execute(
