@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import requires
+from api.auth import client_address, requires
 from api.deps import SessionDep, SettingsDep, audit
 from geo import open311
 from geo.errors import ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError
@@ -188,6 +188,7 @@ def get_token(
 
 @router.post("/requests.{fmt}", summary="Report a problem (a citizen's API token as api_key)")
 def post_request(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     fmt: Format,
@@ -207,6 +208,8 @@ def post_request(
         reporter,
         reports.NewReport(service_code, description, long, lat),
         clock(settings),
+        address=client_address(request),
+        per_address=settings.reports_per_address,
     )
     session.commit()
     notice = open311.NOTES["to_verify"][0]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.auth import requires
+from api.auth import client_address, requires
 from api.casework import actor
 from api.deps import PLAIN_TEXT, AreaQuery, PageDep, SessionDep, SettingsDep, audit
 from geo.citizens import DETAIL_MAX, REPORT_STATES, ReportState
@@ -57,6 +57,8 @@ def submit_report(
         user,
         reports.NewReport(body.category, body.detail, body.lon, body.lat),
         clock(settings),
+        address=client_address(request),
+        per_address=settings.reports_per_address,
     )
     session.commit()
     return _logged(request, session, user, made)

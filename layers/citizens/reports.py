@@ -79,7 +79,15 @@ class NewReport:
     lat: float | None = None
 
 
-def submit(conn: Connection, user: User, new: NewReport, now: dt.datetime) -> dict[str, Any]:
+def submit(
+    conn: Connection,
+    user: User,
+    new: NewReport,
+    now: dt.datetime,
+    *,
+    address: str,
+    per_address: int,
+) -> dict[str, Any]:
     """Keep a citizen's report in the district team's queue.
 
     Returns it with the reports and problems near it that may be the same (:func:`nearby`).
@@ -92,7 +100,8 @@ def submit(conn: Connection, user: User, new: NewReport, now: dt.datetime) -> di
         A category not in the taxonomy, an empty or too long description, a point outside
         Thailand, or no point for a household that has no position.
     TooManyAttemptsError
-        After ``REPORTS_PER_DAY`` reports of the account in 24 hours.
+        After ``REPORTS_PER_DAY`` reports of the account, or ``per_address`` from the network
+        ``address``, in 24 hours.
     """
     household_id = user.scope.household
     if user.role != "citizen" or household_id is None:
@@ -131,6 +140,13 @@ def submit(conn: Connection, user: User, new: NewReport, now: dt.datetime) -> di
             f"at most {REPORTS_PER_DAY} reports a day: the district team has your earlier ones",
             retry_after=3600,
         )
+    from_there = conn.scalar(
+        select(func.count()).where(R.address == address, R.reported_at > since)
+    )
+    if (from_there or 0) >= per_address:
+        raise TooManyAttemptsError(
+            "too many reports from this network today: try again tomorrow", retry_after=3600
+        )
     near = nearby(conn, user.scope, new.category, point)
     report_id = conn.scalar(
         insert(R)
@@ -146,6 +162,7 @@ def submit(conn: Connection, user: User, new: NewReport, now: dt.datetime) -> di
             # household's record, which no other team may see.
             subdistrict_code=home.subdistrict_code,
             reporter=user.name,
+            address=address,
             reported_at=now,
             search=func.to_tsvector(search.CONFIG, search.words(detail)),
         )

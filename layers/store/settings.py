@@ -183,6 +183,14 @@ class Settings(BaseSettings):
             "a count; past it `POST /auth/token` answers 429."
         ),
     )
+    reports_per_address: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "How many reports citizens may send from one network address in 24 hours (a "
+            "village's shared phone or network sends for many households)."
+        ),
+    )
     enrolment_days: int = Field(
         default=14,
         ge=1,

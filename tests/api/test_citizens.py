@@ -324,3 +324,36 @@ def test_thai_words_written_without_spaces_are_found_inside_the_scope(
     for client, headers in ((officer, {}), (anonymous, citizen)):
         updates = client.get("/search", params={"q": "ซ่อมท่อ"}, headers=headers).json()
         assert case["id"] in [u["case_id"] for u in updates["updates"]]
+
+
+def test_reports_are_limited_per_network_address(
+    analysis_settings: Settings, world: dict[str, Any], anonymous: httpx.Client
+) -> None:
+    """Every citizen here sends from 127.0.0.1: the limit is set just above what was sent."""
+    url = analysis_settings.database_url
+    sent = one(
+        url,
+        "SELECT count(*) FROM citizen_report WHERE address = '127.0.0.1' "
+        "AND reported_at > now() - interval '1 day'",
+    )[0]
+    with serve(analysis_settings, world["tokens"]["officer"]) as officer:
+        household = one(
+            url,
+            "SELECT household_id FROM household WHERE subdistrict_code = :s AND geom IS NOT NULL"
+            " ORDER BY household_id DESC OFFSET 9 LIMIT 1",
+            s=world["areas"]["own"],
+        )[0]
+        code = officer.post("/enrolment/codes", json={"household_id": household}).json()["code"]
+        made = officer.post(
+            "/enrolment", json={"username": "limit.c", "password": PASSWORD, "code": code}
+        )
+        assert made.status_code == 200, made.text
+    category = one(url, "SELECT min(code) FROM problem_category")[0]
+    tight = analysis_settings.model_copy(update={"reports_per_address": sent + 1})
+    with serve(tight) as http:
+        citizen = signed_in(http, "limit.c")
+        body = {"category": category, "detail": "ไฟฟ้าดับบ่อย"}
+        assert http.post("/reports", json=body, headers=citizen).status_code == 201
+        refused = http.post("/reports", json=body, headers=citizen)
+        assert refused.status_code == 429 and "this network" in refused.text
+        assert int(refused.headers["retry-after"]) > 0

@@ -54,6 +54,7 @@ class CitizenReport(Base):
         Index("ix_citizen_report_queue", "subdistrict_code", "state"),
         Index("ix_citizen_report_reporter", "reporter"),
         Index("ix_citizen_report_household", "household_id"),
+        Index("ix_citizen_report_address", "address", "reported_at"),
         Index("ix_citizen_report_geom", "geom", postgresql_using="gist"),
         Index("ix_citizen_report_search", "search", postgresql_using="gin"),
     )
@@ -72,6 +73,8 @@ class CitizenReport(Base):
     state: Mapped[str] = mapped_column(String(12), server_default="to_verify")
     source: Mapped[str] = mapped_column(String(24), server_default="citizen")
     reporter: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    """The network address it came from: reports are limited per address."""
     reported_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(12), nullable=False, server_default="to_verify"),
         sa.Column("source", sa.String(24), nullable=False, server_default="citizen"),
         sa.Column("reporter", sa.Text, nullable=False),
+        sa.Column("address", sa.Text),
         sa.Column(
             "reported_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
@@ -75,6 +76,7 @@ def upgrade() -> None:
     op.create_index("ix_citizen_report_queue", "citizen_report", ["subdistrict_code", "state"])
     op.create_index("ix_citizen_report_reporter", "citizen_report", ["reporter"])
     op.create_index("ix_citizen_report_household", "citizen_report", ["household_id"])
+    op.create_index("ix_citizen_report_address", "citizen_report", ["address", "reported_at"])
     op.create_index("ix_citizen_report_geom", "citizen_report", ["geom"], postgresql_using="gist")
     op.create_index(
         "ix_citizen_report_search", "citizen_report", ["search"], postgresql_using="gin"
