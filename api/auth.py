@@ -63,6 +63,15 @@ def login_token(settings: Settings, user: User) -> tuple[str, int]:
     return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM), seconds
 
 
+def login_throttle(settings: Settings) -> Throttle:
+    """The settings' limits of failed logins (enrolment codes are counted by them too)."""
+    return Throttle(
+        settings.login_failures_per_user,
+        settings.login_failures_per_address,
+        settings.login_window_s,
+    )
+
+
 def sign_in(
     request: Request,
     session: SessionDep,
@@ -76,11 +85,7 @@ def sign_in(
     if not name or len(name) > 128 or CONTROL.search(name):
         raise InvalidInputError("username: 1 to 128 characters, without control characters")
     address = client_address(request)
-    throttle = Throttle(
-        settings.login_failures_per_user,
-        settings.login_failures_per_address,
-        settings.login_window_s,
-    )
+    throttle = login_throttle(settings)
     conn = session.connection()
     wait = login_wait(conn, throttle, name, address)
     if wait:

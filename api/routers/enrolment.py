@@ -11,12 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from api.auth import client_address, requires
+from api.auth import client_address, login_throttle, requires
 from api.deps import PLAIN_TEXT, SessionDep, SettingsDep, audit
 from geo.citizens import normalise_code
 from geo.errors import TooManyAttemptsError, UnauthorizedError
 from layers.access import sessions
-from layers.access.users import Throttle, User, login_failed, login_wait
+from layers.access.users import User, login_failed, login_wait
 from layers.cases.events import clock
 from layers.citizens import enrolment
 
@@ -69,11 +69,7 @@ def enrol(
 ) -> dict[str, Any]:
     code = normalise_code(body.code)
     address = client_address(request)
-    throttle = Throttle(
-        settings.login_failures_per_user,
-        settings.login_failures_per_address,
-        settings.login_window_s,
-    )
+    throttle = login_throttle(settings)
     conn = session.connection()
     # Failed codes count against the address (the name is the citizen's choice, not a target).
     key = f"enrol:{address}"

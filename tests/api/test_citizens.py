@@ -70,6 +70,13 @@ def forget_failures(url: str | None) -> None:
     engine.dispose()
 
 
+def enrolled(officer: httpx.Client, client: httpx.Client, household: str, name: str) -> None:
+    """The officer issues ``household`` a code, and ``name`` enrols with it through ``client``."""
+    code = officer.post("/enrolment/codes", json={"household_id": household}).json()["code"]
+    made = client.post("/enrolment", json={"username": name, "password": PASSWORD, "code": code})
+    assert made.status_code == 200, made.text
+
+
 def signed_in(anonymous: httpx.Client, name: str) -> dict[str, str]:
     token = anonymous.post("/auth/token", data={"username": name, "password": PASSWORD})
     assert token.status_code == 200, token.text
@@ -163,11 +170,7 @@ def test_a_report_is_verified_routed_resolved_and_confirmed_by_the_citizen(
     home: dict[str, Any],
 ) -> None:
     url = analysis_settings.database_url
-    code = officer.post("/enrolment/codes", json={"household_id": home["id"]}).json()["code"]
-    made = anonymous.post(
-        "/enrolment", json={"username": "malee.k", "password": PASSWORD, "code": code}
-    )
-    assert made.status_code == 200, made.text
+    enrolled(officer, anonymous, home["id"], "malee.k")
     citizen = signed_in(anonymous, "malee.k")
     category = home["category"]
     bad = [
@@ -288,11 +291,7 @@ def test_thai_words_written_without_spaces_are_found_inside_the_scope(
         "WHERE p.household_id = :h AND p.category = c.code) ORDER BY c.code OFFSET 1 LIMIT 1",
         h=household,
     )[0]
-    code = officer.post("/enrolment/codes", json={"household_id": household}).json()["code"]
-    made = anonymous.post(
-        "/enrolment", json={"username": "search.c", "password": PASSWORD, "code": code}
-    )
-    assert made.status_code == 200, made.text
+    enrolled(officer, anonymous, household, "search.c")
     citizen = signed_in(anonymous, "search.c")
     detail = "น้ำประปาไม่ไหลมาสามวันแล้ว"
     sent = anonymous.post("/reports", json={"category": category, "detail": detail},
@@ -343,11 +342,7 @@ def test_reports_are_limited_per_network_address(
             " ORDER BY household_id DESC OFFSET 9 LIMIT 1",
             s=world["areas"]["own"],
         )[0]
-        code = officer.post("/enrolment/codes", json={"household_id": household}).json()["code"]
-        made = officer.post(
-            "/enrolment", json={"username": "limit.c", "password": PASSWORD, "code": code}
-        )
-        assert made.status_code == 200, made.text
+        enrolled(officer, officer, household, "limit.c")
     category = one(url, "SELECT min(code) FROM problem_category")[0]
     tight = analysis_settings.model_copy(update={"reports_per_address": sent + 1})
     with serve(tight) as http:

@@ -15,7 +15,7 @@ from georeport import GeoReport
 
 from layers.access.users import issue_token
 from layers.store.settings import Settings
-from tests.api.test_citizens import PASSWORD, forget_failures, one, resolved, signed_in
+from tests.api.test_citizens import enrolled, forget_failures, one, resolved, signed_in
 from tests.factories import engine_for, serve
 
 
@@ -36,11 +36,7 @@ def citizen(analysis_settings: Settings, world: dict[str, Any]) -> Iterator[dict
         h=home,
     )[0]
     with serve(analysis_settings, world["tokens"]["officer"]) as officer:
-        code = officer.post("/enrolment/codes", json={"household_id": home}).json()["code"]
-        made = officer.post(
-            "/enrolment", json={"code": code, "username": "open311.c", "password": PASSWORD}
-        )
-        assert made.status_code == 200, made.text
+        enrolled(officer, officer, home, "open311.c")
     assert url is not None
     engine = engine_for(url)
     with engine.begin() as conn:
