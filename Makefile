@@ -45,6 +45,8 @@ demo: setup  ## set up, start the database, load boundaries, import a synthetic 
 	$(BIN)/bamrung cases simulate --start "$$(date -d '-365 days' +%F)" --days 365 --seed 7 --area $(DEMO_CASES_AREA)
 	$(BIN)/bamrung cases refer --area 34
 	$(BIN)/bamrung cases escalate
+	@# SYNTHETIC communities of Phibun Mangsahan municipality and their 2565 planning issues.
+	$(BIN)/bamrung communities synth --subdistrict 341901 --year 2565
 	$(BIN)/bamrung cases kpis --by agency
 	$(BIN)/bamrung gallery --area 34
 	$(BIN)/bamrung map cases --area 34 --escalated --dimension education --out $(HOME_DIR)/maps/cases-escalated-education.html

@@ -23,6 +23,8 @@ from api.errors import RESPONSES, register_error_handlers
 from api.pages import admin as admin_pages
 from api.pages import areas as area_pages
 from api.pages import cases as case_pages
+from api.pages import citizens as citizen_pages
+from api.pages import communities as community_pages
 from api.pages import dashboard, home, login, viewer
 from api.pages import imports as import_pages
 from api.pages import records as record_pages
@@ -30,6 +32,7 @@ from api.routers import (
     areas,
     auth,
     cases,
+    communities,
     density,
     enrolment,
     exports,
@@ -109,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         record_pages,
         import_pages,
         case_pages,
+        citizen_pages,
+        community_pages,
         admin_pages,
     ):
         app.include_router(pages.router)
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tiles,
         enrolment,
         reports,
+        communities,
         open311,
         search,
     ):

@@ -17,10 +17,12 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.security import CONTROL, SESSION_COOKIE
 from geo.access import PUBLIC
+from geo.citizens import normalise_code
 from geo.errors import (
     ForbiddenError,
     InvalidInputError,
@@ -41,6 +43,8 @@ from layers.access.users import (
     user_for_token,
     user_named,
 )
+from layers.cases.events import clock
+from layers.citizens import enrolment
 from layers.store.keys import signing_key
 from layers.store.settings import Settings
 
@@ -108,6 +112,65 @@ def sign_in(
     sessions.record(conn, "login", name, address, through)
     session.commit()
     return user
+
+
+def enrol(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    code: str,
+    name: str,
+    password: str,
+    through: str,
+) -> User:
+    """The citizen account a valid enrolment code makes, with the name and password its
+    household chose; wrong codes count against the address like failed logins, and every
+    attempt goes to the sign-in audit log. Commits."""
+    code = normalise_code(code)  # a code that cannot be one is refused before it counts
+    address = client_address(request)
+    throttle = login_throttle(settings)
+    conn = session.connection()
+    # Failed codes count against the address (the name is the citizen's choice, not a target).
+    key = f"enrol:{address}"
+    wait = login_wait(conn, throttle, key, address)
+    if wait:
+        sessions.record(conn, "enrol_throttled", name, address, through)
+        session.commit()
+        raise TooManyAttemptsError(f"too many wrong codes: try again in {wait} s", retry_after=wait)
+    user = enrolment.redeem(conn, code, name, password, clock(settings))
+    if user is None:
+        login_failed(conn, throttle, key, address)
+        sessions.record(conn, "enrol_failed", name, address, through)
+        session.commit()
+        log.warning("a wrong enrolment code from %s", address)
+        raise UnauthorizedError(
+            "the code is not valid: it may be mistyped, used, replaced by a newer one or "
+            "expired — ask your district team for a new slip"
+        )
+    sessions.record(conn, "enrolled", user.name, address, through)
+    session.commit()
+    return user
+
+
+def web_session(
+    request: Request, session: SessionDep, settings: Settings, user: User, target: str
+) -> RedirectResponse:
+    """Go to ``target`` signed in: a new server-side session for ``user``, in its cookie."""
+    token = sessions.open_session(
+        session.connection(), user.name, client_address(request), settings.session_minutes
+    )
+    session.commit()
+    signed_in = RedirectResponse(target, status_code=303)
+    signed_in.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies or request.url.scheme == "https",
+        path="/",
+    )
+    return signed_in
 
 
 def client_address(request: Request) -> str:

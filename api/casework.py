@@ -53,12 +53,19 @@ def actor(request: Request, user: User | None) -> Actor:
 
 
 def read_case(
-    request: Request, session: Session, settings: Settings, user: User, case_id: int
+    request: Request,
+    session: Session,
+    settings: Settings,
+    user: User,
+    case_id: int,
+    also: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One case the user may see, with its history, as the user may see it (pseudonymised for
-    an analyst); logged. The access log's row commits the session."""
+    an analyst); logged, with the fields ``also`` shown beside it. The access log's row commits
+    the session."""
     found = queries.get_case(
         session.connection(), user.scope, case_id, today=today(clock(settings))
     )
-    audit(request, session, user, [found["household_id"]], ["case", "household_id", "history"])
+    fields = ["case", "household_id", "history", *also]
+    audit(request, session, user, [found["household_id"]], fields)
     return queries.view([found], user.scope.pseudonymised, pii_key(settings))[0]

@@ -51,6 +51,7 @@ PERMISSIONS = (
     "reports:read",
     "reports:write",
     "reports:verify",
+    "communities:write",
 )
 _CASEWORK = {
     "households:read",
@@ -71,10 +72,11 @@ _GRANTED = {
         "reports:write",
     },
     # The district team: enrols households and verifies what citizens report.
-    "community_leader": _CASEWORK | {"citizens:enrol", "reports:read", "reports:verify"},
+    "community_leader": _CASEWORK
+    | {"citizens:enrol", "reports:read", "reports:verify", "communities:write"},
     "officer": _CASEWORK
     | {"analysis:area", "analysis:run", "imports:read", "imports:write", "cases:refer"}
-    | {"citizens:enrol", "reports:read", "reports:verify"},
+    | {"citizens:enrol", "reports:read", "reports:verify", "communities:write"},
     "governor": _CASEWORK | {"analysis:area", "analysis:run", "imports:read", "cases:refer"},
     "agency_officer": _CASEWORK,
     "reviewer": {"households:read", "problems:read", "analysis:read", "cases:read", "cases:act"},

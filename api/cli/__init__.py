@@ -12,6 +12,7 @@ from api.cli.analysis import density, hotspots, target
 from api.cli.boundaries import boundaries_app
 from api.cli.cases import cases_app
 from api.cli.common import console, errors, out
+from api.cli.communities import communities_app
 from api.cli.db import db_app
 from api.cli.export import export
 from api.cli.geosocial import geosocial_app, synth_water
@@ -45,6 +46,7 @@ app.command("export")(export)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
+app.add_typer(communities_app, name="communities")
 
 
 @app.callback()

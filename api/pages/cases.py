@@ -34,7 +34,9 @@ CaseId = Annotated[int, Path(ge=1, le=2**62)]
 FormCode = Annotated[str | None, Form(max_length=48, pattern=r"^[a-z0-9_-]*$")]
 PAGE = 50
 #: The actions a page offers (escalation is the platform's own).
-OFFERED = ("acknowledge", "progress", "resolve", "reject", "verify", "reopen", "close", "route")
+OFFERED = (
+    "acknowledge", "progress", "resolve", "reject", "verify", "reopen", "close", "route", "comment",
+)  # fmt: skip
 #: The categories reviewers look at first: land, schooling, reading (``education`` dimension).
 REVIEWED = ("no_land_title", "child_out_of_school", "illiteracy")
 

@@ -6,9 +6,9 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from api.auth import client_address, requires, same_site, sign_in
+from api.auth import client_address, requires, same_site, sign_in, web_session
 from api.deps import SessionDep, SettingsDep
 from api.errors import STATUS
 from api.security import CONTROL, SESSION_COOKIE
@@ -24,8 +24,9 @@ Next = Annotated[str, Form(max_length=500)]
 
 
 def landing(user: User) -> str:
-    """Where a user lands after signing in: a reviewer's first page is the escalated cases."""
-    return "/app/review" if user.role == "reviewer" else "/app"
+    """Where a user lands after signing in: a reviewer's first page is the escalated cases, a
+    citizen's their reports."""
+    return {"reviewer": "/app/review", "citizen": "/app/reports"}.get(user.role, "/app")
 
 
 def _next(value: str, fallback: str) -> str:
@@ -88,21 +89,7 @@ def login(
         if isinstance(exc, TooManyAttemptsError):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    token = sessions.open_session(
-        session.connection(), user.name, client_address(request), settings.session_minutes
-    )
-    session.commit()
-    signed_in = RedirectResponse(_next(next, landing(user)), status_code=303)
-    signed_in.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_minutes * 60,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies or request.url.scheme == "https",
-        path="/",
-    )
-    return signed_in
+    return web_session(request, session, settings, user, _next(next, landing(user)))
 
 
 @router.post("/logout")

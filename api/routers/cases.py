@@ -57,6 +57,7 @@ CaseAction = Literal[
     "close",
     "route",
     "recategorise",
+    "comment",
 ]
 
 

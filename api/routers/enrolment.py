@@ -5,22 +5,18 @@ sign-in audit log; failed codes are throttled per address like failed logins."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from api.auth import client_address, login_throttle, requires
+from api.auth import client_address, enrol, requires
 from api.deps import PLAIN_TEXT, SessionDep, SettingsDep, audit
-from geo.citizens import normalise_code
-from geo.errors import TooManyAttemptsError, UnauthorizedError
 from layers.access import sessions
-from layers.access.users import User, login_failed, login_wait
+from layers.access.users import User
 from layers.cases.events import clock
 from layers.citizens import enrolment
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/enrolment", tags=["citizens"])
 Enroller = Annotated[User | None, Depends(requires("citizens:enrol"))]
 Anyone = Annotated[User | None, Depends(requires("public"))]
@@ -64,31 +60,9 @@ class EnrolRequest(BaseModel):
 
 
 @router.post("", summary="Make a citizen account with an enrolment code")
-def enrol(
+def enrol_citizen(
     request: Request, session: SessionDep, settings: SettingsDep, _: Anyone, body: EnrolRequest
 ) -> dict[str, Any]:
-    code = normalise_code(body.code)
-    address = client_address(request)
-    throttle = login_throttle(settings)
-    conn = session.connection()
-    # Failed codes count against the address (the name is the citizen's choice, not a target).
-    key = f"enrol:{address}"
-    wait = login_wait(conn, throttle, key, address)
-    if wait:
-        sessions.record(conn, "enrol_throttled", body.username, address, "api")
-        session.commit()
-        raise TooManyAttemptsError(f"too many wrong codes: try again in {wait} s", retry_after=wait)
-    user = enrolment.redeem(conn, code, body.username, body.password, clock(settings))
-    if user is None:
-        login_failed(conn, throttle, key, address)
-        sessions.record(conn, "enrol_failed", body.username, address, "api")
-        session.commit()
-        log.warning("a wrong enrolment code from %s", address)
-        raise UnauthorizedError(
-            "the code is not valid: it may be mistyped, used, replaced by a newer one or "
-            "expired — ask your district team for a new slip"
-        )
-    sessions.record(conn, "enrolled", user.name, address, "api")
-    session.commit()
+    user = enrol(request, session, settings, body.code, body.username, body.password, "api")
     audit(request, session, user, [str(user.scope.household)], ["household_id"])
     return {"username": user.name, "role": user.role, "household_id": user.scope.household}

@@ -42,6 +42,7 @@ Action = Literal[
     "reopen",
     "close",
     "escalate",
+    "comment",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 #: The states only ``reopen`` leaves.
@@ -84,6 +85,8 @@ TRANSITIONS: Mapping[tuple[State, Action], State] = {
     ("closed_unsolved", "reopen"): "reopened",
     **{(state, "close"): "closed_unsolved" for state in (*_OPEN, "resolved")},
     **{(state, "escalate"): state for state in _WORKING},
+    # An update in words (the household's, the office's, the team's): the state stays.
+    **{(state, "comment"): state for state in (*_OPEN, "resolved")},
 }
 
 #: The roles that may take each action (``system``: the platform's own jobs).
@@ -97,6 +100,7 @@ ROLES: Mapping[Action, frozenset[str]] = {
     "reopen": frozenset({"officer", "community_leader", "citizen", "reviewer", "admin"}),
     "close": frozenset({"officer", "admin"}),
     "escalate": frozenset({"system", "admin"}),
+    "comment": frozenset({"citizen", "community_leader", "officer", "agency_officer", "admin"}),
 }
 
 

@@ -16,6 +16,7 @@ from layers.store.codes import within
 from layers.store.models import (
     Case,
     CitizenReport,
+    Community,
     Household,
     ImportJob,
     Problem,
@@ -139,4 +140,21 @@ def reports(scope: Scope) -> ColumnElement[bool]:
                 Household.community == scope.community,
             )
         )
+    return and_(*conditions)
+
+
+def communities(scope: Scope) -> ColumnElement[bool]:
+    """The communities whose meetings ``scope`` may record and whose issues it may move on.
+
+    A community leader its own community; the district team (and the province's, the
+    country's) those of its area. Reading a community's progress is public: this is for writes.
+    """
+    c = Community
+    if scope.categories is not None or scope.escalated or scope.office is not None:
+        return false()
+    if scope.household is not None:
+        return false()  # a household reports through its own door, not the community's
+    conditions: list[ColumnElement[bool]] = [within(c.subdistrict_code, scope.area)]
+    if scope.community is not None:
+        conditions.append(c.code == scope.community)
     return and_(*conditions)

@@ -90,7 +90,7 @@ def act(
         )
     values: dict[str, Any] = {}
     details: dict[str, Any] = {}
-    if action in ("reject", "close", "reopen") and not note:
+    if action in ("reject", "close", "reopen", "comment") and not note:
         raise InvalidInputError(f"note: a reason in words is needed to {action}", field="note")
     if action == "acknowledge":
         if expected_on is None or expected_on < day:

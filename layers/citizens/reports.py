@@ -240,6 +240,30 @@ def nearby(conn: Connection, scope: Scope, category: str, point: Any) -> list[di
     return [{**r, "metres": round(float(r["metres"]))} for r in rows]
 
 
+def alike(conn: Connection, scope: Scope, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """What :func:`nearby` finds around a report (as :func:`get` gave it), the report left out.
+
+    The duplicates its reporter was shown, and the district team is to weigh.
+    """
+    point = select(R.geom).where(R.id == report["id"]).scalar_subquery()
+    return [
+        r
+        for r in nearby(conn, scope, report["category"], point)
+        if (r["kind"], r["id"]) != ("report", report["id"])
+    ]
+
+
+def home(conn: Connection, household_id: str) -> tuple[float, float] | None:
+    """Where a household's latest round places it (lon, lat), if it has a position."""
+    row = conn.execute(
+        select(func.ST_X(Household.geom), func.ST_Y(Household.geom))
+        .where(Household.household_id == household_id, Household.geom.is_not(None))
+        .order_by(Household.round.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else (float(row[0]), float(row[1]))
+
+
 def get(conn: Connection, scope: Scope, report_id: int) -> dict[str, Any]:
     """One report ``scope`` may see, with its problem's case when it has one.
 

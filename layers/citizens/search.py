@@ -1,4 +1,4 @@
-"""Thai full-text search of citizens' reports and of cases' updates, inside the scope."""
+"""Thai full-text search: reports and case updates inside the scope, community issues (public)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from geo import search
 from geo.access import Scope
 from geo.errors import InvalidInputError
 from layers.access import scope as scoped
-from layers.store.models import Case, CaseEvent, CitizenReport
+from layers.store.models import Case, CaseEvent, CitizenReport, CommunityIssue
 
 
 def find(conn: Connection, scope: Scope, text: str, limit: int = 20) -> dict[str, Any]:
-    """The reports and case updates whose words hold every word of ``text``, best first.
+    """The reports, case updates and community issues holding every word of ``text``, best first.
 
     Raises
     ------
@@ -46,5 +46,16 @@ def find(conn: Connection, scope: Scope, text: str, limit: int = 20) -> dict[str
         .order_by(func.ts_rank(e.search, query).desc(), e.id.desc())
         .limit(limit)
     ).mappings()  # fmt: skip
+    i = CommunityIssue
+    issues = conn.execute(
+        select(
+            i.id, i.community, i.category, i.state, i.detail,
+            func.ts_rank(i.search, query).label("rank"),
+        )
+        .where(i.search.op("@@")(query))  # a community's issues are public
+        .order_by(func.ts_rank(i.search, query).desc(), i.id.desc())
+        .limit(limit)
+    ).mappings()  # fmt: skip
     return {"words": wanted.split(), "reports": [dict(x) for x in reports],
-            "updates": [dict(x) for x in updates]}  # fmt: skip
+            "updates": [dict(x) for x in updates],
+            "community_issues": [dict(x) for x in issues]}  # fmt: skip

@@ -563,6 +563,70 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda c, k: c.post(_report(k, "/confirm"), json={"solved": True, "version": 1}),
         _sees_household,
     ),
+    # Communities: public progress; a meeting dated tomorrow and a move of a done issue are
+    # refused (422) for whoever may record for the community, and change nothing.
+    ("GET", "/communities"): Probe(PUBLIC, "open", lambda c, _: c.get("/communities")),
+    ("GET", "/communities/{code}"): Probe(
+        PUBLIC, "open", lambda c, k: c.get(f"/communities/{k.objects['community']}")
+    ),
+    ("POST", "/communities/{code}/meetings"): Probe(
+        ENROLLERS,
+        "open",
+        lambda c, k: c.post(
+            f"/communities/{k.objects['community']}/meetings",
+            json={"held_on": "2999-01-01", "attendance": 1, "issues": []},
+        ),
+    ),
+    ("POST", "/communities/issues/{issue_id}/state"): Probe(
+        ENROLLERS,
+        "open",
+        lambda c, k: c.post(
+            f"/communities/issues/{k.objects['issue']}/state", json={"state": "in_progress"}
+        ),
+    ),
+    ("GET", "/app/communities"): Probe(PUBLIC, "open", lambda c, _: c.get("/app/communities")),
+    ("GET", "/app/communities/{code}"): Probe(
+        PUBLIC, "open", lambda c, k: c.get(f"/app/communities/{k.objects['community']}")
+    ),
+    # The citizens' pages: as their JSON routes (the passwords differ: nothing is redeemed).
+    ("GET", "/enrol"): Probe(PUBLIC, "open", lambda c, _: c.get("/enrol")),
+    ("POST", "/enrol"): Probe(
+        PUBLIC,
+        "open",
+        lambda c, _: c.post(
+            "/enrol", data={"code": "!", "username": "nobody", "password": "x" * 12, "again": "y"}
+        ),
+    ),
+    ("POST", "/app/households/{household_id}/enrolment"): Probe(
+        ENROLLERS,
+        "object",
+        lambda c, k: c.post(f"/app/households/{k.objects['households'][k.relation]}/enrolment"),
+        _sees_household,
+    ),
+    ("GET", "/app/reports"): Probe(REPORT_READERS, "open", lambda c, _: c.get("/app/reports")),
+    ("GET", "/app/reports/new"): Probe(
+        frozenset({"citizen"}), "open", lambda c, _: c.get("/app/reports/new")
+    ),
+    ("POST", "/app/reports/new"): Probe(
+        frozenset({"citizen"}),
+        "open",
+        lambda c, _: c.post("/app/reports/new", data={"category": "no-such", "detail": "x"}),
+    ),
+    ("GET", "/app/reports/{report_id}"): Probe(
+        REPORT_READERS, "object", lambda c, k: c.get(f"/app{_report(k)}"), _sees_household
+    ),
+    ("POST", "/app/reports/{report_id}/decision"): Probe(
+        ENROLLERS,
+        "object",
+        lambda c, k: c.post(f"/app{_report(k, '/decision')}", data={"action": "verify"}),
+        _sees_household,
+    ),
+    ("POST", "/app/reports/{report_id}"): Probe(
+        frozenset({"citizen"}),
+        "object",
+        lambda c, k: c.post(f"/app{_report(k)}", data={"action": "confirm", "solved": "yes"}),
+        _sees_household,
+    ),
 }
 
 
@@ -627,6 +691,7 @@ def objects(world: dict[str, Any], analysis_settings: Settings) -> dict[str, Any
         },
         "login": {"username": "matrix-login", "password": "a long enough secret"},
     }
+    found["community"], found["issue"] = _community(engine, areas["own"])
     engine.dispose()
     from tests.factories import run
 
@@ -752,6 +817,33 @@ def _reports(url: str, households: dict[str, str]) -> dict[str, int]:
             )
     engine.dispose()
     return made
+
+
+COMMUNITY = "ชุมชนหนองบัว"  # the world's community leader's (tests/api/oracle.py)
+
+
+def _community(engine: Engine, area: str) -> tuple[str, int]:
+    """The world's community as an area (its subdistrict's), with a meeting and a done issue."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO community (code, name_th, subdistrict_code, geom, source) "
+                "SELECT CAST(:c AS text), CAST(:c AS text), code, geom, 'matrix' FROM admin_unit WHERE code = :a "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"c": COMMUNITY, "a": area},
+        )
+        issue = conn.scalar(
+            text(
+                "WITH m AS (INSERT INTO community_meeting (community, held_on, attendance, "
+                "recorded_by, recorded_at) VALUES (:c, '2022-11-01', 40, 'matrix', now()) "
+                "RETURNING id) INSERT INTO community_issue (meeting_id, community, category, "
+                "detail, state, updated_on) SELECT m.id, :c, (SELECT min(code) FROM "
+                "problem_category), 'matrix', 'done', '2023-06-01' FROM m RETURNING id"
+            ),
+            {"c": COMMUNITY},
+        )
+    return COMMUNITY, int(issue or 0)
 
 
 def expected(probe: Probe, name: str, case: Case, engine: Engine) -> str:

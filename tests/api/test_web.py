@@ -613,3 +613,151 @@ def test_the_reviewer_starts_on_escalated_cases_of_the_chosen_categories(
     assert total == expected, page.text[:500]
     assert re.search(r"/maps/cases\?area=&amp;escalated=true", page.text)
     client.close()
+
+
+def test_a_citizen_enrols_reports_follows_and_confirms_it_solved_on_a_phone(
+    web: dict[str, Any], site: httpx.Client, browser: Browser
+) -> None:
+    """The citizens' door end to end: the officer prints a household's slip, a member enrols
+    with its code on a phone, reports a problem at a place picked on the map, adds an update;
+    the officer verifies it, it is routed, the office acknowledges and resolves it, and the
+    citizen answers "is it solved?" with yes."""
+    origin = str(site.base_url).rstrip("/")
+    engine = engine_for(web["url"])
+    with engine.connect() as conn:
+        home = conn.execute(
+            text(
+                "SELECT h.household_id, c.code AS category, c.name_th FROM household h "
+                "CROSS JOIN problem_category c WHERE h.round = :r AND h.district_code = :d "
+                "AND h.geom IS NOT NULL AND c.within_mandate AND NOT EXISTS (SELECT 1 FROM "
+                "problem p WHERE p.household_id = h.household_id AND p.category = c.code) "
+                "ORDER BY h.household_id, c.code LIMIT 1"
+            ),
+            {"r": ROUND, "d": web["district"]},
+        ).one()
+    problems: list[str] = []
+
+    officer_context, outside = app_only(browser, origin, bypass_csp=True)
+    officer = officer_context.new_page()
+    officer_errors = watch(officer)
+    log_in(officer, origin, "officer")
+    officer.goto(f"{origin}/app/households/{home.household_id}?purpose=home+visit")
+    officer.get_by_role("button", name=re.compile("ออกรหัสลงทะเบียน")).click()
+    slip = officer.locator(".slip .code")
+    expect(slip).to_be_visible()
+    code = slip.inner_text().strip()
+    assert re.fullmatch(r"[A-Z2-9]{5}-[A-Z2-9]{5}", code), code
+    expect(officer.locator(".slip .qr svg")).to_be_visible()
+    problems += checked(officer, officer_errors, "citizen-slip")
+
+    # The citizen, on a phone, from the slip's QR code (the code in the fragment).
+    phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True, "bypass_csp": True}
+    citizen_context, citizen_outside = app_only(browser, origin, **phone)
+    citizen = citizen_context.new_page()
+    citizen_errors = watch(citizen)
+    citizen.goto(f"{origin}/enrol#code={code}")
+    expect(citizen.locator("#code")).to_have_value(code)
+    assert "#" not in citizen.url  # the code is taken off the address bar
+    problems += checked(citizen, citizen_errors, "citizen-enrol")
+    name = "citizen.web"
+    citizen.get_by_label(re.compile("ชื่อผู้ใช้")).fill(name)
+    citizen.locator("input[name=password]").fill(PASSWORD)
+    citizen.locator("input[name=again]").fill(PASSWORD)
+    citizen.get_by_role("button", name="ลงทะเบียน").click()
+    citizen.wait_for_url(f"{origin}/app/reports")
+    problems += checked(citizen, citizen_errors, "citizen-reports")
+
+    citizen.get_by_role("link", name="แจ้งปัญหาใหม่").click()
+    citizen.get_by_label(home.name_th, exact=True).check()
+    citizen.get_by_label(re.compile("เล่าปัญหา")).fill("น้ำประปาไม่ไหลมาสามวันแล้วที่หน้าบ้าน")
+    picker = citizen.locator("#picker canvas")
+    expect(picker).to_be_visible(timeout=30_000)
+    citizen.wait_for_function("document.querySelector('#picker canvas').width > 0")
+    picker.click()  # the middle of the map: the household's own place
+    expect(citizen.locator("#lon")).not_to_have_value("")
+    expect(citizen.locator("#place-map")).to_be_checked()
+    problems += checked(citizen, citizen_errors, "citizen-report-form")
+    citizen.get_by_role("button", name="ส่งเรื่อง").click()
+    citizen.wait_for_url(re.compile(r"/app/reports/\d+\?sent=1$"))
+    report_id = int(re.search(r"/app/reports/(\d+)", citizen.url).group(1))  # type: ignore[union-attr]
+    expect(citizen.locator(".alert.ok")).to_be_visible()
+    problems += checked(citizen, citizen_errors, "citizen-report")
+    with engine.connect() as conn:
+        sent = conn.execute(
+            text("SELECT state, place, category FROM citizen_report WHERE id = :i"),
+            {"i": report_id},
+        ).one()
+    assert (sent.state, sent.place, sent.category) == ("to_verify", "map", home.category)
+
+    # The district team's queue: verify it, and it is routed.
+    officer.goto(f"{origin}/app/reports")
+    problems += checked(officer, officer_errors, "citizen-queue")
+    officer.locator(f"a[href='/app/reports/{report_id}']").click()
+    officer.locator("summary", has_text="ยืนยัน").click()
+    officer.get_by_role("button", name=re.compile("ยืนยัน: เป็นปัญหาจริง")).click()
+    expect(officer.locator("h2", has_text="การแก้ไขปัญหา")).to_be_visible()
+    with engine.connect() as conn:
+        case = conn.execute(
+            text(
+                "SELECT id, office, state FROM problem_case WHERE household_id = :h "
+                "AND round = :r AND category = :c"
+            ),
+            {"h": home.household_id, "r": ROUND, "c": home.category},
+        ).one()
+    assert case.state == "referred", case
+
+    # The citizen adds an update, which the case's history keeps.
+    citizen.goto(f"{origin}/app/reports/{report_id}")
+    citizen.locator("summary", has_text="เพิ่มความคืบหน้า").click()
+    citizen.locator("textarea[name=note]").fill("วันนี้ยังไม่มีน้ำ")
+    citizen.get_by_role("button", name="เพิ่มความคืบหน้า").click()
+    expect(citizen.locator("ol.history")).to_contain_text("วันนี้ยังไม่มีน้ำ")
+
+    # The office answers: acknowledges with a date, then resolves.
+    answering = "officer"
+    if not case.office.startswith("dopa-"):
+        answering = f"agency_{case.id}"
+        with engine.begin() as conn:
+            add_user(
+                conn, f"web-{answering}", "agency_officer", password=PASSWORD, office=case.office
+            )
+    office_context, _ = app_only(browser, origin)
+    office = office_context.new_page()
+    log_in(office, origin, answering)
+    office.goto(f"{origin}/app/cases/{case.id}")
+    office.locator("summary", has_text="รับเรื่อง").click()
+    office.locator("input[name=expected_on]").fill(
+        (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    )
+    office.locator("details[open] button[type=submit]").click()
+    expect(office.locator(".card").first).to_contain_text("รับเรื่อง")
+    office.locator("summary", has_text="แก้ไขแล้ว").click()
+    office.locator("details[open] button[type=submit]").click()
+    expect(office.locator(".card").first).to_contain_text("แก้ไขแล้ว")
+    office_context.close()
+
+    # "Is it solved?" — yes: the case is verified by the household itself.
+    citizen.goto(f"{origin}/app/reports/{report_id}")
+    citizen.get_by_label("แก้ได้แล้ว").check()
+    citizen.get_by_role("button", name="ปัญหานี้แก้ได้แล้วหรือยัง").click()
+    citizen.wait_for_load_state("networkidle")
+    with engine.connect() as conn:
+        ended = conn.execute(
+            text(
+                "SELECT c.state, e.actor, e.role FROM problem_case c JOIN case_event e "
+                "ON e.case_id = c.id WHERE c.id = :i ORDER BY e.id DESC LIMIT 1"
+            ),
+            {"i": case.id},
+        ).one()
+        comment = conn.scalar(
+            text("SELECT role FROM case_event WHERE case_id = :i AND action = 'comment'"),
+            {"i": case.id},
+        )
+    engine.dispose()
+    assert (ended.state, ended.actor, ended.role) == ("verified", name, "citizen")
+    assert comment == "citizen"
+    problems += checked(citizen, citizen_errors, "citizen-solved")
+    officer_context.close()
+    citizen_context.close()
+    assert not outside and not citizen_outside, (outside, citizen_outside)
+    assert problems == [], problems

@@ -30,7 +30,14 @@ from layers.store.models.cases import (
     Outbox,
     Route,
 )
-from layers.store.models.citizens import CitizenReport, EnrolmentCode
+from layers.store.models.citizens import (
+    CitizenReport,
+    Community,
+    CommunityIssue,
+    CommunityMeeting,
+    EnrolmentCode,
+    PlanItem,
+)
 from layers.store.models.delivery import ExportJob
 from layers.store.models.geography import (
     AdminUnit,
@@ -62,6 +69,9 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CitizenReport",
+    "Community",
+    "CommunityIssue",
+    "CommunityMeeting",
     "Deadline",
     "EnrolmentCode",
     "ExportJob",
@@ -74,6 +84,7 @@ __all__ = [
     "LoginFailure",
     "Office",
     "Outbox",
+    "PlanItem",
     "Problem",
     "ProblemCategory",
     "QuarantinedRow",

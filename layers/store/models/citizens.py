@@ -1,26 +1,37 @@
-"""Citizens: enrolment codes a district team issues, and the problems citizens report."""
+"""Citizens and communities: enrolment codes, citizens' reports, and communities' meetings.
+
+The municipal communities carry their planning meetings, the issues raised and plan items.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     Integer,
+    Numeric,
+    SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.citizens import PLACES, REPORT_STATES
+from geo.communities import ISSUE_STATES, SOURCE
 from layers.store.models.base import Base
 
 
@@ -85,3 +96,74 @@ class CitizenReport(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("citizen_report.id"))
     search: Mapped[str | None] = mapped_column(TSVECTOR)
     """The description's words (``geo.search``), for Thai full-text search."""
+
+
+class Community(Base):
+    """A municipal community: an area (or a point) of its municipality, with its names."""
+
+    __tablename__ = "community"
+    __table_args__ = (Index("ix_community_area", "subdistrict_code"),)
+
+    code: Mapped[str] = mapped_column(String(24, collation="C"), primary_key=True)
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    subdistrict_code: Mapped[str] = mapped_column(String(6, collation="C"))
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", 4326, spatial_index=True))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class PlanItem(Base):
+    """A project of a municipality's local development plan (แผนพัฒนาท้องถิ่น)."""
+
+    __tablename__ = "plan_item"
+    __table_args__ = (UniqueConstraint("subdistrict_code", "plan_year", "code"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    subdistrict_code: Mapped[str] = mapped_column(String(6, collation="C"))
+    plan_year: Mapped[int] = mapped_column(Integer, doc="Buddhist Era")
+    code: Mapped[str] = mapped_column(Text)
+    name_th: Mapped[str] = mapped_column(Text)
+    budget_line: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+
+
+class CommunityMeeting(Base):
+    """A community's planning meeting (ประชาคม): when, and how many came."""
+
+    __tablename__ = "community_meeting"
+    __table_args__ = (CheckConstraint("attendance >= 0", "attendance"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    community: Mapped[str] = mapped_column(ForeignKey("community.code", ondelete="CASCADE"))
+    held_on: Mapped[date] = mapped_column(Date)
+    attendance: Mapped[int] = mapped_column(Integer)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CommunityIssue(Base):
+    """An issue raised in a meeting: the community's problem, public, followed to the plan."""
+
+    __tablename__ = "community_issue"
+    __table_args__ = (
+        CheckConstraint(f"state IN {ISSUE_STATES}", "state"),
+        CheckConstraint(f"source = '{SOURCE}'", "source"),
+        CheckConstraint("priority BETWEEN 1 AND 5", "priority"),
+        Index("ix_community_issue_community", "community", "state"),
+        Index("ix_community_issue_search", "search", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("community_meeting.id", ondelete="CASCADE"))
+    community: Mapped[str] = mapped_column(ForeignKey("community.code", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(ForeignKey("problem_category.code"))
+    detail: Mapped[str] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", 4326, spatial_index=False))
+    votes: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int | None] = mapped_column(SmallInteger)
+    source: Mapped[str] = mapped_column(String(24), default=SOURCE)
+    state: Mapped[str] = mapped_column(String(16), default="raised")
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_item.id"))
+    updated_on: Mapped[date] = mapped_column(Date)
+    search: Mapped[str | None] = mapped_column(TSVECTOR)
