@@ -21,6 +21,7 @@ from api.deps import SessionDep, SettingsDep, audit
 from api.errors import STATUS
 from api.web.render import page, pages_router, redirect, words
 from geo.access import PUBLIC
+from geo.cases.workflow import allowed
 from geo.citizens import DETAIL_MAX, REPORT_STATES
 from geo.errors import (
     ForbiddenError,
@@ -287,7 +288,6 @@ def _report(
     report_id: int,
     *,
     sent: bool = False,
-    message: str | None = None,
     refused: str | None = None,
     http_status: int = 200,
 ) -> HTMLResponse:
@@ -310,7 +310,11 @@ def _report(
             for a in FOLLOWING
             if shown is not None
             and user.role == "citizen"
-            and (shown["state"] == "resolved" if a == "confirm" else shown["state"] in OPEN)
+            and (
+                shown["state"] == "resolved"
+                if a == "confirm"
+                else "comment" in allowed(shown["state"], user.role)
+            )
         ),
     ]
     t = words(request)
@@ -325,16 +329,11 @@ def _report(
         alike=alike,
         offered=offered,
         sent=sent,
-        message=message,
         refused=refused,
         categories=taxonomy,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-#: The case states in which the household may add an update.
-OPEN = ("new", "referred", "acknowledged", "in_progress", "rejected", "reopened", "resolved")
 
 
 @router.post("/app/reports/{report_id}/decision", response_class=HTMLResponse)

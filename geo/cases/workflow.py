@@ -85,8 +85,9 @@ TRANSITIONS: Mapping[tuple[State, Action], State] = {
     ("closed_unsolved", "reopen"): "reopened",
     **{(state, "close"): "closed_unsolved" for state in (*_OPEN, "resolved")},
     **{(state, "escalate"): state for state in _WORKING},
-    # An update in words (the household's, the office's, the team's): the state stays.
-    **{(state, "comment"): state for state in (*_OPEN, "resolved")},
+    # An update in words (the household's, the office's, the team's): the state stays. Not on
+    # a rejected case, which is routed on in the same transaction.
+    **{(state, "comment"): state for state in (*_OPEN, "resolved") if state != "rejected"},
 }
 
 #: The roles that may take each action (``system``: the platform's own jobs).
