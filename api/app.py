@@ -41,6 +41,7 @@ from api.routers import (
     hotspots,
     households,
     imports,
+    line,
     maps,
     ogc,
     open311,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         enrolment,
         reports,
         communities,
+        line,
         open311,
         search,
     ):

@@ -21,6 +21,19 @@ DETAIL_MAX = 2000
 REPORTS_PER_DAY = 10
 ReportState = Literal["to_verify", "verified", "rejected"]
 REPORT_STATES: tuple[ReportState, ...] = get_args(ReportState)
+#: A report's state in plain words, for the pages and the LINE chat.
+REPORT_STATE_NAMES: dict[str, dict[str, str]] = {
+    "th": {
+        "to_verify": "รอเจ้าหน้าที่ตรวจสอบ",
+        "verified": "ตรวจสอบแล้ว ส่งต่อหน่วยงาน",
+        "rejected": "ไม่รับเรื่อง",
+    },
+    "en": {
+        "to_verify": "Waiting for the district team",
+        "verified": "Verified, handed on",
+        "rejected": "Not taken",
+    },
+}
 #: Where a report says the problem is.
 Place = Literal["household", "map"]
 PLACES: tuple[Place, ...] = get_args(Place)

@@ -35,7 +35,7 @@ from layers.access import sessions
 from layers.access.users import User
 from layers.cases.actions import act
 from layers.cases.events import clock
-from layers.citizens import enrolment, reports
+from layers.citizens import enrolment, line, reports
 from layers.survey.taxonomy import categories
 
 router = pages_router()
@@ -180,6 +180,23 @@ def reports_page(
         may_report=user.scope.allows("reports:write"),
         categories=taxonomy,
     )
+
+
+@router.post("/app/reports/line", response_class=HTMLResponse)
+def line_code(
+    request: Request, session: SessionDep, settings: SettingsDep, user: Reporter
+) -> HTMLResponse:
+    """A code to send from LINE, which links that LINE account to this household's account."""
+    assert user is not None
+    _household_of(user)
+    code, expires = line.link_code(session.connection(), user, clock(settings))
+    session.commit()
+    response = page(
+        request, "line.html", user, title=words(request)("line_title"), code=code,
+        expires=expires,
+    )  # fmt: skip
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @router.get("/app/reports/new", response_class=HTMLResponse)

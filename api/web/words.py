@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from geo.citizens import REPORT_STATE_NAMES
 from geo.maps.words import DIMENSION_NAMES, LEVEL_NAMES, STATE_NAMES, STATUS_NAMES
 
 LANGUAGES = ("th", "en")
@@ -218,6 +219,9 @@ _TH = {
     "act_close": "ปิดเรื่อง",
     "act_escalate": "ยกระดับ",
     "act_comment": "เพิ่มความคืบหน้า",
+    "line_link": "ผูกบัญชี LINE",
+    "line_title": "ผูกบัญชี LINE กับครัวเรือน",
+    "line_help": "ส่งข้อความด้านล่างนี้ทาง LINE ถึงบัญชีทางการของบำรุง ภายใน 30 นาที",
     "communities": "ชุมชน",
     "communities_help": (
         "ประเด็นที่ชุมชนยกขึ้นในการประชุมประชาคม สถานะของแต่ละเรื่อง และโครงการในแผนพัฒนาท้องถิ่น"
@@ -273,9 +277,7 @@ _TH = {
     "reports_throttled": ("วันนี้แจ้งเรื่องครบจำนวนแล้ว เจ้าหน้าที่ได้รับเรื่องก่อนหน้าของคุณแล้ว กรุณาแจ้งใหม่พรุ่งนี้"),
     "report_number": "เรื่องที่แจ้ง #{id}",
     "report_sent": "ส่งเรื่องแล้ว เจ้าหน้าที่อำเภอจะตรวจสอบ แล้วส่งต่อให้หน่วยงานที่รับผิดชอบ",
-    "report_state_to_verify": "รอเจ้าหน้าที่ตรวจสอบ",
-    "report_state_verified": "ตรวจสอบแล้ว ส่งต่อหน่วยงาน",
-    "report_state_rejected": "ไม่รับเรื่อง",
+    **{f"report_state_{k}": v for k, v in REPORT_STATE_NAMES["th"].items()},
     "reported_at": "วันที่แจ้ง",
     "report_place_household": "ที่บ้าน",
     "report_place_map": "จุดที่เลือกบนแผนที่",
@@ -510,6 +512,9 @@ _EN = {
     "act_close": "Close",
     "act_escalate": "Escalate",
     "act_comment": "Add an update",
+    "line_link": "Link LINE",
+    "line_title": "Link a LINE account to the household",
+    "line_help": "Send the message below to Bamrung's official LINE account within 30 minutes",
     "communities": "Communities",
     "communities_help": (
         "What each community raised in its planning meetings, where each issue stands, and "
@@ -577,9 +582,7 @@ _EN = {
     "report_sent": (
         "Sent. The district team will check it, then hand it to the office that can solve it."
     ),
-    "report_state_to_verify": "Waiting for the district team",
-    "report_state_verified": "Verified, handed on",
-    "report_state_rejected": "Not taken",
+    **{f"report_state_{k}": v for k, v in REPORT_STATE_NAMES["en"].items()},
     "reported_at": "Reported",
     "report_place_household": "At home",
     "report_place_map": "A place picked on the map",

@@ -202,6 +202,20 @@ class Settings(BaseSettings):
         ge=1,
         description="The window over which failed logins are counted for throttling, in seconds.",
     )
+    line_channel_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The LINE Messaging API channel's secret, which signs the webhook's requests; "
+            "unset, /line/webhook answers 404"
+        ),
+    )
+    line_channel_token: SecretStr | None = Field(
+        default=None, description="The LINE channel's access token, for the replies"
+    )
+    line_api_url: str = Field(
+        default="https://api.line.me",
+        description="Where replies to LINE go (the tests point it at a local recorder)",
+    )
     pii_key: SecretStr | None = Field(
         default=None,
         description=(

@@ -588,6 +588,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/app/communities/{code}"): Probe(
         PUBLIC, "open", lambda c, k: c.get(f"/app/communities/{k.objects['community']}")
     ),
+    # LINE is not configured in the world: its webhook does not exist (404 for everyone).
+    ("POST", "/line/webhook"): Probe(
+        PUBLIC, "object", lambda c, _: c.post("/line/webhook", content=b"{}"), lambda *_: False
+    ),
+    ("POST", "/app/reports/line"): Probe(
+        frozenset({"citizen"}), "open", lambda c, _: c.post("/app/reports/line")
+    ),
     # The citizens' pages: as their JSON routes (the passwords differ: nothing is redeemed).
     ("GET", "/enrol"): Probe(PUBLIC, "open", lambda c, _: c.get("/enrol")),
     ("POST", "/enrol"): Probe(

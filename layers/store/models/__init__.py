@@ -36,6 +36,8 @@ from layers.store.models.citizens import (
     CommunityIssue,
     CommunityMeeting,
     EnrolmentCode,
+    LineLink,
+    LineLinkCode,
     PlanItem,
 )
 from layers.store.models.delivery import ExportJob
@@ -81,6 +83,8 @@ __all__ = [
     "ImportJob",
     "Layer",
     "LayerFeature",
+    "LineLink",
+    "LineLinkCode",
     "LoginFailure",
     "Office",
     "Outbox",

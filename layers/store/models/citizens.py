@@ -167,3 +167,25 @@ class CommunityIssue(Base):
     plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_item.id"))
     updated_on: Mapped[date] = mapped_column(Date)
     search: Mapped[str | None] = mapped_column(TSVECTOR)
+
+
+class LineLink(Base):
+    """A LINE account linked to a citizen's account: its messages act for that household."""
+
+    __tablename__ = "line_link"
+
+    line_user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    username: Mapped[str] = mapped_column(
+        ForeignKey("app_user.name", ondelete="CASCADE"), unique=True
+    )
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LineLinkCode(Base):
+    """A short-lived code a citizen sends from LINE to link it (only its digest kept)."""
+
+    __tablename__ = "line_link_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("app_user.name", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
