@@ -126,7 +126,8 @@ def audit(
     fields: list[str],
 ) -> None:
     """One access-log row for this response, committed before the body is sent; none when it
-    holds no household."""
+    holds no household (a community issue's case has none)."""
+    households = [h for h in households if h]
     if not households:
         return
     records.log_access(

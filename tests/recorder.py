@@ -65,7 +65,8 @@ def personal(body: bytes) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if PERSONAL_KEYS & item.keys() and not all(
+            named = {k for k, v in item.items() if v is not None}  # a community's case: no one
+            if PERSONAL_KEYS & named and not all(
                 isinstance(v, str) and v in FIELD_TYPES for v in item.values()
             ):
                 return True
@@ -77,8 +78,9 @@ def personal(body: bytes) -> bool:
     return False
 
 
-#: A file attached to a case is about its household: personal, whatever it holds.
-ATTACHMENT = re.compile(r"/cases/\d+/attachments/\d+")
+#: A file attached to a case, or a photo of a report, is about its household: personal, whatever
+#: it holds.
+ATTACHMENT = re.compile(r"/cases/\d+/attachments/\d+|/reports/\d+/photos/\d+")
 
 
 class Recorder:

@@ -135,15 +135,19 @@ def worker(
         bool, typer.Option(help="run escalation, delivery and the queued exports once, then stop")
     ] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="jobs at once")] = 1,
+    queue_names: Annotated[
+        list[str] | None, typer.Option("--queue", help="only these queues (default: all)")
+    ] = None,
 ) -> None:
-    """Run the job queue's worker: escalation every hour, webhook delivery every minute, and
-    the exports asked for (``POST /exports/jobs``)."""
+    """Run the job queue's worker: escalation every hour, webhook delivery every minute, "is it
+    solved?" asked daily, and the exports asked for (``POST /exports/jobs``)."""
     import contextlib
 
     from procrastinate.exceptions import AlreadyEnqueued
 
     from api.webhooks import Poster
     from layers.cases.jobs import QUEUE, queue
+    from layers.citizens import questions
     from layers.delivery import jobs as exports
 
     settings = Settings()
@@ -152,13 +156,21 @@ def worker(
     with Poster(settings.webhook_timeout_s) as poster:
         tasks = queue(settings, poster.send)
         exports.register(tasks, settings)
+        questions.register(tasks, settings)
+        queues = queue_names or [QUEUE, questions.QUEUE, exports.QUEUE]
         with tasks.open() as jobs:
             if once:
-                for task in ("escalate", "deliver"):
-                    # Already queued (by a periodic deferral) is as good.
-                    with contextlib.suppress(AlreadyEnqueued):
-                        jobs.tasks[task].defer()
-            queues = [QUEUE, exports.QUEUE]
+                periodic = {
+                    "escalate": QUEUE,
+                    "deliver": QUEUE,
+                    questions.TASK: questions.QUEUE,
+                    questions.INDEX: questions.QUEUE,
+                }
+                for task, its_queue in periodic.items():
+                    if its_queue in queues:
+                        # Already queued (by a periodic deferral) is as good.
+                        with contextlib.suppress(AlreadyEnqueued):
+                            jobs.tasks[task].defer()
             out.print(
                 f"worker on queues {', '.join(queues)}"
                 + (" (once)" if once else ": Ctrl-C to stop")

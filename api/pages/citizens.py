@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import segno
-from fastapi import Depends, Form, Path, Query, Request
+from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import client_address, enrol, requires, same_site, web_session
@@ -27,6 +27,7 @@ from geo.errors import (
     ForbiddenError,
     InvalidInputError,
     StaleVersionError,
+    TooLargeError,
     TooManyAttemptsError,
     UnauthorizedError,
 )
@@ -35,7 +36,7 @@ from layers.access import sessions
 from layers.access.users import User
 from layers.cases.actions import act
 from layers.cases.events import clock
-from layers.citizens import enrolment, line, reports
+from layers.citizens import enrolment, line, photos, questions, reports
 from layers.survey.taxonomy import categories
 
 router = pages_router()
@@ -162,6 +163,7 @@ def reports_page(
     conn = session.connection()
     rows, total = reports.listed(conn, user.scope, state=state, limit=PAGE, offset=offset)
     taxonomy = categories(conn)
+    asked = questions.pending(conn, user.scope) if own else []
     # A citizen's page names the household, even before its first report.
     shown = [str(user.scope.household)] if own else [r["household_id"] for r in rows]
     audit(request, session, user, shown, FIELDS)
@@ -178,6 +180,7 @@ def reports_page(
         states=REPORT_STATES,
         own=own,
         may_report=user.scope.allows("reports:write"),
+        asked=asked,
         categories=taxonomy,
     )
 
@@ -217,6 +220,7 @@ def new_report(
     place: Annotated[str, Form(pattern=r"^(household|map)$")] = "household",
     lon: Coordinate = "",
     lat: Coordinate = "",
+    photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     assert user is not None
     t = words(request)
@@ -231,7 +235,10 @@ def new_report(
             address=client_address(request),
             per_address=settings.reports_per_address,
         )
-    except (InvalidInputError, TooManyAttemptsError) as exc:
+        data = photo.file.read(settings.photo_max_bytes + 1) if photo else b""
+        if data:  # the report and its photo are kept together, or neither
+            photos.add(session.connection(), settings, user, made["id"], data, clock(settings))
+    except (InvalidInputError, TooManyAttemptsError, TooLargeError) as exc:
         session.rollback()
         status = STATUS[type(exc)]
         message = t("reports_throttled") if status == 429 else str(exc)

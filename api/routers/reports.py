@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.auth import client_address, requires
@@ -17,7 +18,7 @@ from api.deps import PLAIN_TEXT, AreaQuery, PageDep, SessionDep, SettingsDep, au
 from geo.citizens import DETAIL_MAX, REPORT_STATES, ReportState
 from layers.access.users import User
 from layers.cases.events import clock
-from layers.citizens import reports
+from layers.citizens import photos, reports
 
 router = APIRouter(prefix="/reports", tags=["citizens"])
 Reporter = Annotated[User | None, Depends(requires("reports:write"))]
@@ -153,3 +154,41 @@ def confirm_report(
     )  # fmt: skip
     session.commit()
     return _logged(request, session, user, found)
+
+
+@router.post("/{report_id}/photos", status_code=201, summary="Add a photo to one's own report")
+def add_photo(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reporter,
+    report_id: ReportId,
+    file: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo")],
+) -> dict[str, Any]:
+    """The photo is re-encoded as a JPEG without its EXIF (the phone's GPS position goes)."""
+    assert user is not None
+    data = file.file.read(settings.photo_max_bytes + 1)
+    made = photos.add(session.connection(), settings, user, report_id, data, clock(settings))
+    session.commit()
+    return made
+
+
+@router.get(
+    "/{report_id}/photos/{photo_id}",
+    summary="One photo of a report",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "the photo, as kept"}},
+)
+def get_photo(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reader,
+    report_id: ReportId,
+    photo_id: ReportId,
+) -> FileResponse:
+    assert user is not None
+    path, household = photos.photo(session.connection(), settings, user, report_id, photo_id)
+    audit(request, session, user, [household], ["photo"])
+    return FileResponse(
+        path, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
+    )

@@ -25,6 +25,8 @@ def search(
 ) -> dict[str, Any]:
     assert user is not None
     found = find(session.connection(), user.scope, q, limit)
-    households = [r["household_id"] for r in found["reports"] + found["updates"]]
+    households = [
+        r["household_id"] for r in found["reports"] + found["updates"] + found["problems"]
+    ]
     audit(request, session, user, households, ["detail", "note"])
     return found

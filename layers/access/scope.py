@@ -17,6 +17,7 @@ from layers.store.models import (
     Case,
     CitizenReport,
     Community,
+    CommunityIssue,
     Household,
     ImportJob,
     Problem,
@@ -103,7 +104,10 @@ def cases(scope: Scope) -> ColumnElement[bool]:
     if scope.household is not None:
         conditions.append(Case.household_id == scope.household)
     if scope.community is not None:
-        conditions.append(_in_community(Case, scope.community))
+        issues = select(CommunityIssue.id).where(CommunityIssue.community == scope.community)
+        conditions.append(
+            or_(_in_community(Case, scope.community), Case.issue_id.in_(issues.scalar_subquery()))
+        )
     return and_(true(), *conditions)
 
 

@@ -71,6 +71,7 @@ def _columns(today: dt.date) -> Select[*tuple[Any, ...]]:
     return select(
         Case.id,
         Case.household_id,
+        Case.issue_id,
         Case.round,
         Case.category,
         ProblemCategory.dimension,

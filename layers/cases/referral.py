@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     and_,
     exists,
+    func,
     insert,
     select,
     text,
@@ -44,8 +45,10 @@ from layers.store.models import (
     AdminUnit,
     Agency,
     Case,
+    Office,
     Problem,
     ProblemCategory,
+    Route,
     TargetRun,
     TargetScore,
 )
@@ -319,3 +322,57 @@ def _dues(conn: Connection, today: dt.date) -> dict[str, list[object]]:
         "acknowledge": [r[2] for r in rows],
         "resolve": [r[3] for r in rows],
     }
+
+
+def route_issue(
+    conn: Connection,
+    actor: Actor,
+    *,
+    issue_id: int,
+    category: str,
+    subdistrict: str,
+    round_: int,
+    now: dt.datetime,
+) -> int | None:
+    """Open and route the case of a community's issue; None when no route serves it.
+
+    The rules are a household's problem's: the route of the longest area prefix wins. A
+    community issue has no household: its case carries ``issue_id`` instead.
+    """
+    office = conn.execute(
+        select(Route.office, Office.agency)
+        .join(Office, Office.code == Route.office)
+        .where(
+            Route.category == category,
+            Route.area.in_(["", subdistrict[:2], subdistrict[:4], subdistrict]),
+        )
+        .order_by(func.length(Route.area).desc(), Route.office)
+        .limit(1)
+    ).one_or_none()
+    if office is None:
+        log.warning("community issue %s: no route for %s in %s", issue_id, category, subdistrict)
+        return None
+    day = events.today(now)
+    acknowledge_by, resolve_by = events.due_dates(
+        events.deadlines(conn), category, office.agency, day
+    )
+    escalated = conn.scalar(
+        select(ProblemCategory.within_mandate.is_(False)).where(ProblemCategory.code == category)
+    )
+    case_id = conn.scalar(
+        insert(Case)
+        .values(
+            issue_id=issue_id, round=round_, category=category, subdistrict_code=subdistrict,
+            office=office.office, state="referred", escalated=bool(escalated), opened_on=day,
+            routed_on=day, acknowledge_by=acknowledge_by, resolve_by=resolve_by,
+            last_event_at=now,
+        )
+        .returning(Case.id)
+    )  # fmt: skip
+    assert case_id is not None
+    made = events.record(
+        conn, actor, case_id, "route", "new", "referred", now,
+        note=f"community issue {issue_id}", details={"office": office.office},
+    )  # fmt: skip
+    events.notify(conn, [made])
+    return int(case_id)

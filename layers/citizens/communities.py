@@ -21,18 +21,23 @@ from sqlalchemy import Connection, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from geo import search
+from geo.access import Scope
 from geo.communities import SOURCE, check_communities, check_issue, check_move
 from geo.errors import InvalidInputError, NotFoundError
 from geo.synth.communities import synth_communities, synth_issues
 from layers.access import scope as scoped
 from layers.access.users import User
-from layers.cases.events import Actor
+from layers.cases.actions import act
+from layers.cases.events import SYSTEM, Actor
+from layers.cases.referral import route_issue
 from layers.store.codes import within
 from layers.store.models import (
     AdminUnit,
+    Case,
     Community,
     CommunityIssue,
     CommunityMeeting,
+    Office,
     PlanItem,
     ProblemCategory,
 )
@@ -182,7 +187,23 @@ def record_meeting(
         if rows
         else []
     )
-    return {"meeting_id": meeting, "community": community, "issues": list(ids)}
+    # Each issue is the community's problem, routed like a household's: the platform refers it
+    # on the recorder's behalf (a community leader may raise issues, not route cases).
+    on_behalf = Actor(SYSTEM.name, SYSTEM.role, SYSTEM.scope, f"meeting {meeting} ({actor.name})")
+    fiscal = held_on.year + 543 + (held_on.month >= 10)
+    cases = [
+        route_issue(
+            conn,
+            on_behalf,
+            issue_id=issue_id,
+            category=issue.category,
+            subdistrict=found.subdistrict_code,
+            round_=fiscal,
+            now=now,
+        )
+        for issue_id, (issue, _, _) in zip(ids, rows, strict=True)
+    ]
+    return {"meeting_id": meeting, "community": community, "issues": list(ids), "cases": cases}
 
 
 def _place(conn: Connection, community: Any, issue: NewIssue, n: int) -> Any:
@@ -290,6 +311,12 @@ ISSUE_FIELDS = (
     P.amount,
     func.ST_X(Issue.geom).label("lon"),
     func.ST_Y(Issue.geom).label("lat"),
+    # Its case: public too, as a community's issue is no household's.
+    Case.id.label("case_id"),
+    Case.state.label("case_state"),
+    Case.resolve_by,
+    Office.name_th.label("office_th"),
+    Office.name_en.label("office_en"),
 )
 
 
@@ -298,6 +325,8 @@ def _issues() -> Any:
         select(*ISSUE_FIELDS)
         .join(M, M.id == Issue.meeting_id)
         .outerjoin(P, P.id == Issue.plan_item_id)
+        .outerjoin(Case, Case.issue_id == Issue.id)
+        .outerjoin(Office, Office.code == Case.office)
     )
 
 
@@ -412,8 +441,8 @@ def synthesize(
              for r in mine.itertuples()],
             now,
         )  # fmt: skip
-        for issue_id, state, category in zip(
-            kept["issues"], mine["state"], mine["category"], strict=True
+        for issue_id, case_id, state, category in zip(
+            kept["issues"], kept["cases"], mine["state"], mine["category"], strict=True
         ):
             for step in _path(state):
                 plan = None
@@ -423,7 +452,32 @@ def synthesize(
                         "แผนงานเคหะและชุมชน",
                     )  # fmt: skip
                 move(conn, actor, issue_id, step, now, plan)
+            if case_id is not None:
+                _answer(conn, case_id, state, now)
     return {"communities": len(codes), "meetings": len(meetings), "issues": len(raised)}
+
+
+#: How the office has answered an issue's case, by the issue's state (SYNTHETIC).
+ANSWERS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "raised": [],
+    "adopted": [("acknowledge", {})],
+    "in_progress": [("acknowledge", {}), ("progress", {"note": "เริ่มดำเนินการ (สังเคราะห์)"})],
+    "done": [
+        ("acknowledge", {}),
+        ("progress", {"note": "เริ่มดำเนินการ (สังเคราะห์)"}),
+        ("resolve", {"resolution": "solved_by_agency"}),
+    ],
+    "not_adopted": [("close", {"note": "สภาไม่ได้บรรจุในแผน (สังเคราะห์)"})],
+}
+SYNTH = Actor("bamrung-synth", "admin", Scope(role="admin"))
+
+
+def _answer(conn: Connection, case_id: int, state: str, now: dt.datetime) -> None:
+    version = 1
+    for action, given in ANSWERS[state]:
+        if action == "acknowledge":
+            given = {"expected_on": now.date() + dt.timedelta(days=90)}
+        version = act(conn, SYNTH, case_id, action, version=version, now=now, **given)
 
 
 def _path(state: str) -> list[str]:

@@ -34,6 +34,7 @@ from layers.access.users import User
 from layers.cases import referral
 from layers.cases.actions import act
 from layers.cases.events import SYSTEM, Actor, today
+from layers.citizens import photos, questions
 from layers.store.codes import within
 from layers.store.models import (
     AdminUnit,
@@ -278,6 +279,7 @@ def get(conn: Connection, scope: Scope, report_id: int) -> dict[str, Any]:
         raise NotFoundError(f"no report {report_id}")
     found = dict(row)
     found["case"] = _case_of(conn, scope, found) if found["state"] == "verified" else None
+    found["photos"] = photos.listed(conn, report_id)
     return found
 
 
@@ -492,4 +494,5 @@ def confirm(
         if not reason or not reason.strip():
             raise InvalidInputError("reason: say what is still wrong", field="reason")
         act(conn, actor, case["id"], "reopen", version=version, now=now, note=check_detail(reason))
+    questions.answered(conn, case["id"], now)
     return get(conn, actor.scope, report_id)

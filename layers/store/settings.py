@@ -202,6 +202,20 @@ class Settings(BaseSettings):
         ge=1,
         description="The window over which failed logins are counted for throttling, in seconds.",
     )
+    solved_question_days: int = Field(
+        default=21,
+        ge=1,
+        le=365,
+        description=(
+            'Days after a case is resolved when its household is asked "is it solved?" '
+            "(by the worker's daily task)"
+        ),
+    )
+    photo_max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="The largest photo a citizen may attach to a report, before re-encoding",
+    )
     line_channel_secret: SecretStr | None = Field(
         default=None,
         description=(

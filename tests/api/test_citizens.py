@@ -5,16 +5,19 @@ and the citizen says whether it is solved. Checked over HTTP against SQL written
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import text
 
 from layers.cases.events import clock
 from layers.store.settings import Settings
-from tests.factories import engine_for, serve
+from tests.factories import engine_for, run, serve
+from tests.geo.test_photos import phone_photo
 
 PASSWORD = "citizen-password-2567"
 
@@ -352,3 +355,146 @@ def test_reports_are_limited_per_network_address(
         refused = http.post("/reports", json=body, headers=citizen)
         assert refused.status_code == 429 and "this network" in refused.text
         assert int(refused.headers["retry-after"]) > 0
+
+
+def test_a_photo_is_kept_without_its_gps_and_shown_only_inside_the_scope(
+    analysis_settings: Settings,
+    world: dict[str, Any],
+    officer: httpx.Client,
+    anonymous: httpx.Client,
+) -> None:
+    url = analysis_settings.database_url
+    household = one(
+        url,
+        "SELECT household_id FROM household WHERE subdistrict_code = :s AND geom IS NOT NULL "
+        "AND household_id <> :c ORDER BY household_id DESC OFFSET 9 LIMIT 1",
+        s=world["areas"]["own"],
+        c=world["assignments"]["citizen"]["household"],
+    )[0]
+    enrolled(officer, anonymous, household, "photo.c")
+    citizen = signed_in(anonymous, "photo.c")
+    category = one(url, "SELECT min(code) FROM problem_category")[0]
+    sent = anonymous.post(
+        "/reports", json={"category": category, "detail": "หลังคารั่ว"}, headers=citizen
+    )
+    assert sent.status_code == 201, sent.text
+    report = sent.json()["id"]
+    original = phone_photo()
+    added = anonymous.post(
+        f"/reports/{report}/photos", files={"file": ("roof.jpg", original)}, headers=citizen
+    )
+    assert added.status_code == 201, added.text
+    photo = added.json()["id"]
+    fake = anonymous.post(
+        f"/reports/{report}/photos",
+        files={"file": ("roof.jpg", b"<svg onload=alert(1)>")},
+        headers=citizen,
+    )
+    assert fake.status_code == 415
+    # The district team sees it, as it sees the report: a plain JPEG, no GPS, not cached.
+    shown = officer.get(f"/reports/{report}/photos/{photo}")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    assert shown.headers["cache-control"] == "private, no-store"
+    with Image.open(io.BytesIO(shown.content)) as image:
+        assert len(image.getexif()) == 0
+    assert b"SyntheticPhone" not in shown.content
+    assert [p["id"] for p in officer.get(f"/reports/{report}").json()["photos"]] == [photo]
+    # The world's citizen (another household) neither sees nor adds to it.
+    with serve(analysis_settings, world["tokens"]["citizen"]) as other:
+        assert other.get(f"/reports/{report}/photos/{photo}").status_code == 404
+        refused = other.post(f"/reports/{report}/photos", files={"file": ("x.jpg", original)})
+        assert refused.status_code == 404
+    kept = one(url, "SELECT count(*) FROM report_photo WHERE report_id = :r", r=report)[0]
+    assert kept == 1
+
+
+def test_the_worker_asks_is_it_solved_weeks_after_the_case_is_resolved(
+    analysis_settings: Settings,
+    world: dict[str, Any],
+    officer: httpx.Client,
+    anonymous: httpx.Client,
+) -> None:
+    url = analysis_settings.database_url
+    household = one(
+        url,
+        "SELECT household_id FROM household WHERE subdistrict_code = :s AND geom IS NOT NULL "
+        "AND household_id <> :c ORDER BY household_id DESC OFFSET 12 LIMIT 1",
+        s=world["areas"]["own"],
+        c=world["assignments"]["citizen"]["household"],
+    )[0]
+    category = one(
+        url,
+        "SELECT c.code FROM problem_category c WHERE c.within_mandate AND NOT EXISTS (SELECT 1 "
+        "FROM problem p WHERE p.household_id = :h AND p.category = c.code) ORDER BY c.code "
+        "LIMIT 1",
+        h=household,
+    )[0]
+    enrolled(officer, anonymous, household, "asked.c")
+    citizen = signed_in(anonymous, "asked.c")
+    sent = anonymous.post("/reports", json={"category": category, "detail": "ไม่มีน้ำใช้"},
+                          headers=citizen)  # fmt: skip
+    report = sent.json()["id"]
+    verified = officer.post(f"/reports/{report}/verify")
+    assert verified.status_code == 200, verified.text
+    case_id = verified.json()["case"]["id"]
+    resolved(analysis_settings, world, case_id)
+    resolved_on = one(url, "SELECT resolved_on FROM problem_case WHERE id = :i", i=case_id)[0]
+
+    def worker(days: int) -> int:
+        at = dt.datetime.combine(resolved_on, dt.time(10), dt.UTC) + dt.timedelta(days=days)
+        done = run("worker", "--once", "--queue", "citizens", url=url, BAMRUNG_CLOCK=at.isoformat())
+        assert done.returncode == 0, done.stderr
+        return int(
+            one(url, "SELECT count(*) FROM solved_question WHERE case_id = :i", i=case_id)[0]
+        )
+
+    assert worker(analysis_settings.solved_question_days - 1) == 0  # not yet
+    assert worker(analysis_settings.solved_question_days) == 1
+    assert worker(analysis_settings.solved_question_days + 7) == 1  # asked once
+    page = anonymous.get("/app/reports", headers=citizen)
+    assert f'href="/app/reports/{report}"' in page.text and "แก้ไขเรื่อง" in page.text
+    version = anonymous.get(f"/reports/{report}", headers=citizen).json()["case"]["version"]
+    answered = anonymous.post(
+        f"/reports/{report}/confirm", json={"solved": True, "version": version}, headers=citizen
+    )
+    assert answered.status_code == 200, answered.text
+    closed = one(url, "SELECT answered_at IS NOT NULL FROM solved_question WHERE case_id = :i",
+                 i=case_id)[0]  # fmt: skip
+    assert closed
+    assert "แก้ไขเรื่อง" not in anonymous.get("/app/reports", headers=citizen).text
+
+
+def test_imported_problem_details_are_found_by_thai_words_once_the_worker_cut_them(
+    analysis_settings: Settings, world: dict[str, Any], officer: httpx.Client
+) -> None:
+    url = analysis_settings.database_url
+    done = run("worker", "--once", "--queue", "citizens", url=url)
+    assert done.returncode == 0, done.stderr
+    pending = one(
+        url,
+        "SELECT count(*) FROM problem p LEFT JOIN problem_search s USING (household_id, round, "
+        "category) WHERE p.detail <> '' AND (s.digest IS NULL OR s.digest <> md5(p.detail))",
+    )[0]
+    assert pending == 0
+    own = world["areas"]["own"]
+    # "ผู้ใหญ่บ้าน" (the village head) inside "แจ้งผู้ใหญ่บ้านแล้ว", written without spaces.
+    wanted = one(
+        url,
+        "SELECT count(*) FROM problem WHERE subdistrict_code = :s AND detail LIKE :w",
+        s=own,
+        w="%ผู้ใหญ่บ้าน%",
+    )[0]
+    assert wanted > 0
+    found = officer.get("/search", params={"q": "ผู้ใหญ่บ้าน", "limit": 100}).json()["problems"]
+    assert len(found) == min(100, wanted)
+    homes = {
+        r[0]
+        for r in engine_for(str(url))
+        .connect()
+        .execute(text("SELECT household_id FROM household WHERE subdistrict_code = :s"), {"s": own})
+    }
+    assert all(p["household_id"] in homes and "ผู้ใหญ่บ้าน" in p["detail"] for p in found)
+    with serve(analysis_settings, world["tokens"]["citizen"]) as citizen:
+        mine = citizen.get("/search", params={"q": "ผู้ใหญ่บ้าน"}).json()["problems"]
+    household = world["assignments"]["citizen"]["household"]
+    assert {p["household_id"] for p in mine} <= {household}

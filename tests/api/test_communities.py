@@ -127,6 +127,18 @@ def test_the_synthetic_phibun_communities_show_205_issues_on_their_public_pages(
         "JOIN admin_unit a ON a.code = c.subdistrict_code WHERE NOT ST_Intersects(a.geom, i.geom)",
     )
     assert outside == 0
+    # Every issue is a case, and the office has answered it as far as its state says.
+    answered = scalar(
+        url,
+        "SELECT json_object_agg(i.state || '>' || coalesce(k.state, '-'), 1) FROM community_issue i "
+        "JOIN community c ON c.code = i.community LEFT JOIN problem_case k ON k.issue_id = i.id "
+        "WHERE c.subdistrict_code = :s",
+        s=PHIBUN,
+    )
+    assert set(answered) == {
+        "raised>referred", "adopted>acknowledged", "in_progress>in_progress", "done>resolved",
+        "not_adopted>closed_unsolved",
+    }, answered  # fmt: skip
 
     origin = str(public.base_url).rstrip("/")
     context, outside_urls = app_only(browser, origin, viewport={"width": 390, "height": 844})
@@ -182,6 +194,25 @@ def test_a_leader_logs_a_meeting_and_the_council_adopts_its_issue_into_the_plan(
         made = leader.post(f"/communities/{community}/meetings", json=meeting)
         assert made.status_code == 201, made.text
         first, second = made.json()["issues"]
+        case_id = made.json()["cases"][0]
+        # Routed as a household's problem is: the route of the longest area prefix wins.
+        office = scalar(
+            url,
+            "SELECT office FROM route WHERE category = :c AND :s LIKE area || '%' "
+            "ORDER BY length(area) DESC, office LIMIT 1",
+            c=category,
+            s=own,
+        )
+        kept = scalar(
+            url,
+            "SELECT json_build_array(office, state, household_id, subdistrict_code) "
+            "FROM problem_case WHERE issue_id = :i AND id = :k",
+            i=first,
+            k=case_id,
+        )
+        assert kept == [office, "referred", None, own]
+        # The leader follows its community's case, as the district team does.
+        assert leader.get(f"/cases/{case_id}").status_code == 200
         refused = leader.post(f"/communities/issues/{first}/state", json={"state": "adopted"})
         assert refused.status_code == 422 and "plan" in refused.text
         plan = {"plan_year": 2566, "code": "ถ.66-014", "name_th": "ซ่อมถนนซอย 3",
@@ -200,10 +231,13 @@ def test_a_leader_logs_a_meeting_and_the_council_adopts_its_issue_into_the_plan(
         # The officer's area holds the community: it may move the second issue on.
         moved = officer.post(f"/communities/issues/{second}/state", json={"state": "not_adopted"})
         assert moved.status_code == 200, moved.text
+        page = officer.get(f"/app/cases/{case_id}")
+        assert page.status_code == 200 and "ประเด็นของชุมชน" in page.text
     shown = public.get(f"/communities/{community}").json()
     by_id = {i["id"]: i for i in shown["issues"]}
     assert by_id[first]["state"] == "done" and by_id[second]["state"] == "not_adopted"
     assert "recorded_by" not in by_id[first]
+    assert by_id[first]["case_id"] == case_id and by_id[first]["case_state"] == "referred"
     # Thai search finds the issue by a word inside its unspaced description.
     with serve(analysis_settings, world["tokens"]["officer"]) as officer:
         found = officer.get("/search", params={"q": "หลุม"}).json()["community_issues"]

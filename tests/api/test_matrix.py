@@ -588,6 +588,20 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/app/communities/{code}"): Probe(
         PUBLIC, "open", lambda c, k: c.get(f"/app/communities/{k.objects['community']}")
     ),
+    # Not a photo: 415 for the household's citizen, before anything is kept; 404 elsewhere.
+    ("POST", "/reports/{report_id}/photos"): Probe(
+        frozenset({"citizen"}),
+        "object",
+        lambda c, k: c.post(_report(k, "/photos"), files={"file": ("x.jpg", b"not a photo")}),
+        _sees_household,
+    ),
+    # No report has this photo: 404 for whoever may read reports, else 401/403.
+    ("GET", "/reports/{report_id}/photos/{photo_id}"): Probe(
+        REPORT_READERS,
+        "object",
+        lambda c, k: c.get(_report(k, f"/photos/{2**40}")),
+        lambda *_: False,
+    ),
     # LINE is not configured in the world: its webhook does not exist (404 for everyone).
     ("POST", "/line/webhook"): Probe(
         PUBLIC, "object", lambda c, _: c.post("/line/webhook", content=b"{}"), lambda *_: False

@@ -26,6 +26,7 @@ from layers.store.settings import Settings
 from layers.survey.importer import Importer
 from tests.api.browser import app_only, watch
 from tests.factories import engine_for, serve, with_boundaries
+from tests.geo.test_photos import phone_photo
 from tests.recorder import HOUSEHOLD_ID
 
 PASSWORD = "a long enough secret"
@@ -676,11 +677,17 @@ def test_a_citizen_enrols_reports_follows_and_confirms_it_solved_on_a_phone(
     picker.click()  # the middle of the map: the household's own place
     expect(citizen.locator("#lon")).not_to_have_value("")
     expect(citizen.locator("#place-map")).to_be_checked()
+    citizen.locator("input[name=photo]").set_input_files(
+        {"name": "tap.jpg", "mimeType": "image/jpeg", "buffer": phone_photo()}
+    )
     problems += checked(citizen, citizen_errors, "citizen-report-form")
     citizen.get_by_role("button", name="ส่งเรื่อง").click()
     citizen.wait_for_url(re.compile(r"/app/reports/\d+\?sent=1$"))
     report_id = int(re.search(r"/app/reports/(\d+)", citizen.url).group(1))  # type: ignore[union-attr]
     expect(citizen.locator(".alert.ok")).to_be_visible()
+    photo = citizen.locator("img.photo")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.complete && img.naturalWidth") == 300  # upright
     problems += checked(citizen, citizen_errors, "citizen-report")
     with engine.connect() as conn:
         sent = conn.execute(

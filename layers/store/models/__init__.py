@@ -39,6 +39,9 @@ from layers.store.models.citizens import (
     LineLink,
     LineLinkCode,
     PlanItem,
+    ProblemSearch,
+    ReportPhoto,
+    SolvedQuestion,
 )
 from layers.store.models.delivery import ExportJob
 from layers.store.models.geography import (
@@ -91,10 +94,13 @@ __all__ = [
     "PlanItem",
     "Problem",
     "ProblemCategory",
+    "ProblemSearch",
     "QuarantinedRow",
     "Raster",
+    "ReportPhoto",
     "Rollup",
     "Route",
+    "SolvedQuestion",
     "SpatialWeights",
     "TargetRun",
     "TargetScore",

@@ -9,6 +9,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -87,7 +88,10 @@ class Deadline(Base):
 
 
 class Case(Base):
-    """The hand-off of one problem to one office at a time, until it is solved."""
+    """The hand-off of one problem to one office at a time, until it is solved.
+
+    The problem is a household's (``household_id``) or a community's issue (``issue_id``).
+    """
 
     __tablename__ = "problem_case"
     __table_args__ = (
@@ -98,6 +102,7 @@ class Case(Base):
             onupdate="CASCADE",
         ),
         UniqueConstraint("household_id", "round", "category", name="uq_problem_case_problem"),
+        CheckConstraint("(household_id IS NULL) <> (issue_id IS NULL)", "ck_problem_case_whose"),
         Index("ix_problem_case_office", "office", "state"),
         Index("ix_problem_case_area", "subdistrict_code"),
         Index(
@@ -113,7 +118,10 @@ class Case(Base):
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    household_id: Mapped[str] = mapped_column(Text(collation="C"))
+    household_id: Mapped[str | None] = mapped_column(Text(collation="C"))
+    issue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("community_issue.id", ondelete="CASCADE"), unique=True
+    )
     round: Mapped[int] = mapped_column(Integer)
     category: Mapped[str] = mapped_column(String(48))
     subdistrict_code: Mapped[str] = mapped_column(String(6, collation="C"))

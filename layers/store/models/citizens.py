@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -189,3 +190,56 @@ class LineLinkCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     username: Mapped[str] = mapped_column(ForeignKey("app_user.name", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportPhoto(Base):
+    """A photo of a citizen's report, re-encoded without its metadata, kept by its SHA-256."""
+
+    __tablename__ = "report_photo"
+    __table_args__ = (Index("ix_report_photo_report", "report_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("citizen_report.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SolvedQuestion(Base):
+    """The question "is it solved?", asked of a household weeks after its case was resolved."""
+
+    __tablename__ = "solved_question"
+    __table_args__ = (UniqueConstraint("case_id", "resolved_on"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("problem_case.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("citizen_report.id", ondelete="CASCADE"))
+    resolved_on: Mapped[date] = mapped_column(Date, doc="the resolution asked about")
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProblemSearch(Base):
+    """The words of an imported problem's detail (PyThaiNLP), and the detail's digest.
+
+    A detail changed by a later import has another digest, and is cut again.
+    """
+
+    __tablename__ = "problem_search"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["household_id", "round", "category"],
+            ["problem.household_id", "problem.round", "problem.category"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        Index("ix_problem_search_words", "search", postgresql_using="gin"),
+    )
+
+    household_id: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(48), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32), doc="md5 of the detail")
+    search: Mapped[str] = mapped_column(TSVECTOR)
