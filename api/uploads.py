@@ -27,7 +27,7 @@ from layers.survey.opening import Opened
 from layers.survey.readers import EXCEL_SUFFIXES
 
 log = logging.getLogger(__name__)
-UPLOAD_SUFFIXES = (".csv", *EXCEL_SUFFIXES, ".geojson", ".json", ".gpkg")
+UPLOAD_SUFFIXES = (".csv", *EXCEL_SUFFIXES, ".geojson", ".json", ".gpkg", ".zip")
 CHUNK = 1 << 20
 
 
@@ -78,7 +78,8 @@ def _save(upload: UploadFile, folder: Path, limit: int) -> tuple[Path, str]:
     if suffix not in UPLOAD_SUFFIXES:
         raise UnsupportedFileError(
             f"{name}: upload a CSV, XLSX, GeoJSON or GeoPackage file (.csv, .xlsx, .geojson, "
-            ".json or .gpkg; zip a shapefile's parts and load it with `bamrung import`)"
+            ".json or .gpkg), or ODK Central's .zip with the profile odk; load a shapefile "
+            "with `bamrung import`"
         )
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{uuid.uuid4().hex}{suffix}"

@@ -20,7 +20,7 @@ from api.cli.imports import imports_app
 from api.cli.maps import gallery, map_command
 from api.cli.overlay import overlay_app
 from api.cli.stats import stats
-from api.cli.survey import import_files, synth
+from api.cli.survey import form, import_files, synth
 from api.cli.users import audit_app, users_app
 from layers.store.db import database_url
 from layers.store.settings import Settings
@@ -33,6 +33,7 @@ app.add_typer(boundaries_app, name="boundaries")
 app.command("import")(import_files)
 app.add_typer(imports_app, name="imports")
 app.command("synth")(synth)
+app.command("form")(form)
 app.command("stats")(stats)
 app.command("density")(density)
 app.command("hotspots")(hotspots)

@@ -139,3 +139,25 @@ def synth(
         f"{survey.clusters['cluster'].nunique():,} planted hot and cold clusters: "
         f"{out_file.with_name(out_file.stem + '.clusters.csv')}"
     )
+
+
+def form(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="XLSForm workbook to write", callback=suffix_out(".xlsx"))
+    ],
+) -> None:
+    """Write the household XLSForm for ODK Central and KoboToolbox, its problem list from the
+    taxonomy (the shipped data/forms/household.xlsx is this command's output)."""
+    import pandas as pd
+
+    from layers.survey.collected import write_reference_form
+    from layers.survey.taxonomy import read_taxonomy
+
+    settings = Settings()
+    with errors():
+        categories = pd.DataFrame(
+            [c.model_dump(include={"code", "name_th", "name_en"}) for c in read_taxonomy(
+                settings.taxonomy_file)]
+        )  # fmt: skip
+        write_reference_form(categories, out_file)
+    out.print(f"wrote the household form ({len(categories)} problem categories) to {out_file}")

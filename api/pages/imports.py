@@ -14,8 +14,8 @@ from api.deps import Offset, RowId, SessionDep, SettingsDep, audit
 from api.web.render import page, pages_router, redirect, words
 from layers.access.users import User
 from layers.survey import imports
+from layers.survey.collected import TOOLS
 from layers.survey.imports import UNFINISHED
-from layers.survey.profiles import SHIPPED
 
 router = pages_router("/app/imports")
 Reader = Annotated[User | None, Depends(requires("imports:read"))]
@@ -31,7 +31,7 @@ def import_list(request: Request, session: SessionDep, user: Reader) -> HTMLResp
         user,
         title=words(request)("imports"),
         jobs=imports.jobs(session.connection(), limit=30),
-        profiles=sorted(p.stem for p in SHIPPED.glob("*.yaml")),
+        profiles=list(TOOLS),
     )
 
 

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
             "deadlines (YAML), synced by `bamrung db migrate`."
         ),
     )
+    survey_form_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "forms" / "household.xlsx",
+        description=(
+            "The household XLSForm whose ODK Central and KoboToolbox exports `bamrung import "
+            "--profile odk|kobo` reads (its questions, labels and choices)."
+        ),
+    )
     targeting_file: Path = Field(
         default=PROJECT_ROOT / "data" / "targeting.yaml",
         description="The targeting weights and category severities (YAML) rankings are scored by.",

@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geo.access import Scope
+from geo.collect.exports import EXPORT_COLUMNS, REFUSED, WHY
 from geo.intake.areas import AreaIndex
 from geo.intake.labels import Labels
 from geo.intake.personal import keyed_hash, personal_columns
@@ -28,6 +29,8 @@ from layers.survey.validate import check
 log = logging.getLogger(__name__)
 READER_COLUMNS = (ROW, SHAPE)
 """Columns the readers add to the file's own."""
+JUDGED = (REFUSED, WHY)
+"""Columns of an ODK or Kobo export's rows that say why the export itself refuses a row."""
 
 
 def household_id_column(profile: Profile, columns: list[str]) -> str:
@@ -69,7 +72,7 @@ def classify_columns(
     """Personal columns so far: every batch is examined, as a column may fill in late."""
     used = set(profile.columns.values()) | ({profile.geopoint} if profile.geopoint else set())
     canonical = {c for c in batch.columns if c.strip().lower() in CANONICAL}
-    readers = [c for c in READER_COLUMNS if c in batch]
+    readers = [c for c in (*READER_COLUMNS, *EXPORT_COLUMNS) if c in batch]
     found = personal_columns(batch.drop(columns=readers), known=used | canonical | set(treated))
     for column, how in found.items():
         log.info("personal data: column %r is %s", column, how)
@@ -116,7 +119,7 @@ def prepare(
     """
     rows = batch[ROW].to_numpy()
     shape = batch.get(SHAPE)
-    original = batch.drop(columns=[c for c in READER_COLUMNS if c in batch])
+    original = batch.drop(columns=[c for c in (*READER_COLUMNS, *JUDGED) if c in batch])
     hashed = [c for c, how in treated.items() if how == "hashed"]
     for column in hashed:
         original[column] = keyed_hash(original[column], key)
@@ -151,6 +154,8 @@ def prepare(
                 f"round: {values['round'].iloc[i]} is not in the database yet; a round is "
                 "opened by importing its first file with a country-wide account",
             )
+    if REFUSED in batch:
+        refuse_judged(batch, reasons, messages)
     refused = reasons.mask()
     # Duplicates: the same (household, round, problem) on an earlier row of the file.
     refused |= refuse_duplicates(values, refused, seen, reasons, messages)
@@ -162,6 +167,18 @@ def prepare(
         flags.add(drawn, "representative_point")
     head = original[hashed[0]] if hashed else pd.Series(None, index=values.index, dtype=object)
     return Prepared(rows, original, values, placement, flags, reasons, messages, refused, head)
+
+
+def refuse_judged(batch: pd.DataFrame, reasons: Labels, messages: Labels) -> None:
+    """Refuse the rows an export's reading refused (orphan entries, rejected or older versions).
+
+    Their reason is the export's alone: what the row checks would add (an orphan entry has no
+    household) is a consequence, not the cause.
+    """
+    judged = batch[REFUSED].to_numpy(dtype=object)
+    for i in np.flatnonzero(judged != "").tolist():
+        reasons.rows[i] = [str(judged[i])]
+        messages.rows[i] = [str(batch[WHY].iloc[i])]
 
 
 def refuse_outside(

@@ -12,12 +12,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
 from sqlalchemy import Connection, Engine, func, select, text, update
 
 from geo.access import Scope
+from geo.collect.exports import Tool
 from geo.errors import BamrungError, InvalidInputError
 from geo.intake.areas import AreaIndex
 from layers.store.files import file_checksum
@@ -33,6 +35,7 @@ from layers.survey.batches import (
     prepare,
     whole_households,
 )
+from layers.survey.collected import TOOLS, convert, read_form
 from layers.survey.dedupe import SeenRows
 from layers.survey.imports import JobLease
 from layers.survey.opening import Opened, choose_parts
@@ -73,6 +76,7 @@ class Importer:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.key = pii_key(settings)
+        self.form_file = settings.survey_form_file
         with engine.connect() as conn:
             self.categories = set(conn.scalars(select(ProblemCategory.code)))
         # Read while the first file is opened and checked (a second each, mostly out of the GIL).
@@ -106,6 +110,8 @@ class Importer:
         Raises ``InvalidInputError`` (``MissingColumnsError``, ``UnsupportedFileError``) with a
         message naming the file by ``label`` (default: the path); nothing is written.
         """
+        if profile in TOOLS:
+            return self._open_export(path, profile, round, label or str(path))
         survey = open_survey(path, label)
         try:
             self.index  # noqa: B018 - no boundaries: refused before a job is started
@@ -116,6 +122,25 @@ class Importer:
             survey.close()
             raise
         return Opened(survey, chosen, round, skipped)
+
+    def _open_export(self, path: Path, tool: Tool, round: int | None, label: str) -> Opened:
+        """An ODK Central or KoboToolbox export, opened as the canonical CSV it is written as.
+
+        Messages name the export; its checksum is the job's; the CSV is deleted on close.
+        """
+        if not path.is_file():
+            raise InvalidInputError(f"{label}: no such file")
+        self.index  # noqa: B018 - no boundaries: refused before anything is read
+        converted = convert(path, tool, read_form(self.form_file), label)
+        try:
+            survey = open_survey(converted.path, label)
+            survey = replace(survey, path=path, text_path=converted.path)
+            survey, _ = choose_parts(survey, None, round is not None, None)
+        except BaseException:
+            converted.path.unlink(missing_ok=True)
+            raise
+        profile = identity_profile(survey.columns).model_copy(update={"name": tool})
+        return Opened(survey, profile, round, converted.passed_over)
 
     def run(
         self,

@@ -1,4 +1,4 @@
-"""Column-mapping profiles: how another layout (ODK, KoboToolbox…) maps onto the canonical one."""
+"""Column-mapping profiles: how another layout (a YAML file of names) maps onto the canonical."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from geo.errors import InvalidInputError
-
-SHIPPED = Path(__file__).with_name("profiles")
 
 #: The canonical long format: one row per problem (an empty ``problem_code`` for none).
 CANONICAL = (
@@ -81,18 +79,15 @@ def identity_profile(columns: list[str]) -> Profile:
     )
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """A shipped profile by name (``odk``, ``kobo``) or a YAML file."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = SHIPPED / f"{name_or_path}.yaml"
-    if not path.is_file():
-        shipped = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.yaml")))
-        raise InvalidInputError(f"no profile {name_or_path!r}: use one of {shipped} or a YAML file")
+def load_profile(path: str) -> Profile:
+    """A profile from a YAML file (``odk`` and ``kobo`` exports are read by ``collected``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInputError(f"no profile {path!r}: use odk, kobo or a YAML file")
     try:
-        return Profile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return Profile.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
     except (yaml.YAMLError, ValidationError) as exc:
-        raise InvalidInputError(f"{path}: not a valid profile: {exc}") from exc
+        raise InvalidInputError(f"{file}: not a valid profile: {exc}") from exc
 
 
 def missing_columns(profile: Profile, columns: list[str], *, round_given: bool) -> list[str]:

@@ -116,6 +116,10 @@ def open_survey(path: Path, label: str | None = None) -> SurveyFile:
         **dict.fromkeys(EXCEL_SUFFIXES, _open_excel),
         **dict.fromkeys(SPATIAL_SUFFIXES, _open_spatial),
     }
+    if suffix == ".zip":
+        raise UnsupportedFileError(
+            f"{label}: a zip is read as an ODK Central export: import it with the profile odk"
+        )
     if suffix not in openers:
         raise UnsupportedFileError(
             f"{label}: unknown kind of file; use CSV, XLSX, GeoJSON, GeoPackage or Shapefile"

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from geo.synth.survey import Synthetic
 from layers.store.settings import Settings
+from tests import collect_exports as written
 from tests.factories import engine_for, serve, token_for
 
 
@@ -61,6 +62,34 @@ def test_an_upload_is_imported_and_its_refused_rows_listed(
     reasons = {r for item in refused["items"] for r in item["reasons"]}
     assert reasons == {"duplicate_row", "unknown_problem_code"}
     assert all("head_name" not in item["values"] for item in refused["items"])
+
+
+def test_an_odk_central_zip_is_uploaded_and_imported_through_its_profile(
+    api: httpx.Client, synthetic: tuple[Synthetic, Path], tmp_path: Path
+) -> None:
+    survey, _ = synthetic
+    canonical = survey.clean.iloc[:200].astype(str)
+    canonical = canonical[canonical["household_id"].isin(canonical["household_id"].iloc[:180])]
+    path = written.central_zip(written.submissions(canonical), tmp_path / "bamrung_household.zip")
+    with path.open("rb") as handle:
+        files = {"file": ("bamrung_household.zip", handle, "application/zip")}
+        refused = api.post("/imports", files=files)
+        handle.seek(0)
+        response = api.post("/imports", files=files, data={"profile": "odk"})
+    assert refused.status_code == 415 and "import it with the profile odk" in refused.text
+    assert response.status_code == 202, response.text
+    job = wait_for(api, response.json()["id"])
+    assert job["state"] == "done", job["error"]
+    report = job["report"]
+    assert report["profile"] == "odk" and report["rows"] == len(canonical)
+    assert report["rows_quarantined"] == 0
+    # A file that only says it is a zip is refused as what it is, before any job runs.
+    bad = api.post(
+        "/imports",
+        files={"file": ("x.zip", b"household_id,round\n", "application/zip")},
+        data={"profile": "odk"},
+    )
+    assert bad.status_code == 415 and "not a zip" in bad.text
 
 
 def test_refused_rows_are_shown_inside_the_callers_area_and_to_the_uploader(

@@ -443,25 +443,27 @@ def test_every_format_gives_the_same_households(
     )
 
 
-@pytest.mark.parametrize("profile", ["odk", "kobo"])
-def test_odk_and_kobo_exports_map_onto_the_canonical_format(
-    survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path, profile: str
+def test_a_yaml_profile_maps_another_layout_onto_the_canonical_format(
+    survey_engine: Engine, synthetic: tuple[Synthetic, Path], tmp_path: Path
 ) -> None:
-    from layers.survey.profiles import load_profile
-
     survey, _ = synthetic
     frame = subset(survey, 200)
-    mapping = load_profile(profile)
-    export = frame.rename(
-        columns={canonical: source for canonical, source in mapping.columns.items()}
+    names = {"household_id": "hh_id", "round": "survey_round", "subdistrict_code": "tambon"}
+    names |= {"problem_code": "problem", "urban": "is_urban"}
+    profile = tmp_path / "district.yaml"
+    profile.write_text(
+        "name: district\ncolumns:\n"
+        + "".join(f"  {canonical}: {theirs}\n" for canonical, theirs in names.items())
+        + "geopoint: gps\nvalues:\n  urban: {ใช่: 'true', ไม่ใช่: 'false'}\n",
+        encoding="utf-8",
     )
-    export[mapping.geopoint] = frame["lat"] + " " + frame["lon"] + " 150.0 4.5"
-    export = export.drop(columns=["lat", "lon"])
-    if profile == "kobo":
-        export[mapping.columns["urban"]] = frame["urban"].map({"true": "yes", "false": "no"})
-    path = tmp_path / f"{profile}.csv"
-    export.to_csv(path, index=False)
-    report = importer(survey_engine).run(path, profile=profile)
+    export = frame.rename(columns=names)
+    export["gps"] = frame["lat"] + " " + frame["lon"] + " 150.0 4.5"
+    export["is_urban"] = frame["urban"].map({"true": "ใช่", "false": "ไม่ใช่"})
+    path = tmp_path / "district.csv"
+    export.drop(columns=["lat", "lon"]).to_csv(path, index=False)
+    report = importer(survey_engine).run(path, profile=str(profile))
+    assert report.profile == "district"
     assert report.rows == len(frame) and report.rows_quarantined == 0
     stored = households(survey_engine)
     first = frame.iloc[0]
@@ -470,6 +472,8 @@ def test_odk_and_kobo_exports_map_onto_the_canonical_format(
         (float(first["lat"]), float(first["lon"]))
     )
     assert record["urban"] == (first["urban"] == "true")
+    with pytest.raises(InvalidInputError, match="no profile 'nonesuch': use odk, kobo or a YAML"):
+        importer(survey_engine).run(path, profile="nonesuch")
 
 
 def test_missing_columns_and_unreadable_files_are_refused_before_anything_is_written(

@@ -1,0 +1,477 @@
+"""Exports of the household form, as ODK Central and KoboToolbox write them, made canonical rows.
+
+Both tools write one table of submissions and one of problem entries (the repeat), linked by a
+key. :func:`canonical_rows` joins them into the canonical long format, one row per problem (or
+one row for a household without any), and keeps what it cannot take as refused rows with a
+reason, never dropping them:
+
+- ``orphan_problem``: a repeat entry whose parent submission is not in the export;
+- ``rejected_in_review``: a submission rejected in review (Central ``ReviewState=rejected``,
+  Kobo ``validation_status_not_approved``): kept out of the figures, as the reviewer decided;
+- ``superseded``: an older version of a submission (an edit, or a second download of the same
+  form given together) or an earlier survey of the same household and round: the latest wins;
+- ``missing_problem_code``: a repeat entry without a category.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from geo.collect.form import (
+    DATE_FIELDS,
+    HOUSEHOLD_FIELDS,
+    LOCATION,
+    PROBLEM_FIELDS,
+    PROBLEMS,
+    REPEAT,
+    Form,
+    Question,
+)
+from geo.errors import MissingColumnsError
+
+Tool = Literal["odk", "kobo"]
+#: Columns the rows carry beside the canonical ones: where each came from, and why it is refused.
+SOURCE, REFUSED, WHY = "export_source", "export_refused", "export_why"
+EXPORT_COLUMNS = (SOURCE, REFUSED, WHY)
+REQUIRED = ("household_id", "subdistrict_code")
+JAVA_MEDIUM = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y")
+"""Briefcase's dates and date-times (Java's MEDIUM style, English locale)."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The columns that identify, version and judge a submission, in one tool's words."""
+
+    key: tuple[str, ...]
+    """The submission's own id, the first column present wins."""
+    link: str
+    """The main table's column a repeat entry points at."""
+    parent: tuple[str, ...]
+    """The repeat table's column pointing at ``link``."""
+    entry: tuple[str, ...]
+    """The repeat entry's own id."""
+    version: tuple[str, ...]
+    """Columns ordering the versions of a submission, the most telling first."""
+    submitted: tuple[str, ...]
+    review: tuple[str, ...]
+    rejected: frozenset[str]
+
+
+META: dict[Tool, Meta] = {
+    "odk": Meta(
+        key=("KEY", "meta-instanceID", "instanceID"),
+        link="KEY",
+        parent=("PARENT_KEY",),
+        entry=("KEY",),
+        version=("Edits",),
+        submitted=("SubmissionDate",),
+        review=("ReviewState",),
+        rejected=frozenset({"rejected"}),
+    ),
+    "kobo": Meta(
+        key=("_id", "_uuid", "meta/instanceID"),
+        link="_index",
+        parent=("_parent_index",),
+        entry=("_index",),
+        version=(),
+        submitted=("_submission_time",),
+        review=("_validation_status",),
+        rejected=frozenset({"validation_status_not_approved", "Not Approved"}),
+    ),
+}
+KOBO_SEPARATORS = ("/", ".", "-", ":", "_")
+
+
+@dataclass(frozen=True)
+class Headers:
+    """How one export names the questions: question key → column."""
+
+    columns: dict[tuple[str | None, str], str]
+    latitude: str | None
+    longitude: str | None
+    geopoint: str | None
+    """The raw ``"lat lon altitude accuracy"`` column, when the split ones are missing."""
+    listed: dict[str, str]
+    """Choice name → the 0/1 column of the select-multiple list, when the export split it."""
+
+
+def _spellings(q: Question, tool: Tool) -> list[str]:
+    """Every header an export may give question ``q``, most likely first.
+
+    Its groups joined by the tool's separator (Central: ``-``; Kobo: ``/`` or another chosen
+    one), without the groups outside its repeat (Central's repeat files), its bare name (an
+    export without group names), and its labels (Kobo's label headers).
+    """
+    paths = [list(q.groups)]
+    if q.repeat:
+        paths.append(list(q.groups[q.groups.index(q.repeat) + 1 :]))
+    separators = ("-",) if tool == "odk" else KOBO_SEPARATORS
+    names = [sep.join([*groups, q.name]) for groups in paths for sep in separators]
+    names += [q.name, *q.labels.values()]
+    return list(dict.fromkeys(n.strip() for n in names if n))
+
+
+def _kobo_label_paths(form: Form, q: Question) -> list[str]:
+    """Kobo's labels with their groups' labels in front (``hierarchy in labels``)."""
+    out = []
+    for lang, label in q.labels.items():
+        parts = [form.group_labels.get(g, {}).get(lang, g) for g in q.groups]
+        out += [sep.join([*parts, label]) for sep in KOBO_SEPARATORS]
+    return out
+
+
+def find_headers(
+    form: Form, columns: Iterable[str], tool: Tool, *, repeat: bool, label: str
+) -> Headers:
+    """Which column holds each question of the submissions (or, ``repeat``, of the entries).
+
+    Raises
+    ------
+    MissingColumnsError
+        When a required question has no column: the export is not of the household form.
+    """
+    present = {c.strip(): c for c in columns}
+    found: dict[tuple[str | None, str], str] = {}
+    keys = (
+        [(REPEAT, name) for name in PROBLEM_FIELDS.values()]
+        if repeat
+        else [*HOUSEHOLD_FIELDS.values(), (LOCATION[0], PROBLEMS)]
+    )
+    for key in keys:
+        if key not in form.questions:
+            continue
+        q = form.questions[key]
+        spellings = _spellings(q, tool)
+        if tool == "kobo":
+            spellings += _kobo_label_paths(form, q)
+        hit = next((present[s] for s in spellings if s in present), None)
+        if hit is not None:
+            found[key] = hit
+    if repeat:
+        if (REPEAT, "code") not in found:
+            raise MissingColumnsError(
+                f"{label}: the problem entries have no column for the problem's category "
+                f"(code; found: {', '.join(present)})",
+                ["problem_code"],
+            )
+        return Headers(found, None, None, None, {})
+    missing = [c for c in REQUIRED if HOUSEHOLD_FIELDS[c] not in found]
+    if missing:
+        raise MissingColumnsError(
+            f"{label}: no column for {', '.join(missing)} "
+            f"(is it an export of the Bamrung household form? found: {', '.join(present)})",
+            missing,
+        )
+    lat, lon, raw = _geopoint_columns(form, present, tool)
+    return Headers(found, lat, lon, raw, _listed_columns(form, present, found, tool))
+
+
+def _geopoint_columns(
+    form: Form, present: dict[str, str], tool: Tool
+) -> tuple[str | None, str | None, str | None]:
+    if LOCATION not in form.questions:
+        return None, None, None
+    q = form.questions[LOCATION]
+    bases = _spellings(q, tool)
+    if tool == "kobo":
+        bases += _kobo_label_paths(form, q)
+    if tool == "odk":
+        parts = [(f"{b}-Latitude", f"{b}-Longitude") for b in bases]
+    else:
+        # Kobo names the parts "_location_latitude", with the groups in front when the
+        # headers carry them ("household/_location_latitude"), or by the label likewise.
+        names = [q.name, *q.labels.values()]
+        groups = [q.groups, *([form.group_labels.get(g, {}).get(lang, g) for g in q.groups]
+                              for lang in q.labels)]  # fmt: skip
+        prefixes = [""] + [sep.join(g) + sep for g in groups if g for sep in KOBO_SEPARATORS]
+        parts = [(f"_{b}_latitude", f"_{b}_longitude") for b in bases]
+        parts += [(f"{p}_{n}_latitude", f"{p}_{n}_longitude") for p in prefixes for n in names]
+    for lat, lon in parts:
+        if lat in present and lon in present:
+            return present[lat], present[lon], None
+    raw = next((present[b] for b in bases if b in present), None)
+    return None, None, raw
+
+
+def _listed_columns(
+    form: Form, present: dict[str, str], found: dict[tuple[str | None, str], str], tool: Tool
+) -> dict[str, str]:
+    """The 0/1 columns of a split select-multiple (``group/problems/drugs``, ``problems-drugs``)."""
+    key = (LOCATION[0], PROBLEMS)
+    if key not in form.questions:
+        return {}
+    q = form.questions[key]
+    bases = _spellings(q, tool)
+    if tool == "kobo":
+        bases += _kobo_label_paths(form, q)
+    choices = form.choices.get(q.choices or "", {})
+    for base in dict.fromkeys([*([found[key]] if key in found else []), *bases]):
+        for sep in ("/", "-", ".", ":", "_"):
+            listed = {}
+            for name, labels in choices.items():
+                hit = next(
+                    (present[f"{base}{sep}{s}"] for s in (name, *labels.values())
+                     if f"{base}{sep}{s}" in present),
+                    None,
+                )  # fmt: skip
+                if hit is not None:
+                    listed[name] = hit
+            if listed:
+                return listed
+    return {}
+
+
+def export_date(values: pd.Series) -> pd.Series:
+    """Dates as the tools write them, made ``YYYY-MM-DD``; what is not a date is left as it is.
+
+    ISO 8601 dates and date-times (Central, Kobo: the date as written, whatever the offset),
+    a workbook's date cells (``2024-01-05 00:00:00``) and Briefcase's Java MEDIUM style
+    (``Apr 26, 2018``, ``Apr 26, 2018 8:56:00 AM``).
+    """
+    text = values.fillna("").astype(str).str.strip()
+    iso = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$")[0]
+    out = iso.where(iso.notna(), text)
+    rest = iso.isna() & (text != "")
+    for i in np.flatnonzero(rest.to_numpy()):
+        out.iloc[i] = _java_medium(text.iloc[i])
+    return out
+
+
+def _java_medium(text: str) -> str:
+    for pattern in JAVA_MEDIUM:
+        try:
+            return dt.datetime.strptime(text, pattern).date().isoformat()
+        except ValueError:
+            continue
+    return text
+
+
+def _choice(values: pd.Series, names: dict[str, str]) -> pd.Series:
+    """Choice labels (any language) made choice names; unknown values are left for the checks."""
+    stripped = values.fillna("").astype(str).str.strip()
+    return stripped.map(lambda v: names.get(v, v))
+
+
+def split_listed(value: str, names: dict[str, str]) -> list[str]:
+    """The choices of a select-multiple answer: names (space-separated) or labels.
+
+    Labels may hold spaces, so the answer is read from the left, longest known spelling first.
+    """
+    value = value.strip()
+    if not value:
+        return []
+    spellings = sorted(names, key=len, reverse=True)
+    out: list[str] = []
+    while value:
+        hit = next((s for s in spellings if value == s or value.startswith(s + " ")), None)
+        if hit is None:
+            word, _, value = value.partition(" ")
+            out.append(word)
+        else:
+            out.append(names[hit])
+            value = value[len(hit) :]
+        value = value.lstrip()
+    return list(dict.fromkeys(out))
+
+
+def canonical_rows(
+    form: Form,
+    submissions: pd.DataFrame,
+    entries: pd.DataFrame | None,
+    tool: Tool,
+    *,
+    names: tuple[str, str],
+) -> pd.DataFrame:
+    """The canonical long rows of an export: one per problem, or one for a household without.
+
+    Parameters
+    ----------
+    form : Form
+        The version of the household form the export is of.
+    submissions, entries : DataFrame
+        The export's tables as text (empty strings for empty cells): the submissions and the
+        problem repeat's entries (None: the export has no repeat table, as Kobo's CSV).
+    tool : {"odk", "kobo"}
+    names : (str, str)
+        How messages name the two tables (their file or sheet names).
+
+    Returns
+    -------
+    DataFrame
+        Canonical columns (those the export has), ``head_name`` and ``head_national_id`` when
+        asked, and ``export_source``, ``export_refused``, ``export_why``; a household's rows
+        together, in the order of the submissions.
+    """
+    meta = META[tool]
+    heads = find_headers(form, submissions.columns, tool, repeat=False, label=names[0])
+    subs = _households(form, submissions, heads)
+    subs[SOURCE] = [f"{names[0]} row {i + 2}" for i in range(len(submissions))]
+    subs[REFUSED], subs[WHY] = "", ""
+    key = _first(submissions, meta.key)
+    subs["_key"] = key if key is not None else pd.Series(range(len(subs)), dtype=str)
+    link = submissions[meta.link] if meta.link in submissions else subs["_key"]
+    subs["_link"] = link.astype(str).to_numpy()
+    if key is not None:
+        subs[SOURCE] += " (" + (meta.key[0] if meta.key[0] in submissions else "key") + " "
+        subs[SOURCE] += subs["_key"] + ")"
+    _judge(subs, submissions, meta)
+
+    problems = _entries(form, entries, tool, meta, names[1]) if entries is not None else None
+    listed = _listed(form, submissions, heads)
+    rows = []
+    taken = (
+        problems.groupby("_parent", sort=False).indices if problems is not None else {}
+    )  # fmt: skip
+    household_columns = [c for c in subs.columns if c not in ("_key", "_link")]
+    for i, sub in enumerate(subs.itertuples(index=False)):
+        record = dict(zip(subs.columns, sub, strict=True))
+        base = {c: record[c] for c in household_columns}
+        own = (
+            problems.iloc[taken[record["_link"]]]
+            if problems is not None and record["_link"] in taken
+            else None
+        )
+        coded = set()
+        if own is not None:
+            for entry in own.to_dict("records"):
+                row = {**base, **{c: entry[c] for c in own.columns if not c.startswith("_")}}
+                row[SOURCE] = entry["_source"]
+                if not row[REFUSED] and not entry["problem_code"]:
+                    row[REFUSED] = "missing_problem_code"
+                    row[WHY] = f"{entry['_source']}: the problem entry has no category"
+                coded.add(entry["problem_code"])
+                rows.append(row)
+        extra = [c for c in listed[i] if c not in coded]
+        for code in extra:
+            rows.append({**base, "problem_code": code})
+        if own is None and not extra:
+            rows.append({**base, "problem_code": ""})
+    out = pd.DataFrame(rows)
+    if problems is not None:
+        orphans = problems[~problems["_parent"].isin(subs["_link"])]
+        if len(orphans):
+            lost = orphans.drop(columns=[c for c in orphans.columns if c.startswith("_")]).copy()
+            lost[SOURCE] = orphans["_source"].to_numpy()
+            lost[REFUSED] = "orphan_problem"
+            lost[WHY] = [
+                f"{s}: its submission ({p}) is not in {names[0]}"
+                for s, p in zip(orphans["_source"], orphans["_parent"], strict=True)
+            ]
+            out = pd.concat([out, lost], ignore_index=True)
+    columns = [c for c in out.columns if c not in EXPORT_COLUMNS] + list(EXPORT_COLUMNS)
+    return out.reindex(columns=columns).fillna("")
+
+
+def _first(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series | None:
+    for name in names:
+        if name in frame:
+            return frame[name].astype(str)
+    return None
+
+
+def _households(form: Form, frame: pd.DataFrame, heads: Headers) -> pd.DataFrame:
+    out = pd.DataFrame(index=range(len(frame)))
+    for canonical, key in HOUSEHOLD_FIELDS.items():
+        if key not in heads.columns:
+            continue
+        values = frame[heads.columns[key]].reset_index(drop=True)
+        q = form.questions[key]
+        if q.choices:
+            values = _choice(values, form.choice_names(q.choices))
+        if canonical in DATE_FIELDS:
+            values = export_date(values)
+        out[canonical] = values.to_numpy()
+    if heads.latitude and heads.longitude:
+        out["lat"] = frame[heads.latitude].to_numpy()
+        out["lon"] = frame[heads.longitude].to_numpy()
+    elif heads.geopoint:
+        parts = frame[heads.geopoint].fillna("").astype(str).str.split(expand=True)
+        out["lat"] = parts.get(0, pd.Series("", index=parts.index)).fillna("").to_numpy()
+        out["lon"] = parts.get(1, pd.Series("", index=parts.index)).fillna("").to_numpy()
+    return out
+
+
+def _listed(form: Form, frame: pd.DataFrame, heads: Headers) -> list[list[str]]:
+    """Per submission, the problems its select-multiple list names."""
+    key = (LOCATION[0], PROBLEMS)
+    if heads.listed:
+        chosen = pd.DataFrame(
+            {
+                name: frame[column].astype(str).str.strip().isin(["1", "1.0", "True", "true"])
+                for name, column in heads.listed.items()
+            }
+        )
+        return [[n for n in chosen.columns if row[n]] for _, row in chosen.iterrows()]
+    if key not in heads.columns:
+        return [[] for _ in range(len(frame))]
+    names = form.choice_names(form.questions[key].choices or "")
+    return [split_listed(v, names) for v in frame[heads.columns[key]].astype(str)]
+
+
+def _entries(form: Form, frame: pd.DataFrame, tool: Tool, meta: Meta, name: str) -> pd.DataFrame:
+    heads = find_headers(form, frame.columns, tool, repeat=True, label=name)
+    out = pd.DataFrame(index=range(len(frame)))
+    for canonical, question in PROBLEM_FIELDS.items():
+        key = (REPEAT, question)
+        if key not in heads.columns:
+            continue
+        values = frame[heads.columns[key]].reset_index(drop=True)
+        q = form.questions[key]
+        if q.choices:
+            values = _choice(values, form.choice_names(q.choices))
+        if canonical in DATE_FIELDS:
+            values = export_date(values)
+        out[canonical] = values.to_numpy()
+    parent = _first(frame, meta.parent)
+    if parent is None:
+        raise MissingColumnsError(
+            f"{name}: the problem entries have no {' or '.join(meta.parent)} column linking "
+            "them to their submission",
+            list(meta.parent),
+        )
+    out["_parent"] = parent.to_numpy()
+    entry = _first(frame, meta.entry)
+    out["_source"] = [
+        f"{name} row {i + 2}" + (f" ({meta.entry[0]} {entry.iloc[i]})" if entry is not None else "")
+        for i in range(len(frame))
+    ]
+    return out
+
+
+def _judge(subs: pd.DataFrame, frame: pd.DataFrame, meta: Meta) -> None:
+    """Refuse rejected submissions and every version but the latest of each submission."""
+    review = _first(frame, meta.review)
+    if review is not None:
+        rejected = review.str.strip().isin(meta.rejected).to_numpy()
+        subs.loc[rejected, REFUSED] = "rejected_in_review"
+        subs.loc[rejected, WHY] = subs.loc[rejected, SOURCE] + ": rejected in review"
+    order = pd.DataFrame(index=subs.index)
+    version = _first(frame, meta.version)
+    order["version"] = (
+        pd.to_numeric(version, errors="coerce").fillna(0).to_numpy() if version is not None else 0
+    )
+    submitted = _first(frame, meta.submitted)
+    order["submitted"] = submitted.to_numpy() if submitted is not None else ""
+    order["surveyed"] = subs.get("surveyed_on", pd.Series("", index=subs.index))
+    order["row"] = np.arange(len(subs))
+    live = subs[REFUSED] == ""
+    for group in (["_key"], ["household_id", "round"]):
+        if not all(g in subs for g in group):
+            continue
+        candidates = subs[live]
+        ranked = order[live].sort_values(["version", "surveyed", "submitted", "row"])
+        groups = [candidates.loc[ranked.index, g] for g in group]
+        winners = ranked.groupby(groups).tail(1).index
+        winner_of = {tuple(subs.loc[j, group]): j for j in winners}
+        what = "version of this submission" if group == ["_key"] else "survey of this household"
+        for i in candidates.index.difference(winners):
+            winner = winner_of[tuple(subs.loc[i, group])]
+            subs.at[i, REFUSED] = "superseded"
+            subs.at[i, WHY] = f"{subs.at[i, SOURCE]}: a later {what} is {subs.at[winner, SOURCE]}"
+        live = subs[REFUSED] == ""
