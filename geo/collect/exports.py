@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geo.collect.form import (
     DATE_FIELDS,
@@ -263,9 +264,10 @@ def split_listed(value: str, names: dict[str, str]) -> list[str]:
 
     Labels may hold spaces, so the answer is read from the left, longest known spelling first.
     """
+    words = value.split()
+    if all(w in names for w in words):  # choice names (or one-word labels): the common case
+        return list(dict.fromkeys(names[w] for w in words))
     value = value.strip()
-    if not value:
-        return []
     spellings = sorted(names, key=len, reverse=True)
     out: list[str] = []
     while value:
@@ -311,61 +313,66 @@ def canonical_rows(
     meta = META[tool]
     heads = find_headers(form, submissions.columns, tool, repeat=False, label=names[0])
     subs = _households(form, submissions, heads)
-    subs[SOURCE] = [f"{names[0]} row {i + 2}" for i in range(len(submissions))]
-    subs[REFUSED], subs[WHY] = "", ""
     key = _first(submissions, meta.key)
-    subs["_key"] = key if key is not None else pd.Series(range(len(subs)), dtype=str)
+    named = next((k for k in meta.key if k in submissions), "key")
+    subs[SOURCE] = _where(names[0], len(submissions), named, key)
+    subs[REFUSED], subs[WHY] = "", ""
+    subs["_key"] = key.to_numpy() if key is not None else np.arange(len(subs)).astype(str)
     link = submissions[meta.link] if meta.link in submissions else subs["_key"]
     subs["_link"] = link.astype(str).to_numpy()
-    if key is not None:
-        subs[SOURCE] += " (" + (meta.key[0] if meta.key[0] in submissions else "key") + " "
-        subs[SOURCE] += subs["_key"] + ")"
     _judge(subs, submissions, meta)
 
     problems = _entries(form, entries, tool, meta, names[1]) if entries is not None else None
-    listed = _listed(form, submissions, heads)
-    rows = []
-    taken = (
-        problems.groupby("_parent", sort=False).indices if problems is not None else {}
-    )  # fmt: skip
-    household_columns = [c for c in subs.columns if c not in ("_key", "_link")]
-    for i, sub in enumerate(subs.itertuples(index=False)):
-        record = dict(zip(subs.columns, sub, strict=True))
-        base = {c: record[c] for c in household_columns}
-        own = (
-            problems.iloc[taken[record["_link"]]]
-            if problems is not None and record["_link"] in taken
-            else None
+    households = subs.drop(columns=["_key"]).assign(_at=np.arange(len(subs)))
+    parts = []
+    coded = pd.DataFrame({"_at": pd.Series(dtype=np.int64), "problem_code": pd.Series(dtype=str)})
+    if problems is not None:
+        # Each entry with its household's answers (all its versions when a key repeats: the
+        # versions refused above carry their reason on).
+        own = households.drop(columns=[SOURCE]).merge(
+            problems, left_on="_link", right_on="_parent", how="inner", sort=False
         )
-        coded = set()
-        if own is not None:
-            for entry in own.to_dict("records"):
-                row = {**base, **{c: entry[c] for c in own.columns if not c.startswith("_")}}
-                row[SOURCE] = entry["_source"]
-                if not row[REFUSED] and not entry["problem_code"]:
-                    row[REFUSED] = "missing_problem_code"
-                    row[WHY] = f"{entry['_source']}: the problem entry has no category"
-                coded.add(entry["problem_code"])
-                rows.append(row)
-        extra = [c for c in listed[i] if c not in coded]
-        for code in extra:
-            rows.append({**base, "problem_code": code})
-        if own is None and not extra:
-            rows.append({**base, "problem_code": ""})
-    out = pd.DataFrame(rows)
+        own = own.rename(columns={"_source": SOURCE})
+        blank = (own[REFUSED] == "") & (own["problem_code"] == "")
+        own.loc[blank, REFUSED] = "missing_problem_code"
+        own.loc[blank, WHY] = own.loc[blank, SOURCE] + ": the problem entry has no category"
+        own["_part"] = 0
+        parts.append(own.drop(columns=["_link", "_parent"]))
+        coded = own[["_at", "problem_code"]]
+    listed = _listed(form, submissions, heads)
+    extra = listed.merge(coded.drop_duplicates(), how="left", indicator=True)
+    extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
+    parts.append(households.drop(columns="_link").merge(extra, on="_at").assign(_part=1))
+    bare = ~households["_at"].isin(pd.concat([coded["_at"], listed["_at"]]))
+    parts.append(households[bare].drop(columns="_link").assign(problem_code="", _part=2))
+    out = pd.concat(parts, ignore_index=True)
+    # A household's rows together (the import reads a household from consecutive rows), its
+    # surveys in the export's order.
+    who = [c for c in ("household_id", "round") if c in out]
+    out["_first"] = out.groupby(who, sort=False)["_at"].transform("min") if who else out["_at"]
+    out = out.sort_values(["_first", "_at", "_part"], kind="stable")
+    out = out.drop(columns=["_first", "_at", "_part"])
     if problems is not None:
         orphans = problems[~problems["_parent"].isin(subs["_link"])]
         if len(orphans):
-            lost = orphans.drop(columns=[c for c in orphans.columns if c.startswith("_")]).copy()
+            lost = orphans.drop(columns=["_parent", "_source"])
             lost[SOURCE] = orphans["_source"].to_numpy()
             lost[REFUSED] = "orphan_problem"
-            lost[WHY] = [
-                f"{s}: its submission ({p}) is not in {names[0]}"
-                for s, p in zip(orphans["_source"], orphans["_parent"], strict=True)
-            ]
+            lost[WHY] = (
+                orphans["_source"] + ": its submission (" + orphans["_parent"] + ") is not in "
+                + names[0]
+            ).to_numpy()  # fmt: skip
             out = pd.concat([out, lost], ignore_index=True)
     columns = [c for c in out.columns if c not in EXPORT_COLUMNS] + list(EXPORT_COLUMNS)
-    return out.reindex(columns=columns).fillna("")
+    return out.reindex(columns=columns).fillna("").reset_index(drop=True)
+
+
+def _where(table: str, rows: int, named: str, key: pd.Series | None) -> NDArray[np.object_]:
+    """How messages point at each row: ``table row N (KEY uuid:…)`` (N counts the header)."""
+    where = pd.Series(np.arange(2, rows + 2)).astype(str).radd(f"{table} row ")
+    if key is not None:
+        where = where + f" ({named} " + key.reset_index(drop=True) + ")"
+    return where.to_numpy(dtype=object)
 
 
 def _first(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series | None:
@@ -397,21 +404,34 @@ def _households(form: Form, frame: pd.DataFrame, heads: Headers) -> pd.DataFrame
     return out
 
 
-def _listed(form: Form, frame: pd.DataFrame, heads: Headers) -> list[list[str]]:
-    """Per submission, the problems its select-multiple list names."""
+def _listed(form: Form, frame: pd.DataFrame, heads: Headers) -> pd.DataFrame:
+    """The problems each submission's select-multiple list names, in the list's order.
+
+    Columns ``_at`` (the submission's position) and ``problem_code``.
+    """
     key = (LOCATION[0], PROBLEMS)
     if heads.listed:
-        chosen = pd.DataFrame(
-            {
-                name: frame[column].astype(str).str.strip().isin(["1", "1.0", "True", "true"])
-                for name, column in heads.listed.items()
-            }
+        ticked = [
+            pd.DataFrame({"_at": np.flatnonzero(chosen.to_numpy()), "problem_code": name})
+            for name, column in heads.listed.items()
+            if (chosen := frame[column].astype(str).str.strip().isin(["1", "1.0", "True", "true"]))
+            .any()
+        ]  # fmt: skip
+        if ticked:
+            return pd.concat(ticked).sort_values("_at", kind="stable").reset_index(drop=True)
+    elif key in heads.columns:
+        names = form.choice_names(form.questions[key].choices or "")
+        chosen = (
+            pd.Series(
+                [split_listed(v, names) for v in frame[heads.columns[key]].astype(str)],
+                index=np.arange(len(frame)),
+            )
+            .explode()
+            .dropna()
         )
-        return [[n for n in chosen.columns if row[n]] for _, row in chosen.iterrows()]
-    if key not in heads.columns:
-        return [[] for _ in range(len(frame))]
-    names = form.choice_names(form.questions[key].choices or "")
-    return [split_listed(v, names) for v in frame[heads.columns[key]].astype(str)]
+        return pd.DataFrame({"_at": chosen.index.to_numpy(dtype=np.int64),
+                             "problem_code": chosen.astype(str).to_numpy()})  # fmt: skip
+    return pd.DataFrame({"_at": pd.Series(dtype=np.int64), "problem_code": pd.Series(dtype=str)})
 
 
 def _entries(form: Form, frame: pd.DataFrame, tool: Tool, meta: Meta, name: str) -> pd.DataFrame:
@@ -437,10 +457,7 @@ def _entries(form: Form, frame: pd.DataFrame, tool: Tool, meta: Meta, name: str)
         )
     out["_parent"] = parent.to_numpy()
     entry = _first(frame, meta.entry)
-    out["_source"] = [
-        f"{name} row {i + 2}" + (f" ({meta.entry[0]} {entry.iloc[i]})" if entry is not None else "")
-        for i in range(len(frame))
-    ]
+    out["_source"] = _where(name, len(frame), meta.entry[0], entry)
     return out
 
 
@@ -460,18 +477,20 @@ def _judge(subs: pd.DataFrame, frame: pd.DataFrame, meta: Meta) -> None:
     order["submitted"] = submitted.to_numpy() if submitted is not None else ""
     order["surveyed"] = subs.get("surveyed_on", pd.Series("", index=subs.index))
     order["row"] = np.arange(len(subs))
-    live = subs[REFUSED] == ""
     for group in (["_key"], ["household_id", "round"]):
         if not all(g in subs for g in group):
             continue
-        candidates = subs[live]
+        live = (subs[REFUSED] == "").to_numpy()
         ranked = order[live].sort_values(["version", "surveyed", "submitted", "row"])
-        groups = [candidates.loc[ranked.index, g] for g in group]
-        winners = ranked.groupby(groups).tail(1).index
-        winner_of = {tuple(subs.loc[j, group]): j for j in winners}
+        keys = [subs.loc[ranked.index, g] for g in group]
+        latest = ranked.groupby(keys, sort=False)["row"].transform("last")
+        older = latest[latest != ranked["row"]]
+        if older.empty:
+            continue
         what = "version of this submission" if group == ["_key"] else "survey of this household"
-        for i in candidates.index.difference(winners):
-            winner = winner_of[tuple(subs.loc[i, group])]
-            subs.at[i, REFUSED] = "superseded"
-            subs.at[i, WHY] = f"{subs.at[i, SOURCE]}: a later {what} is {subs.at[winner, SOURCE]}"
-        live = subs[REFUSED] == ""
+        at, winner = older.index.to_numpy(), older.to_numpy()
+        subs.loc[at, REFUSED] = "superseded"
+        subs.loc[at, WHY] = (
+            subs.loc[at, SOURCE].to_numpy() + f": a later {what} is "
+            + subs[SOURCE].to_numpy()[winner]
+        )  # fmt: skip

@@ -92,14 +92,15 @@ def test_entries_without_a_category_the_listed_problems_and_a_later_survey(form:
         }
     )
     rows = canonical_rows(form, main, entries, "odk", names=("m.csv", "m-problem.csv"))
+    # A household's rows together, its surveys in the export's order.
     said = rows[["household_id", "problem_code", "problem_detail", REFUSED]].values.tolist()
     assert said == [
         # H1 surveyed again two days later: the later survey wins, the earlier is kept refused.
         ["H1", "drugs", "เก่า", "superseded"],
-        ["H2", "", "", "missing_problem_code"],
         ["H1", "drugs", "ใหม่", ""],
         # Listed without an entry of its own: a problem row without details.
         ["H1", "no_income", "", ""],
+        ["H2", "", "", "missing_problem_code"],
         # No problem at all: one row for the household.
         ["H3", "", "", ""],
     ]

@@ -106,6 +106,26 @@ def test_a_central_zip_with_repeats_imports_exactly_as_the_canonical_csv(
     assert any("media/house.jpg" in w for w in report.warnings)
 
 
+def test_a_central_csv_without_repeats_gives_the_households_and_their_listed_problems(
+    survey_engine: Engine,
+    canonical: pd.DataFrame,
+    expected: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    import zipfile
+
+    subs = written.submissions(canonical)
+    archive = written.central_zip(subs, tmp_path / "bamrung_household.zip")
+    path = tmp_path / "bamrung_household.csv"
+    path.write_bytes(zipfile.ZipFile(archive).read("bamrung_household.csv"))
+    report = importer(survey_engine).run(path, profile="odk")
+    assert report.rows_quarantined == 0
+    got_households, got_problems = snapshot(survey_engine)
+    pd.testing.assert_frame_equal(got_households, expected[0], check_exact=False, atol=1e-7)
+    assert list(got_problems.index) == list(expected[1].index)
+    assert any("problems come from the list" in w for w in report.warnings)
+
+
 def test_a_kobo_workbook_with_its_repeat_sheet_imports_exactly_as_the_canonical_csv(
     survey_engine: Engine,
     canonical: pd.DataFrame,
