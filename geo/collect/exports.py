@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from geo.collect.form import (
     DATE_FIELDS,
@@ -367,12 +366,12 @@ def canonical_rows(
     return out.reindex(columns=columns).fillna("").reset_index(drop=True)
 
 
-def _where(table: str, rows: int, named: str, key: pd.Series | None) -> NDArray[np.object_]:
+def _where(table: str, rows: int, named: str, key: pd.Series | None) -> list[str]:
     """How messages point at each row: ``table row N (KEY uuid:…)`` (N counts the header)."""
     where = pd.Series(np.arange(2, rows + 2)).astype(str).radd(f"{table} row ")
     if key is not None:
         where = where + f" ({named} " + key.reset_index(drop=True) + ")"
-    return where.to_numpy(dtype=object)
+    return [str(w) for w in where]
 
 
 def _first(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series | None:
