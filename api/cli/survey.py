@@ -21,13 +21,17 @@ from layers.survey.report import ImportReport
 
 def import_files(
     files: Annotated[
-        list[Path], typer.Argument(help="CSV, XLSX, GeoJSON, GeoPackage or Shapefile")
+        list[Path],
+        typer.Argument(
+            help="CSV, XLSX, GeoJSON, GeoPackage or Shapefile; with --profile odk, Central's zip"
+        ),
     ],
     round: Annotated[
         int | None, typer.Option("--round", help="survey round (BE year) for rows without one")
     ] = None,
     profile: Annotated[
-        str | None, typer.Option(help="column mapping: odk, kobo or a YAML file")
+        str | None,
+        typer.Option(help="odk (Central's zip or CSV), kobo (its XLSX or CSV) or a YAML file"),
     ] = None,
     layer: Annotated[
         list[str] | None,

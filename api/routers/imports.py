@@ -60,7 +60,10 @@ def start_import(
     settings: SettingsDep,
     user: Annotated[User | None, Depends(requires("imports:write"))],
     background: BackgroundTasks,
-    file: Annotated[UploadFile, File(description="CSV, XLSX, GeoJSON or GeoPackage")],
+    file: Annotated[
+        UploadFile,
+        File(description="CSV, XLSX, GeoJSON or GeoPackage; ODK Central's zip with profile odk"),
+    ],
     round: Annotated[
         int | None, Form(ge=2400, le=2800, description="round (BE) for rows without one")
     ] = None,

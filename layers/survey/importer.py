@@ -111,6 +111,11 @@ class Importer:
         message naming the file by ``label`` (default: the path); nothing is written.
         """
         if profile in TOOLS:
+            if layers:
+                raise InvalidInputError(
+                    f"{label or path}: an {profile} export is read whole (the form says which "
+                    "tables): name no layer or sheet"
+                )
             return self._open_export(path, profile, round, label or str(path))
         survey = open_survey(path, label)
         try:

@@ -254,6 +254,8 @@ def test_exports_that_are_not_of_the_household_form_are_refused_before_anything_
         importer(survey_engine).run(other, profile="kobo")
     with pytest.raises(InvalidInputError, match=r"a kobo export is a .csv or .xlsx file"):
         importer(survey_engine).run(two, profile="kobo")
+    with pytest.raises(InvalidInputError, match=r"an odk export is read whole"):
+        importer(survey_engine).run(two, profile="odk", layers=["problem"])
     with survey_engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM import_job")) == 0
 
