@@ -153,6 +153,7 @@ def _kobo_main(
     header: Callable[[str], str],
     location: Callable[[str], str],
     value: Callable[[str, str], str],
+    details: bool = True,
 ) -> tuple[list[str], list[list[str]]]:
     """The submissions as Kobo writes them; ``header`` names a question path, ``location`` the
     geopoint's raw column ("") and its parts, ``value`` writes a choice of a list."""
@@ -163,7 +164,7 @@ def _kobo_main(
         *(location(c) for c in ("latitude", "longitude", "altitude", "precision")),
         *(header(f"household/{p}") for p in PERSON),
         header("household/problems"),
-        *(f"{header('household/problems')}/{value('category', c)}" for c in choices),
+        *(f"{header('household/problems')}/{value('category', c)}" for c in choices if details),
         *KOBO_TAIL,
     ]  # fmt: skip
     rows = []
@@ -181,7 +182,7 @@ def _kobo_main(
                 *((s["lat"], s["lon"], "151.2", "4.8") if located else ("", "", "", "")),
                 *(s["person"][p] for p in PERSON),
                 " ".join(value("category", c) for c in sorted(listed)),
-                *("1" if c in listed else "0" for c in choices),
+                *("1" if c in listed else "0" for c in choices if details),
                 str(1000 + n), s["uuid"], f"{s['today']}T03:15:00", s["review"], "",
                 "submitted_via_web", "enumerator7", "vXyZ2026", "", str(n),
             ]
@@ -225,9 +226,11 @@ def kobo_csv(
     *,
     labels: dict[str, str] | None = None,
     choice_labels: dict[tuple[str, str], str] | None = None,
+    details: bool = True,
 ) -> Path:
     """Kobo's CSV export (``;`` between fields, every one quoted; no repeats): XML names without
-    groups, or labels when given."""
+    groups, or labels when given; a select-multiple as its answer and (``details``, Kobo's
+    "both") a 0/1 column per choice, or as its answer alone ("summary")."""
     named = labels or {}
     head, rows = _kobo_main(
         subs,
@@ -239,6 +242,7 @@ def kobo_csv(
             else named.get("household/location", "location")
         ),
         value=lambda lst, c: (choice_labels or {}).get((lst, c), c),
+        details=details,
     )
     path.write_bytes(_csv(head, rows, delimiter=";", quote_all=True))
     return path

@@ -8,8 +8,8 @@ reason, never dropping them:
 - ``orphan_problem``: a repeat entry whose parent submission is not in the export;
 - ``rejected_in_review``: a submission rejected in review (Central ``ReviewState=rejected``,
   Kobo ``validation_status_not_approved``): kept out of the figures, as the reviewer decided;
-- ``superseded``: an older version of a submission (an edit, or a second download of the same
-  form given together) or an earlier survey of the same household and round: the latest wins;
+- ``superseded``: an earlier survey of the same household and round (another submission, an
+  earlier ``today``, else an earlier submission time): the latest wins;
 - ``missing_problem_code``: a repeat entry without a category.
 """
 
@@ -40,13 +40,13 @@ Tool = Literal["odk", "kobo"]
 SOURCE, REFUSED, WHY = "export_source", "export_refused", "export_why"
 EXPORT_COLUMNS = (SOURCE, REFUSED, WHY)
 REQUIRED = ("household_id", "subdistrict_code")
-JAVA_MEDIUM = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y")
+JAVA_MEDIUM = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p", "%b %d, %Y")
 """Briefcase's dates and date-times (Java's MEDIUM style, English locale)."""
 
 
 @dataclass(frozen=True)
 class Meta:
-    """The columns that identify, version and judge a submission, in one tool's words."""
+    """The columns that identify, date and judge a submission, in one tool's words."""
 
     key: tuple[str, ...]
     """The submission's own id, the first column present wins."""
@@ -56,8 +56,6 @@ class Meta:
     """The repeat table's column pointing at ``link``."""
     entry: tuple[str, ...]
     """The repeat entry's own id."""
-    version: tuple[str, ...]
-    """Columns ordering the versions of a submission, the most telling first."""
     submitted: tuple[str, ...]
     review: tuple[str, ...]
     rejected: frozenset[str]
@@ -69,7 +67,6 @@ META: dict[Tool, Meta] = {
         link="KEY",
         parent=("PARENT_KEY",),
         entry=("KEY",),
-        version=("Edits",),
         submitted=("SubmissionDate",),
         review=("ReviewState",),
         rejected=frozenset({"rejected"}),
@@ -79,13 +76,17 @@ META: dict[Tool, Meta] = {
         link="_index",
         parent=("_parent_index",),
         entry=("_index",),
-        version=(),
         submitted=("_submission_time",),
         review=("_validation_status",),
         rejected=frozenset({"validation_status_not_approved", "Not Approved"}),
     ),
 }
 KOBO_SEPARATORS = ("/", ".", "-", ":", "_")
+"""Group separators Kobo may be asked for (``/`` by default)."""
+LIST_SEPARATORS = ("/", "-", ".", ":")
+"""Between a select-multiple's name and a choice in its 0/1 columns (Central and Kobo: ``/``)."""
+FOUND_SHOWN = 20
+"""Columns a message lists of those an export has."""
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,13 @@ class Headers:
     """Choice name → the 0/1 column of the select-multiple list, when the export split it."""
 
 
-def _spellings(q: Question, tool: Tool) -> list[str]:
-    """Every header an export may give question ``q``, most likely first.
+def _spellings(form: Form, q: Question, tool: Tool) -> list[str]:
+    """Every header an export may give question ``q``: names first, then labels.
 
     Its groups joined by the tool's separator (Central: ``-``; Kobo: ``/`` or another chosen
     one), without the groups outside its repeat (Central's repeat files), its bare name (an
-    export without group names), and its labels (Kobo's label headers).
+    export without group names), then (Kobo's label headers) its labels, bare and with their
+    groups' labels in front.
     """
     paths = [list(q.groups)]
     if q.repeat:
@@ -114,16 +116,17 @@ def _spellings(q: Question, tool: Tool) -> list[str]:
     separators = ("-",) if tool == "odk" else KOBO_SEPARATORS
     names = [sep.join([*groups, q.name]) for groups in paths for sep in separators]
     names += [q.name, *q.labels.values()]
+    if tool == "kobo":
+        for lang, label in q.labels.items():
+            parts = [form.group_labels.get(g, {}).get(lang, g) for g in q.groups]
+            names += [sep.join([*parts, label]) for sep in KOBO_SEPARATORS]
     return list(dict.fromkeys(n.strip() for n in names if n))
 
 
-def _kobo_label_paths(form: Form, q: Question) -> list[str]:
-    """Kobo's labels with their groups' labels in front (``hierarchy in labels``)."""
-    out = []
-    for lang, label in q.labels.items():
-        parts = [form.group_labels.get(g, {}).get(lang, g) for g in q.groups]
-        out += [sep.join([*parts, label]) for sep in KOBO_SEPARATORS]
-    return out
+def _shown(present: Iterable[str]) -> str:
+    columns = list(present)
+    more = f" and {len(columns) - FOUND_SHOWN} more" if len(columns) > FOUND_SHOWN else ""
+    return ", ".join(columns[:FOUND_SHOWN]) + more
 
 
 def find_headers(
@@ -146,18 +149,23 @@ def find_headers(
     for key in keys:
         if key not in form.questions:
             continue
-        q = form.questions[key]
-        spellings = _spellings(q, tool)
-        if tool == "kobo":
-            spellings += _kobo_label_paths(form, q)
-        hit = next((present[s] for s in spellings if s in present), None)
+        hit = next((present[s] for s in _spellings(form, form.questions[key], tool)
+                    if s in present), None)  # fmt: skip
         if hit is not None:
             found[key] = hit
+    claimed = pd.Series(list(found.values()))
+    if claimed.duplicated().any():
+        twice = sorted(set(claimed[claimed.duplicated()]))
+        raise MissingColumnsError(
+            f"{label}: column(s) {', '.join(map(repr, twice))} would answer two questions of the "
+            "form: give the questions labels of their own",
+            [],
+        )
     if repeat:
         if (REPEAT, "code") not in found:
             raise MissingColumnsError(
                 f"{label}: the problem entries have no column for the problem's category "
-                f"(code; found: {', '.join(present)})",
+                f"(code; found: {_shown(present)})",
                 ["problem_code"],
             )
         return Headers(found, None, None, None, {})
@@ -165,7 +173,7 @@ def find_headers(
     if missing:
         raise MissingColumnsError(
             f"{label}: no column for {', '.join(missing)} "
-            f"(is it an export of the Bamrung household form? found: {', '.join(present)})",
+            f"(is it an export of the Bamrung household form? found: {_shown(present)})",
             missing,
         )
     lat, lon, raw = _geopoint_columns(form, present, tool)
@@ -178,9 +186,7 @@ def _geopoint_columns(
     if LOCATION not in form.questions:
         return None, None, None
     q = form.questions[LOCATION]
-    bases = _spellings(q, tool)
-    if tool == "kobo":
-        bases += _kobo_label_paths(form, q)
+    bases = _spellings(form, q, tool)
     if tool == "odk":
         parts = [(f"{b}-Latitude", f"{b}-Longitude") for b in bases]
     else:
@@ -207,12 +213,10 @@ def _listed_columns(
     if key not in form.questions:
         return {}
     q = form.questions[key]
-    bases = _spellings(q, tool)
-    if tool == "kobo":
-        bases += _kobo_label_paths(form, q)
+    bases = _spellings(form, q, tool)
     choices = form.choices.get(q.choices or "", {})
     for base in dict.fromkeys([*([found[key]] if key in found else []), *bases]):
-        for sep in ("/", "-", ".", ":", "_"):
+        for sep in LIST_SEPARATORS:
             listed = {}
             for name, labels in choices.items():
                 hit = next(
@@ -269,15 +273,23 @@ def split_listed(value: str, names: dict[str, str]) -> list[str]:
     value = value.strip()
     spellings = sorted(names, key=len, reverse=True)
     out: list[str] = []
+    unknown: list[str] = []
     while value:
         hit = next((s for s in spellings if value == s or value.startswith(s + " ")), None)
         if hit is None:
+            # Not a known choice: its words up to the next known one are one answer (refused
+            # later as an unknown category, with its text).
             word, _, value = value.partition(" ")
-            out.append(word)
+            unknown.append(word)
         else:
+            if unknown:
+                out.append(" ".join(unknown))
+                unknown = []
             out.append(names[hit])
             value = value[len(hit) :]
         value = value.lstrip()
+    if unknown:
+        out.append(" ".join(unknown))
     return list(dict.fromkeys(out))
 
 
@@ -310,19 +322,28 @@ def canonical_rows(
         together, in the order of the submissions.
     """
     meta = META[tool]
+    submissions = submissions.fillna("").astype(str).reset_index(drop=True)
     heads = find_headers(form, submissions.columns, tool, repeat=False, label=names[0])
     subs = _households(form, submissions, heads)
     key = _first(submissions, meta.key)
     named = next((k for k in meta.key if k in submissions), "key")
     subs[SOURCE] = _where(names[0], len(submissions), named, key)
     subs[REFUSED], subs[WHY] = "", ""
-    subs["_key"] = key.to_numpy() if key is not None else np.arange(len(subs)).astype(str)
-    link = submissions[meta.link] if meta.link in submissions else subs["_key"]
-    subs["_link"] = link.astype(str).to_numpy()
+    problems = None
+    if entries is not None:
+        if meta.link not in submissions:
+            raise MissingColumnsError(
+                f"{names[0]}: no {meta.link} column, so the problem entries of {names[1]} "
+                "cannot be joined to their submissions",
+                [meta.link],
+            )
+        subs["_link"] = submissions[meta.link].to_numpy()
+        problems = _entries(form, entries.fillna("").astype(str), tool, meta, names[1])
+    else:
+        subs["_link"] = ""
     _judge(subs, submissions, meta)
 
-    problems = _entries(form, entries, tool, meta, names[1]) if entries is not None else None
-    households = subs.drop(columns=["_key"]).assign(_at=np.arange(len(subs)))
+    households = subs.assign(_at=np.arange(len(subs)))
     parts = []
     coded = pd.DataFrame({"_at": pd.Series(dtype=np.int64), "problem_code": pd.Series(dtype=str)})
     if problems is not None:
@@ -337,7 +358,7 @@ def canonical_rows(
         own.loc[blank, WHY] = own.loc[blank, SOURCE] + ": the problem entry has no category"
         own["_part"] = 0
         parts.append(own.drop(columns=["_link", "_parent"]))
-        coded = own[["_at", "problem_code"]]
+        coded = own.loc[own["problem_code"] != "", ["_at", "problem_code"]]
     listed = _listed(form, submissions, heads)
     extra = listed.merge(coded.drop_duplicates(), how="left", indicator=True)
     extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
@@ -406,31 +427,37 @@ def _households(form: Form, frame: pd.DataFrame, heads: Headers) -> pd.DataFrame
 def _listed(form: Form, frame: pd.DataFrame, heads: Headers) -> pd.DataFrame:
     """The problems each submission's select-multiple list names, in the list's order.
 
-    Columns ``_at`` (the submission's position) and ``problem_code``.
+    Columns ``_at`` (the submission's position) and ``problem_code``. The 0/1 columns, where
+    the export has them and a submission ticked one; else the answer's own column.
     """
+    parts = [
+        pd.DataFrame({"_at": np.flatnonzero(ticked.to_numpy()), "problem_code": name})
+        for name, column in heads.listed.items()
+        if (ticked := frame[column].str.strip().isin(["1", "1.0", "True", "true"])).any()
+    ]
+    done = pd.concat([p["_at"] for p in parts]).unique() if parts else np.array([], dtype=int)
     key = (LOCATION[0], PROBLEMS)
-    if heads.listed:
-        ticked = [
-            pd.DataFrame({"_at": np.flatnonzero(chosen.to_numpy()), "problem_code": name})
-            for name, column in heads.listed.items()
-            if (chosen := frame[column].astype(str).str.strip().isin(["1", "1.0", "True", "true"]))
-            .any()
-        ]  # fmt: skip
-        if ticked:
-            return pd.concat(ticked).sort_values("_at", kind="stable").reset_index(drop=True)
-    elif key in heads.columns:
+    if key in heads.columns:
         names = form.choice_names(form.questions[key].choices or "")
+        answers = frame[heads.columns[key]]
+        rest = np.setdiff1d(np.flatnonzero((answers.str.strip() != "").to_numpy()), done)
         chosen = (
             pd.Series(
-                [split_listed(v, names) for v in frame[heads.columns[key]].astype(str)],
-                index=np.arange(len(frame)),
+                [split_listed(v, names) for v in answers.iloc[rest]], index=rest, dtype=object
             )
             .explode()
             .dropna()
         )
-        return pd.DataFrame({"_at": chosen.index.to_numpy(dtype=np.int64),
-                             "problem_code": chosen.astype(str).to_numpy()})  # fmt: skip
-    return pd.DataFrame({"_at": pd.Series(dtype=np.int64), "problem_code": pd.Series(dtype=str)})
+        parts.append(
+            pd.DataFrame(
+                {"_at": chosen.index.to_numpy(dtype=np.int64), "problem_code": chosen.astype(str)}
+            ).reset_index(drop=True)
+        )
+    if not parts:
+        return pd.DataFrame(
+            {"_at": pd.Series(dtype=np.int64), "problem_code": pd.Series(dtype=str)}
+        )
+    return pd.concat(parts).sort_values("_at", kind="stable").reset_index(drop=True)
 
 
 def _entries(form: Form, frame: pd.DataFrame, tool: Tool, meta: Meta, name: str) -> pd.DataFrame:
@@ -461,35 +488,48 @@ def _entries(form: Form, frame: pd.DataFrame, tool: Tool, meta: Meta, name: str)
 
 
 def _judge(subs: pd.DataFrame, frame: pd.DataFrame, meta: Meta) -> None:
-    """Refuse rejected submissions and every version but the latest of each submission."""
+    """Refuse rejected submissions, and every survey of a household and round but the latest."""
     review = _first(frame, meta.review)
     if review is not None:
         rejected = review.str.strip().isin(meta.rejected).to_numpy()
         subs.loc[rejected, REFUSED] = "rejected_in_review"
         subs.loc[rejected, WHY] = subs.loc[rejected, SOURCE] + ": rejected in review"
-    order = pd.DataFrame(index=subs.index)
-    version = _first(frame, meta.version)
-    order["version"] = (
-        pd.to_numeric(version, errors="coerce").fillna(0).to_numpy() if version is not None else 0
-    )
+    if "household_id" not in subs or "round" not in subs:
+        return
     submitted = _first(frame, meta.submitted)
-    order["submitted"] = submitted.to_numpy() if submitted is not None else ""
-    order["surveyed"] = subs.get("surveyed_on", pd.Series("", index=subs.index))
-    order["row"] = np.arange(len(subs))
-    for group in (["_key"], ["household_id", "round"]):
-        if not all(g in subs for g in group):
-            continue
-        live = (subs[REFUSED] == "").to_numpy()
-        ranked = order[live].sort_values(["version", "surveyed", "submitted", "row"])
-        keys = [subs.loc[ranked.index, g] for g in group]
-        latest = ranked.groupby(keys, sort=False)["row"].transform("last")
-        older = latest[latest != ranked["row"]]
-        if older.empty:
-            continue
-        what = "version of this submission" if group == ["_key"] else "survey of this household"
-        at, winner = older.index.to_numpy(), older.to_numpy()
-        subs.loc[at, REFUSED] = "superseded"
-        subs.loc[at, WHY] = (
-            subs.loc[at, SOURCE].to_numpy() + f": a later {what} is "
-            + subs[SOURCE].to_numpy()[winner]
-        )  # fmt: skip
+    order = pd.DataFrame(
+        {
+            "surveyed": subs.get("surveyed_on", pd.Series("", index=subs.index)),
+            "submitted": _instants(submitted) if submitted is not None else pd.NaT,
+            "row": np.arange(len(subs)),
+        },
+        index=subs.index,
+    )
+    # A submission without a household id is refused by the row checks, not judged here.
+    live = ((subs[REFUSED] == "") & (subs["household_id"].str.strip() != "")).to_numpy()
+    ranked = order[live].sort_values(["surveyed", "submitted", "row"], na_position="first")
+    keys = [subs.loc[ranked.index, g] for g in ("household_id", "round")]
+    latest = ranked.groupby(keys, sort=False)["row"].transform("last")
+    older = latest[latest != ranked["row"]]
+    at, winner = older.index.to_numpy(), older.to_numpy()
+    subs.loc[at, REFUSED] = "superseded"
+    subs.loc[at, WHY] = (
+        subs.loc[at, SOURCE].to_numpy() + ": a later survey of this household is "
+        + subs[SOURCE].to_numpy()[winner]
+    )  # fmt: skip
+
+
+def _instants(values: pd.Series) -> pd.Series:
+    """Submission times as instants: ISO 8601 (Central, Kobo) or Java MEDIUM (Briefcase)."""
+    text = values.str.strip()
+    iso = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    medium = pd.Series(pd.NaT, index=text.index, dtype=iso.dtype)
+    rest = iso.isna() & (text != "")
+    for i in np.flatnonzero(rest.to_numpy()):
+        for pattern in JAVA_MEDIUM:
+            try:
+                medium.iloc[i] = pd.Timestamp(dt.datetime.strptime(text.iloc[i], pattern), tz="UTC")
+                break
+            except ValueError:
+                continue
+    return iso.fillna(medium)

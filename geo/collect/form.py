@@ -13,13 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from geo.errors import InvalidInputError
 from geo.maps.words import STATUS_NAMES
 from geo.vocab import STATUSES
 
 FORM_ID = "bamrung_household"
 TH, EN = "Thai (th)", "English (en)"
-LANGUAGES = (TH, EN)
 HOUSEHOLD = "household"
 """The household group."""
 REPEAT = "problem"
@@ -44,6 +42,8 @@ HOUSEHOLD_FIELDS: dict[str, tuple[str | None, str]] = {
     "surveyed_on": (None, "today"),
 }
 LOCATION = (HOUSEHOLD, "location")
+#: The questions about a person, and how an import treats them (as it treats such columns).
+PERSONAL = {"head_national_id": "hashed", "head_name": "dropped"}
 #: Canonical column: the repeat's question.
 PROBLEM_FIELDS = {
     "problem_code": "code",
@@ -84,16 +84,6 @@ class Form:
     choices: dict[str, dict[str, dict[str, str]]]
     """List name: {choice name: {language: label}}."""
     group_labels: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def question(self, group: str | None, name: str) -> Question:
-        """The question ``name`` of ``group``; a form without it is refused."""
-        try:
-            return self.questions[(group, name)]
-        except KeyError:
-            where = f"{group}/{name}" if group else name
-            raise InvalidInputError(
-                f"the form has no question {where}: it is not the Bamrung household form"
-            ) from None
 
     def choice_names(self, list_name: str) -> dict[str, str]:
         """Every way an export may write a choice of ``list_name`` (name or label): its name."""

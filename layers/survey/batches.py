@@ -19,6 +19,7 @@ from geo.intake.areas import AreaIndex
 from geo.intake.labels import Labels
 from geo.intake.personal import keyed_hash, personal_columns
 from geo.intake.place import Placement, place
+from layers.survey.collected import TOOLS
 from layers.survey.dedupe import SeenRows, refuse_duplicates
 from layers.survey.opening import Opened
 from layers.survey.profiles import CANONICAL, Profile
@@ -72,7 +73,8 @@ def classify_columns(
     """Personal columns so far: every batch is examined, as a column may fill in late."""
     used = set(profile.columns.values()) | ({profile.geopoint} if profile.geopoint else set())
     canonical = {c for c in batch.columns if c.strip().lower() in CANONICAL}
-    readers = [c for c in (*READER_COLUMNS, *EXPORT_COLUMNS) if c in batch]
+    own = (*READER_COLUMNS, *(EXPORT_COLUMNS if profile.name in TOOLS else ()))
+    readers = [c for c in own if c in batch]
     found = personal_columns(batch.drop(columns=readers), known=used | canonical | set(treated))
     for column, how in found.items():
         log.info("personal data: column %r is %s", column, how)
@@ -119,7 +121,9 @@ def prepare(
     """
     rows = batch[ROW].to_numpy()
     shape = batch.get(SHAPE)
-    original = batch.drop(columns=[c for c in (*READER_COLUMNS, *JUDGED) if c in batch])
+    export = opened.profile.name in TOOLS
+    own = (*READER_COLUMNS, *(JUDGED if export else ()))
+    original = batch.drop(columns=[c for c in own if c in batch])
     hashed = [c for c, how in treated.items() if how == "hashed"]
     for column in hashed:
         original[column] = keyed_hash(original[column], key)
@@ -154,7 +158,7 @@ def prepare(
                 f"round: {values['round'].iloc[i]} is not in the database yet; a round is "
                 "opened by importing its first file with a country-wide account",
             )
-    if REFUSED in batch:
+    if export:
         refuse_judged(batch, reasons, messages)
     refused = reasons.mask()
     # Duplicates: the same (household, round, problem) on an earlier row of the file.

@@ -11,21 +11,23 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
 from geo.collect.exports import META, Tool, canonical_rows
 from geo.collect.form import FORM_ID, REPEAT, Form, form_from_json, reference_sheets
-from geo.errors import InvalidInputError, UnsupportedFileError
+from geo.errors import InvalidInputError, TooLargeError, UnsupportedFileError
 
 TOOLS: tuple[Tool, ...] = ("odk", "kobo")
 SUFFIXES: dict[Tool, tuple[str, ...]] = {"odk": (".zip", ".csv"), "kobo": (".csv", ".xlsx")}
-MAX_UNZIPPED = 4 << 30
-"""The most a zip may hold once inflated (bytes): more is refused, not read."""
+MAX_UNZIPPED = 2 << 30
+"""The most a zip's CSV files may hold once inflated (bytes): more is refused, not read."""
 SEPARATORS = ",;\t|"
 
 
@@ -88,8 +90,9 @@ def read_export(path: Path, tool: Tool, label: str) -> Export:
             return _read_zip(path, label)
         if suffix == ".xlsx":
             return _read_workbook(path, label)
-        return Export(_read_csv(path.read_bytes(), label), None, (Path(label).name, ""))
-    except (InvalidInputError, UnsupportedFileError):
+        with path.open("rb") as handle:
+            return Export(_read_csv(handle, label), None, (Path(label).name, ""))
+    except (InvalidInputError, TooLargeError):
         raise
     except zipfile.BadZipFile as exc:
         raise UnsupportedFileError(f"{label}: the file's content is not a zip ({exc})") from exc
@@ -97,31 +100,56 @@ def read_export(path: Path, tool: Tool, label: str) -> Export:
         raise InvalidInputError(f"{label}: cannot read the export ({exc})") from exc
 
 
-def _read_csv(data: bytes, label: str) -> pd.DataFrame:
-    text = data.decode("utf-8-sig")
-    header = text.split("\n", 1)[0]
+def _read_csv(handle: IO[bytes], label: str) -> pd.DataFrame:
+    """A CSV table as text, its separator found from its header.
+
+    Both tools write UTF-8; a row with more fields than the header is refused, not shifted.
+    """
     try:
-        separator = csv.Sniffer().sniff(header, delimiters=SEPARATORS).delimiter
-    except csv.Error:
-        separator = ","
-    return pd.read_csv(
-        io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False
-    )
+        header = handle.readline().decode("utf-8-sig")
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        try:
+            separator = csv.Sniffer().sniff(header, delimiters=SEPARATORS).delimiter
+        except csv.Error:
+            separator = ","
+        names = next(csv.reader([header], delimiter=separator), [])
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InvalidInputError(f"{label}: column names repeat: {', '.join(twice)}")
+        with warnings.catch_warnings():
+            # pandas only warns when a row has more fields than the header: refuse it instead.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                text, sep=separator, header=None, names=names, dtype=str, index_col=False,
+                keep_default_na=False, na_filter=False, on_bad_lines="error",
+            )  # fmt: skip
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{label}: not UTF-8 text (ODK Central and KoboToolbox write UTF-8): byte "
+            f"{exc.start} cannot be read"
+        ) from exc
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise InvalidInputError(
+            f"{label}: a row does not have the header's fields ({exc})"
+        ) from exc
+    return frame.fillna("")
 
 
 def _read_zip(path: Path, label: str) -> Export:
     with zipfile.ZipFile(path) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
-        if sum(m.file_size for m in members) > MAX_UNZIPPED:
-            raise InvalidInputError(
-                f"{label}: the zip holds more than {MAX_UNZIPPED:,} bytes once inflated"
+        # Tables are at the top of Central's zip; attachments under media/ (and a Mac's
+        # __MACOSX/ shadows) are never read.
+        csvs = [m for m in members if "/" not in m.filename and m.filename.lower().endswith(".csv")]
+        if sum(m.file_size for m in csvs) > MAX_UNZIPPED:
+            raise TooLargeError(
+                f"{label}: its CSV files hold more than {MAX_UNZIPPED:,} bytes once inflated"
             )
-        tables = {
-            m.filename: _read_csv(archive.read(m), f"{label}: {m.filename}")
-            for m in members
-            if m.filename.lower().endswith(".csv")
-        }
-    media = [m.filename for m in members if not m.filename.lower().endswith(".csv")]
+        tables = {}
+        for member in csvs:
+            with archive.open(member) as handle:
+                tables[member.filename] = _read_csv(handle, f"{label}: {member.filename}")
+    passed = [m.filename for m in members if m not in csvs]
     mains = [name for name, t in tables.items() if "PARENT_KEY" not in t.columns]
     if len(mains) != 1:
         raise InvalidInputError(
@@ -135,13 +163,20 @@ def _read_zip(path: Path, label: str) -> Export:
         (n for n in repeats if Path(n).stem in (f"{stem}-{REPEAT}", f"{stem}-{REPEAT}~1")), None
     )
     notes = {n: f"not the {REPEAT} repeat" for n in repeats if n != problem}
-    notes.update(dict.fromkeys(media, "a media file"))
+    notes.update(dict.fromkeys(passed, "not a table of the export"))
     entries = tables[problem] if problem else None
     return Export(tables[main], entries, (main, problem or ""), notes)
 
 
 def _read_workbook(path: Path, label: str) -> Export:
-    sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+    sheets = {
+        name: sheet.fillna("").astype(str)
+        for name, sheet in pd.read_excel(
+            path, sheet_name=None, dtype=str, keep_default_na=False
+        ).items()
+    }
+    # A row a spreadsheet left blank is no submission.
+    sheets = {n: s[(s.apply(lambda c: c.str.strip()) != "").any(axis=1)] for n, s in sheets.items()}
     linked = {n for n, s in sheets.items() if META["kobo"].parent[0] in s.columns}
     mains = [n for n in sheets if n not in linked]
     if not mains:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 
 from geo.access import Scope
 from geo.collect.exports import Tool
+from geo.collect.form import PERSONAL
 from geo.errors import BamrungError, InvalidInputError
 from geo.intake.areas import AreaIndex
 from layers.store.files import file_checksum
@@ -113,7 +114,7 @@ class Importer:
         if profile in TOOLS:
             if layers:
                 raise InvalidInputError(
-                    f"{label or path}: an {profile} export is read whole (the form says which "
+                    f"{label or path}: the {profile} export is read whole (the form says which "
                     "tables): name no layer or sheet"
                 )
             return self._open_export(path, profile, round, label or str(path))
@@ -145,7 +146,8 @@ class Importer:
             converted.path.unlink(missing_ok=True)
             raise
         profile = identity_profile(survey.columns).model_copy(update={"name": tool})
-        return Opened(survey, profile, round, converted.passed_over)
+        treated = {c: how for c, how in PERSONAL.items() if c in survey.columns}
+        return Opened(survey, profile, round, converted.passed_over, treated)
 
     def run(
         self,
@@ -283,7 +285,7 @@ class Importer:
 
         def prepared() -> Iterator[Prepared]:
             seen = SeenRows()
-            treated: dict[str, str] = {}
+            treated = dict(opened.treated)
             id_column = household_id_column(profile, survey.columns)
             for batch in whole_households(read_batches(survey, batch_rows), id_column):
                 treated = classify_columns(batch, profile, treated, report)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from geo.errors import InvalidInputError, MissingColumnsError
 from layers.survey.profiles import Profile, identity_profile, missing_columns
@@ -19,6 +19,9 @@ class Opened:
     """The round for rows without one."""
     skipped: dict[str, str]
     """Layers or sheets passed over, and why."""
+    treated: dict[str, str] = field(default_factory=dict)
+    """Personal columns known before any row is read (``hashed`` or ``dropped``): a form says
+    which questions ask for a person's name or ID number."""
 
     def close(self) -> None:
         """Close the survey file (its UTF-8 copy, if any, is deleted)."""

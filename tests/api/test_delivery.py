@@ -381,7 +381,9 @@ def test_every_layer_exports_as_a_geopackage_gdal_opens_without_a_warning(
     assert info.returncode == 0 and not info.stderr.strip(), info.stderr
     features = int(re.search(r"Feature Count: (\d+)", info.stdout).group(1))  # type: ignore[union-attr]
     if layer == "cases":  # as many as were referred by the tests before (shared data: not here)
+        # Community issues' cases have no household to place them: the layer leaves them out.
         assert features == count(url, "SELECT count(*) FROM problem_case "
-                                      "WHERE subdistrict_code LIKE '34%'")  # fmt: skip
+                                      "WHERE subdistrict_code LIKE '34%' "
+                                      "AND household_id IS NOT NULL")  # fmt: skip
     else:
         assert features > 0

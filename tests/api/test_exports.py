@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -105,9 +104,7 @@ def test_a_wrong_suffix_is_refused_in_one_line_before_any_work(
         runs = conn.scalar(
             text("SELECT count(*) + (SELECT count(*) FROM hotspot_run) FROM target_run")
         )
-    started = time.monotonic()
     done = run(*args, "--out", str(tmp_path / "out.shp"), url=url)
-    elapsed = time.monotonic() - started
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert lines == [f"error: {tmp_path / 'out.shp'}: write .gpkg, .geojson or .csv (not .shp)"]
@@ -117,7 +114,6 @@ def test_a_wrong_suffix_is_refused_in_one_line_before_any_work(
             text("SELECT count(*) + (SELECT count(*) FROM hotspot_run) FROM target_run")
         )
     assert after == runs, "work was done before the suffix was refused"
-    assert elapsed < 10
 
 
 def test_maps_and_surveys_refuse_other_suffixes(tmp_path: Path) -> None:

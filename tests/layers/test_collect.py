@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.errors import InvalidInputError
+from geo.errors import InvalidInputError, TooLargeError
 from geo.synth.survey import Synthetic
 from layers.store.settings import PROJECT_ROOT
+from layers.survey import collected
 from layers.survey.report import ImportReport
 from tests import collect_exports as written
 from tests.conftest import SURVEY_TABLES, drop_rounds
@@ -139,11 +140,13 @@ def test_a_kobo_workbook_with_its_repeat_sheet_imports_exactly_as_the_canonical_
     assert_same(survey_engine, expected)
 
 
+@pytest.mark.parametrize("details", [True, False], ids=["both", "summary"])
 def test_a_kobo_csv_with_thai_labels_and_semicolons_gives_the_households_and_listed_problems(
     survey_engine: Engine,
     canonical: pd.DataFrame,
     expected: tuple[pd.DataFrame, pd.DataFrame],
     tmp_path: Path,
+    details: bool,
 ) -> None:
     import yaml
 
@@ -167,10 +170,11 @@ def test_a_kobo_csv_with_thai_labels_and_semicolons_gives_the_households_and_lis
     choice_labels = {("category", c["code"]): c["name_th"] for c in taxonomy["categories"]}
     choice_labels |= {("yes_no", "yes"): "ใช่", ("yes_no", "no"): "ไม่ใช่"}
     subs = written.submissions(canonical)
+    # The answer alone ("summary") lists Thai labels that hold spaces and slashes.
     path = written.kobo_csv(
-        subs, categories(), tmp_path / "household.csv", labels=th, choice_labels=choice_labels
-    )
-    assert path.read_bytes().startswith(b'"start";"end";"')
+        subs, categories(), tmp_path / "household.csv", labels=th, choice_labels=choice_labels,
+        details=details,
+    )  # fmt: skip
     report = importer(survey_engine).run(path, profile="kobo")
     assert report.rows_quarantined == 0
     got_households, got_problems = snapshot(survey_engine)
@@ -216,7 +220,13 @@ def test_what_an_export_cannot_take_is_kept_with_its_reason_and_the_latest_versi
     orphan_row = next(r for r in kept if "orphan_problem" in r.reasons)
     assert "bamrung_household-problem.csv row" in orphan_row.messages[-1]
     assert "uuid:gone" in " ".join(orphan_row.messages)
-    assert any("rejected in review" in " ".join(r.messages) for r in kept)
+    refused = next(r for r in kept if "rejected_in_review" in r.reasons)
+    assert refused.messages == [
+        f"bamrung_household.csv row 2 (KEY uuid:{rejected['uuid']}): rejected in review"
+    ]
+    # The form says which answer is the head's ID number: quarantine keeps only its hash.
+    national_id = rejected["person"]["head_national_id"]
+    assert national_id and refused.values["head_national_id"] not in ("", national_id)
 
 
 def test_a_second_download_of_the_same_form_changes_only_what_was_edited(
@@ -238,7 +248,7 @@ def test_a_second_download_of_the_same_form_changes_only_what_was_edited(
 
 
 def test_exports_that_are_not_of_the_household_form_are_refused_before_anything_is_written(
-    survey_engine: Engine, tmp_path: Path
+    survey_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import zipfile
 
@@ -254,8 +264,19 @@ def test_exports_that_are_not_of_the_household_form_are_refused_before_anything_
         importer(survey_engine).run(other, profile="kobo")
     with pytest.raises(InvalidInputError, match=r"a kobo export is a .csv or .xlsx file"):
         importer(survey_engine).run(two, profile="kobo")
-    with pytest.raises(InvalidInputError, match=r"an odk export is read whole"):
+    with pytest.raises(InvalidInputError, match=r"the odk export is read whole"):
         importer(survey_engine).run(two, profile="odk", layers=["problem"])
+    # A row with more fields than the header is refused, never shifted into other columns.
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text(
+        '"household/household_id";"household/subdistrict_code";"_index"\n"H1";"341901";"1";\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInputError, match=r"ragged.csv: a row does not have the header"):
+        importer(survey_engine).run(ragged, profile="kobo")
+    monkeypatch.setattr(collected, "MAX_UNZIPPED", 10)
+    with pytest.raises(TooLargeError, match=r"two.zip: its CSV files hold more than 10 bytes"):
+        importer(survey_engine).run(two, profile="odk")
     with survey_engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM import_job")) == 0
 
