@@ -6,16 +6,21 @@ import copy
 import logging
 import time
 import warnings
+from typing import TYPE_CHECKING
 
-import esda
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from libpysal.weights import KNN, Queen, W, attach_islands
 from numpy.typing import NDArray
 
 from geo.crs import require_crs, utm_epsg
 from geo.errors import InvalidInputError
+
+# PySAL is imported where it is used: it takes over a second, and every `bamrung` command (and
+# the app) imports this module through the layer catalog.
+if TYPE_CHECKING:
+    import esda
+    from libpysal.weights import W
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,8 @@ def build_weights(areas: gpd.GeoDataFrame, id_column: str = "code") -> W:
         raise InvalidInputError(f"spatial weights need at least 2 areas, got {len(areas)}")
     if areas[id_column].isna().any() or areas.geometry.isna().any() or areas.is_empty.any():
         raise InvalidInputError(f"every area needs an {id_column!r} and a geometry")
+    from libpysal.weights import KNN, Queen, W, attach_islands
+
     ids = [str(i) for i in areas[id_column]]
     repeated = pd.Index(ids)[pd.Index(ids).duplicated()].unique().tolist()
     if repeated:
@@ -120,6 +127,8 @@ def weights_from_frame(frame: pd.DataFrame, ids: list[str] | None = None) -> W:
     W
         The same weights: neighbours, weights and id order.
     """
+    from libpysal.weights import W
+
     missing = [c for c in WEIGHTS_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"weights frame lacks column(s) {', '.join(missing)}")
@@ -164,6 +173,8 @@ def _aligned(values: pd.Series, w: W) -> pd.Series:
 def _local_statistics(
     y: NDArray[np.float64], w: W, permutations: int, seed: int
 ) -> tuple[esda.G_Local, esda.Moran_Local, dict[str, float]]:
+    import esda
+
     # esda sets the transform of the W it is given and reseeds numpy's global generator:
     # work on a copy and put the generator back.
     local_w = copy.deepcopy(w)
@@ -234,6 +245,8 @@ def hotspots(
         significant at FDR ``alpha``). ``attrs["parameters"]`` holds the parameters and the
         FDR p-value cut-offs; ``attrs["seconds"]`` how long each statistic took.
     """
+    import esda
+
     if permutations < 1:
         raise InvalidInputError(f"permutations must be at least 1, got {permutations}")
     if not 0 < alpha < 1:

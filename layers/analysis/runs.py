@@ -6,13 +6,12 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
 import rasterio
-from libpysal.weights import W, w_subset
 from rasterio.warp import transform_bounds
 from sqlalchemy import Connection, and_, delete, func, insert, select, text
 
@@ -38,6 +37,9 @@ from layers.store.models import (
 )
 from layers.store.partitions import latest_round
 from layers.store.settings import Settings
+
+if TYPE_CHECKING:  # PySAL is imported where it is used (geo.hotspots says why)
+    from libpysal.weights import W
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +309,8 @@ def run_hotspots(
     if len(codes) < 3:
         raise InvalidInputError(f"hotspots need at least 3 surveyed {level}s, found {len(codes)}")
     if len(codes) < len(w.id_order):
+        from libpysal.weights import w_subset
+
         w = w_subset(w, codes, silence_warnings=True)
     started = time.perf_counter()
     values = figures.loc[codes, indicator].astype(float)
