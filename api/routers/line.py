@@ -11,15 +11,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from linebot.v3 import WebhookParser
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.messaging import (
-    ApiClient,
-    Configuration,
-    MessagingApi,
-    ReplyMessageRequest,
-    TextMessage,
-)
 
 from api.auth import requires
 from api.deps import SessionDep, SettingsDep
@@ -52,6 +43,10 @@ def parsed(settings: Settings, body: str, signature: str) -> list[object]:
     UnauthorizedError
         If the signature is missing or wrong.
     """
+    # line-bot-sdk is imported when LINE calls: it takes over a second, in every worker's start.
+    from linebot.v3 import WebhookParser
+    from linebot.v3.exceptions import InvalidSignatureError
+
     if settings.line_channel_secret is None:
         raise NotFoundError("LINE is not configured here")
     parser = WebhookParser(settings.line_channel_secret.get_secret_value())
@@ -63,6 +58,14 @@ def parsed(settings: Settings, body: str, signature: str) -> list[object]:
 
 def reply(settings: Settings, token: str, texts: list[str]) -> None:
     """Send ``texts`` as the answer to the event whose reply token is ``token``."""
+    from linebot.v3.messaging import (
+        ApiClient,
+        Configuration,
+        MessagingApi,
+        ReplyMessageRequest,
+        TextMessage,
+    )
+
     secret = settings.line_channel_token
     config = Configuration(
         host=settings.line_api_url,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from linebot.v3.webhooks import FollowEvent, MessageEvent, TextMessageContent
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -45,6 +44,9 @@ def answer(conn: Connection, event: object, now: dt.datetime, per_address: int) 
 
     A LINE account counts as one address for the limit of reports (``per_address``).
     """
+    # Here, not above: line-bot-sdk takes over a second to import, in every worker's start.
+    from linebot.v3.webhooks import FollowEvent, MessageEvent, TextMessageContent
+
     if isinstance(event, FollowEvent):
         return [line.UNLINKED if _linked(conn, _sender(event)) is None else line.HELP]
     if not isinstance(event, MessageEvent) or not isinstance(event.message, TextMessageContent):
