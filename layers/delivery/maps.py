@@ -14,8 +14,11 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
+from affine import Affine
+from rasterio.enums import Resampling
+from rasterio.errors import WindowError
 from rasterio.warp import transform_bounds
-from rasterio.windows import from_bounds
+from rasterio.windows import Window, from_bounds
 from sqlalchemy import Connection, func, select
 
 from geo.access import Scope
@@ -50,6 +53,9 @@ from layers.store.settings import Settings
 INDICATORS = ("problems_per_1000", "affected_per_1000", "solved_pct", "problems", "households")
 #: The water map's vector layers, from the bottom up.
 WATER_KINDS = tuple(k for k in kinds.WATER_ORDER if k != "households")
+#: Cells on the longer side of a map's raster image: a screen shows no more, and a national map
+#: read at a 250 m raster's own cells was 26 million of them (8 s).
+RASTER_IMAGE_MAX = 2048
 #: The finest hexagons the public gets (about 5 km²).
 PUBLIC_H3 = 7
 
@@ -294,7 +300,8 @@ def water(conn: Connection, settings: Settings, query: MapQuery, scope: Scope | 
     if chosen is not None:
         outline = context.outline
         clip = None if outline is None else shapely.union_all(outline.geometry.to_numpy())
-        raster = (*_raster_image(conn, settings, chosen[0], bounds, clip), chosen[1])
+        image = _raster_image(conn, settings, chosen[0], bounds, clip)
+        raster = None if image is None else (*image, chosen[1])
     made = kinds.water_map(
         layers, context, bounds=bounds, names=names, raster=raster, households=cells
     )
@@ -599,15 +606,26 @@ def _raster_image(
     raster_id: str,
     bounds: list[float],
     clip: shapely.Geometry | None = None,
-) -> tuple[Any, tuple[float, float, float, float]]:
+) -> tuple[Any, tuple[float, float, float, float]] | None:
     """The registered raster over the area, as an image for the map, and its bounds.
 
-    The raster is cut to ``clip`` (the area's outline).
+    Only the part of the raster inside the area's bounds is read, at most
+    :data:`RASTER_IMAGE_MAX` cells on a side (nearest cells); None when the raster does not
+    reach the area. The image is cut to ``clip`` (the area's outline).
     """
     with geosocial.open_raster(conn, settings, raster_id) as dataset:
         box = transform_bounds("EPSG:4326", dataset.crs, *bounds)
-        window = from_bounds(*box, transform=dataset.transform).round_offsets().round_lengths()
-        values = dataset.read(1, window=window, boundless=True, fill_value=dataset.nodata or 0)
-        return prepare.raster_image(
-            values, dataset.window_transform(window), dataset.crs, dataset.nodata, clip=clip
+        wanted = from_bounds(*box, transform=dataset.transform).round_offsets().round_lengths()
+        try:
+            window = wanted.intersection(Window(0, 0, dataset.width, dataset.height))
+        except WindowError:
+            return None
+        if window.width < 1 or window.height < 1:
+            return None
+        step = max(1.0, max(window.width, window.height) / RASTER_IMAGE_MAX)
+        shape = (max(1, round(window.height / step)), max(1, round(window.width / step)))
+        values = dataset.read(1, window=window, out_shape=shape, resampling=Resampling.nearest)
+        transform = dataset.window_transform(window) * Affine.scale(
+            window.width / shape[1], window.height / shape[0]
         )
+        return prepare.raster_image(values, transform, dataset.crs, dataset.nodata, clip=clip)

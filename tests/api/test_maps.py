@@ -26,6 +26,8 @@ from api.cli.maps import GALLERY
 from geo.errors import UnavailableError
 from geo.maps import words
 from geo.vocab import BELOW, DIMENSIONS, STATUSES
+from layers.delivery import maps
+from layers.delivery.maps import RASTER_IMAGE_MAX
 from layers.store.settings import PROJECT_ROOT, Settings
 from tests.api.browser import app_only, watch
 from tests.api.oracle import ROUND
@@ -269,19 +271,29 @@ def test_area_maps_of_a_district_draw_its_subdistricts_by_default(
         assert below.status_code == 422 and "no admin areas below" in below.text
 
 
-def test_the_water_raster_is_cut_to_the_province(offline_settings: Settings) -> None:
-    assert offline_settings.database_url is not None
-    engine = engine_for(offline_settings.database_url)
-    with engine.connect() as conn:
-        wkb = conn.scalar(text("SELECT ST_AsBinary(geom) FROM admin_unit WHERE code = '34'"))
-    engine.dispose()
-    province = shapely.from_wkb(bytes(wkb))
-    with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
-        page = admin.get("/maps/water", params={"area": "34"}).text
+def raster_overlay(page: str) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The water map's raster image (RGBA) and its bounds (west, south, east, north)."""
     found = re.search(r'L\.imageOverlay\(\s*"data:image/png;base64,([^"]+)",\s*(\[\[.*?\]\])', page)
     assert found is not None
     image = np.asarray(Image.open(io.BytesIO(base64.b64decode(found.group(1)))).convert("RGBA"))
     (south, west), (north, east) = json.loads(found.group(2))
+    return image, (west, south, east, north)
+
+
+def province_34(settings: Settings) -> shapely.Geometry:
+    assert settings.database_url is not None
+    engine = engine_for(settings.database_url)
+    with engine.connect() as conn:
+        wkb = conn.scalar(text("SELECT ST_AsBinary(geom) FROM admin_unit WHERE code = '34'"))
+    engine.dispose()
+    return shapely.from_wkb(bytes(wkb))
+
+
+def test_the_water_raster_is_cut_to_the_province(offline_settings: Settings) -> None:
+    province = province_34(offline_settings)
+    with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
+        page = admin.get("/maps/water", params={"area": "34"}).text
+    image, (west, south, east, north) = raster_overlay(page)
     rows, cols = image.shape[:2]
     corners = gpd.GeoSeries(gpd.points_from_xy([west, east], [south, north]), crs=4326)
     x, y = corners.to_crs(3857).x.to_numpy(), corners.to_crs(3857).y.to_numpy()
@@ -293,6 +305,37 @@ def test_the_water_raster_is_cut_to_the_province(offline_settings: Settings) -> 
     near = centres.to_crs(4326).within(province.buffer(0.001)).to_numpy()
     seen = image[..., 3].ravel() > 0
     assert seen.any() and not (seen & ~near).any()
+
+
+def test_a_national_water_map_reads_only_the_raster_it_shows(
+    offline_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The synthetic rasters cover Ubon Ratchathani: Thailand's map shows them over their own
+    extent alone (it read the whole country's extent at their 250 m cells, 8 s to draw), in an
+    image no larger than a screen needs."""
+    assert offline_settings.database_url is not None
+    engine = engine_for(offline_settings.database_url)
+    with engine.connect() as conn:
+        footprints = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(footprint) AS e FROM raster) AS x"
+            )
+        ).one()
+    engine.dispose()
+    with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
+        national = admin.get("/maps/water", params={"area": ""})
+        # A raster of more cells than a screen is read at fewer (this one has 837 × 544).
+        monkeypatch.setattr(maps, "RASTER_IMAGE_MAX", 200)
+        coarse = admin.get("/maps/water", params={"area": ""})
+    for page, most in ((national, RASTER_IMAGE_MAX), (coarse, 200)):
+        assert page.status_code == 200
+        image, bounds = raster_overlay(page.text)
+        # Web Mercator's cells may reach a little past the raster's edges, never much further.
+        assert shapely.box(*bounds).within(shapely.box(*footprints).buffer(0.01)), bounds
+        # Reprojected to Web Mercator, a side may gain a few cells.
+        assert max(image.shape[:2]) <= most * 1.05 and image[..., 3].any()
+    assert max(raster_overlay(national.text)[0].shape[:2]) > 800
 
 
 def test_the_water_map_keeps_its_sources_above_the_hexagons(

@@ -25,6 +25,9 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.content_type_conformance,
 ]
+#: Seconds a request may take: these tests check answers, not speed (bench/ does). Schemathesis's
+#: own 10 s failed a national water map (area="") on a loaded two-core machine.
+TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,9 @@ def test_api_conforms_for_every_role(
         )
         @given(case=operation.as_strategy())
         def check(case: Any) -> None:
-            case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+            case.call_and_validate(
+                base_url=base_url, headers=headers, checks=CHECKS, timeout=TIMEOUT
+            )
 
         check()
 
@@ -123,7 +128,7 @@ def test_hostile_values_in_any_parameter_never_answer_5xx(
                 case.query = {**(case.query or {}), name: value}
             else:
                 case.path_parameters = {**(case.path_parameters or {}), name: value}
-            response = case.call(base_url=base_url, headers=headers)
+            response = case.call(base_url=base_url, headers=headers, timeout=TIMEOUT)
             if response.status_code >= 500:
                 failures.append(
                     f"{case.operation.label} {location} {name}={value[:20]!r}: "
@@ -155,7 +160,10 @@ def test_data_outside_the_schema_is_refused_without_5xx(
         @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
         def check(case: Any) -> None:
             case.call_and_validate(
-                base_url=base_url, headers=headers, checks=[checks.not_a_server_error]
+                base_url=base_url,
+                headers=headers,
+                checks=[checks.not_a_server_error],
+                timeout=TIMEOUT,
             )
 
         with contextlib.suppress(Unsatisfiable):  # nothing of it can be made invalid
