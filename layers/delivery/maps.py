@@ -618,9 +618,7 @@ def _raster_image(
         wanted = from_bounds(*box, transform=dataset.transform).round_offsets().round_lengths()
         try:
             window = wanted.intersection(Window(0, 0, dataset.width, dataset.height))
-        except WindowError:
-            return None
-        if window.width < 1 or window.height < 1:
+        except WindowError:  # also when it only touches the area's edge
             return None
         step = max(1.0, max(window.width, window.height) / RASTER_IMAGE_MAX)
         shape = (max(1, round(window.height / step)), max(1, round(window.width / step)))

@@ -27,7 +27,6 @@ from geo.errors import UnavailableError
 from geo.maps import words
 from geo.vocab import BELOW, DIMENSIONS, STATUSES
 from layers.delivery import maps
-from layers.delivery.maps import RASTER_IMAGE_MAX
 from layers.store.settings import PROJECT_ROOT, Settings
 from tests.api.browser import app_only, watch
 from tests.api.oracle import ROUND
@@ -280,17 +279,13 @@ def raster_overlay(page: str) -> tuple[np.ndarray, tuple[float, float, float, fl
     return image, (west, south, east, north)
 
 
-def province_34(settings: Settings) -> shapely.Geometry:
-    assert settings.database_url is not None
-    engine = engine_for(settings.database_url)
+def test_the_water_raster_is_cut_to_the_province(offline_settings: Settings) -> None:
+    assert offline_settings.database_url is not None
+    engine = engine_for(offline_settings.database_url)
     with engine.connect() as conn:
         wkb = conn.scalar(text("SELECT ST_AsBinary(geom) FROM admin_unit WHERE code = '34'"))
     engine.dispose()
-    return shapely.from_wkb(bytes(wkb))
-
-
-def test_the_water_raster_is_cut_to_the_province(offline_settings: Settings) -> None:
-    province = province_34(offline_settings)
+    province = shapely.from_wkb(bytes(wkb))
     with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
         page = admin.get("/maps/water", params={"area": "34"}).text
     image, (west, south, east, north) = raster_overlay(page)
@@ -323,19 +318,22 @@ def test_a_national_water_map_reads_only_the_raster_it_shows(
             )
         ).one()
     engine.dispose()
+    most = maps.RASTER_IMAGE_MAX
     with serve(offline_settings, token_for(offline_settings.database_url)) as admin:
         national = admin.get("/maps/water", params={"area": ""})
-        # A raster of more cells than a screen is read at fewer (this one has 837 × 544).
+        # A raster of more cells than a screen is read at fewer (these have about 850 × 550).
         monkeypatch.setattr(maps, "RASTER_IMAGE_MAX", 200)
         coarse = admin.get("/maps/water", params={"area": ""})
-    for page, most in ((national, RASTER_IMAGE_MAX), (coarse, 200)):
+    sides = []
+    for page, bound in ((national, most), (coarse, 200)):
         assert page.status_code == 200
         image, bounds = raster_overlay(page.text)
         # Web Mercator's cells may reach a little past the raster's edges, never much further.
         assert shapely.box(*bounds).within(shapely.box(*footprints).buffer(0.01)), bounds
         # Reprojected to Web Mercator, a side may gain a few cells.
-        assert max(image.shape[:2]) <= most * 1.05 and image[..., 3].any()
-    assert max(raster_overlay(national.text)[0].shape[:2]) > 800
+        assert max(image.shape[:2]) <= bound * 1.05 and image[..., 3].any()
+        sides.append(max(image.shape[:2]))
+    assert sides[0] > 800  # below the bound, the raster is read at its own cells
 
 
 def test_the_water_map_keeps_its_sources_above_the_hexagons(
